@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs MCP Chat: installs what is missing, builds the View and the server, then serves MCP over
+# streamable HTTP on loopback. Extra arguments go to `mcp-chat serve` (see `--help`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+scripts/build-view.sh
+echo "==> Building the server (release)" >&2
+cargo build --release --locked -p mcp-chat
+
+bind=127.0.0.1:8000
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+  case "${args[$i]}" in
+    --bind) bind=${args[$((i + 1))]:-$bind} ;;
+    --bind=*) bind=${args[$i]#--bind=} ;;
+  esac
+done
+url="http://$bind/mcp"
+bin="$PWD/target/release/mcp-chat"
+
+cat <<TXT
+
+MCP Chat is starting at $url   (Ctrl-C stops it)
+
+Claude Code:
+  claude mcp add --transport http mcp-chat $url
+
+Claude Desktop (claude_desktop_config.json; Desktop launches its own copy over stdio):
+  { "mcpServers": { "mcp-chat": { "command": "$bin", "args": ["stdio"] } } }
+
+VS Code (.vscode/mcp.json):
+  { "servers": { "mcp-chat": { "type": "http", "url": "$url" } } }
+
+TXT
+exec "$bin" serve "$@"

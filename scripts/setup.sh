@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Installs every tool the build and the tests need, on a fresh machine of this kind.
+#
+# Idempotent: each step checks what is present (and its version) and skips it when it fits,
+# so a second run takes seconds. Each step prints what it does, because a cold run takes
+# about twenty minutes on two cores and silence looks like a hang.
+#
+# Versions are pinned on purpose (see ARCHITECTURE.md, "Toolchain"):
+#   - wasm-bindgen-cli must equal the `wasm-bindgen` crate pinned in Cargo.toml;
+#   - trunk 0.22 needs a newer rustc than this machine has;
+#   - Debian's binaryen (wasm-opt 108) corrupts modules that use reference types, so
+#     wasm-opt comes from npm's `binaryen` package instead.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+
+WASM_BINDGEN_VERSION=0.2.130
+TRUNK_VERSION=0.21.14
+WASM_PACK_VERSION=0.15.1
+
+step() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+skip() { printf '    %s\n' "$*" >&2; }
+
+# `sudo` only where we are not root already (CI and these machines run as root).
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+version_of() { "$1" --version 2>/dev/null | head -n1 | grep -oE '[0-9]+\.[0-9]+\.[0-9]+' | head -n1 || true; }
+
+install_crate() { # name binary version [extra cargo-install flags]
+  local name=$1 bin=$2 version=$3; shift 3
+  local have
+  have=$(command -v "$bin" >/dev/null 2>&1 && version_of "$bin" || true)
+  if [ "$have" = "$version" ]; then
+    skip "$name $version present"
+    return
+  fi
+  step "Installing $name $version (had: ${have:-none}); a cold build takes several minutes"
+  cargo install "$name" --version "$version" "$@"
+}
+
+step "Rust target wasm32-unknown-unknown"
+if rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  skip "present"
+else
+  rustup target add wasm32-unknown-unknown
+fi
+
+step "Rust components rustfmt, clippy"
+rustup component list --installed | grep -q '^clippy' || rustup component add clippy
+rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
+
+# Without --locked: wasm-bindgen-cli's own lockfile pins a crate version the registry lacks.
+install_crate wasm-bindgen-cli wasm-bindgen "$WASM_BINDGEN_VERSION"
+install_crate trunk trunk "$TRUNK_VERSION" --locked
+install_crate wasm-pack wasm-pack "$WASM_PACK_VERSION" --locked
+
+step "Chromium and ChromeDriver (Debian packages)"
+if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
+  skip "$(/usr/bin/chromium --version 2>/dev/null | head -n1)"
+else
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium chromium-driver
+fi
+
+step "npm tools (binaryen's wasm-opt, esbuild, playwright-core, MCP Apps host library) from package-lock.json"
+if [ -f package-lock.json ]; then
+  # `npm ci` wipes node_modules: only run it when the lock file changed since the last install.
+  stamp=node_modules/.installed-lock
+  if [ -f "$stamp" ] && cmp -s package-lock.json "$stamp"; then
+    skip "node_modules matches package-lock.json"
+  else
+    npm ci --no-audit --no-fund --loglevel=error
+    cp package-lock.json "$stamp"
+  fi
+fi
+
+step "Fetching crates (trunk builds offline)"
+cargo fetch --locked 2>/dev/null || cargo fetch
+
+step "Setup complete"

@@ -1,0 +1,14 @@
+//! MCP Chat server: chat rooms for people and AI agents over the Model Context Protocol.
+//!
+//! - [`cli`]: the command line.
+//! - [`mcp`]: the MCP adapter (tools and the UI resource).
+//! - [`view`]: the embedded View document.
+//! - [`http`], [`stdio`]: the two transports.
+//! - [`shutdown`]: signals to cancellation.
+
+pub mod cli;
+pub mod http;
+pub mod mcp;
+pub mod shutdown;
+pub mod stdio;
+pub mod view;

@@ -1,0 +1,35 @@
+//! The View as an MCP Apps UI resource.
+
+use rmcp::ErrorData;
+use rmcp::model::{MetaObject, ReadResourceResult, Resource, ResourceContents};
+use serde_json::json;
+
+use crate::view::{VIEW_DESCRIPTION, VIEW_HTML, VIEW_MIME_TYPE, VIEW_NAME, VIEW_URI, ui_meta};
+
+/// `_meta` for both the list entry and the read contents: hosts read it from either.
+fn meta() -> MetaObject {
+    MetaObject(rmcp::model::object(json!({ "ui": ui_meta() })))
+}
+
+pub fn view_resource() -> Resource {
+    Resource::new(VIEW_URI, VIEW_NAME)
+        .with_title("MCP Chat")
+        .with_description(VIEW_DESCRIPTION)
+        .with_mime_type(VIEW_MIME_TYPE)
+        .with_size(VIEW_HTML.len() as u64)
+        .with_meta(meta())
+}
+
+pub fn read(uri: &str) -> Result<ReadResourceResult, ErrorData> {
+    if uri != VIEW_URI {
+        return Err(ErrorData::resource_not_found(
+            format!("no resource at {uri}; this server serves {VIEW_URI}"),
+            Some(json!({ "uri": uri })),
+        ));
+    }
+    Ok(ReadResourceResult::new(vec![
+        ResourceContents::text(VIEW_HTML, VIEW_URI)
+            .with_mime_type(VIEW_MIME_TYPE)
+            .with_meta(meta()),
+    ]))
+}

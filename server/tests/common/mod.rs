@@ -1,0 +1,98 @@
+//! Starts the real `mcp-chat` binary and connects rmcp's own client to it.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::service::RunningService;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::{ConfigureCommandExt, StreamableHttpClientTransport, TokioChildProcess};
+use rmcp::{RoleClient, ServiceExt};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+pub type Client = RunningService<RoleClient, ()>;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_mcp-chat");
+
+/// A `mcp-chat serve` process on a free loopback port, killed on drop.
+pub struct HttpServer {
+    pub child: Child,
+    pub addr: String,
+    pub url: String,
+}
+
+impl HttpServer {
+    pub async fn start(extra: &[&str]) -> HttpServer {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn mcp-chat serve");
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let addr = tokio::time::timeout(Duration::from_secs(20), async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                if let Some(rest) = line.split("listening on http://").nth(1) {
+                    return rest.trim_end_matches("/mcp").to_owned();
+                }
+            }
+            panic!("mcp-chat exited before listening");
+        })
+        .await
+        .expect("mcp-chat did not start listening within 20 s");
+        // Keep draining stderr so the server never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let url = format!("http://{addr}/mcp");
+        HttpServer { child, addr, url }
+    }
+
+    pub async fn client(&self) -> Client {
+        self.client_with(StreamableHttpClientTransportConfig::with_uri(
+            self.url.clone(),
+        ))
+        .await
+    }
+
+    pub async fn client_with(&self, config: StreamableHttpClientTransportConfig) -> Client {
+        let transport = StreamableHttpClientTransport::from_config(config);
+        ().serve(transport)
+            .await
+            .expect("MCP client connects over HTTP")
+    }
+}
+
+/// A `mcp-chat stdio` child process with rmcp's client on its pipes.
+pub async fn stdio_client() -> Client {
+    let transport = TokioChildProcess::new(Command::new(BIN).configure(|c| {
+        c.arg("stdio").env("RUST_LOG", "warn");
+    }))
+    .expect("spawn mcp-chat stdio");
+    ().serve(transport)
+        .await
+        .expect("MCP client connects over stdio")
+}
+
+pub async fn call(client: &Client, tool: &str, args: Value) -> CallToolResult {
+    let arguments = match args {
+        Value::Object(map) => map,
+        other => panic!("tool arguments must be an object, got {other}"),
+    };
+    client
+        .call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments))
+        .await
+        .unwrap_or_else(|e| panic!("{tool} failed at the protocol level: {e}"))
+}
+
+pub fn gzip_len(bytes: &[u8]) -> usize {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(bytes).unwrap();
+    gz.finish().unwrap().len()
+}

@@ -1,0 +1,201 @@
+//! The skeleton, end to end: CLI, transports, the embedded View resource, health, auth, shutdown.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{BIN, HttpServer, gzip_len, stdio_client};
+use rmcp::model::{ReadResourceRequestParams, ResourceContents};
+use serde_json::{Value, json};
+
+const VIEW_URI: &str = "ui://mcp-chat/room.html";
+const MIME: &str = "text/html;profile=mcp-app";
+
+#[test]
+fn help_documents_every_flag() {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(BIN).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?} failed");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let top = run(&["--help"]);
+    for word in ["serve", "stdio", "RUST_LOG"] {
+        assert!(top.contains(word), "--help lacks {word}:\n{top}");
+    }
+    let serve = run(&["serve", "--help"]);
+    for flag in ["--bind", "--allowed-host", "--auth-token", "127.0.0.1:8000"] {
+        assert!(serve.contains(flag), "serve --help lacks {flag}:\n{serve}");
+    }
+    run(&["stdio", "--help"]);
+}
+
+/// Checks one `resources/list` + `resources/read` round and returns the document.
+async fn check_view_resource(client: &common::Client) -> String {
+    let listed = client.list_all_resources().await.unwrap();
+    let entry = listed
+        .iter()
+        .find(|r| r.uri == VIEW_URI)
+        .expect("the View is listed");
+    assert_eq!(entry.mime_type.as_deref(), Some(MIME));
+    let list_meta = serde_json::to_value(&entry.meta).unwrap();
+    assert_eq!(list_meta["ui"]["prefersBorder"], json!(true));
+    assert_eq!(list_meta["ui"]["csp"]["connectDomains"], json!([]));
+    assert_eq!(list_meta["ui"]["csp"]["wasmUnsafeEval"], json!(true));
+
+    let read = client
+        .read_resource(ReadResourceRequestParams::new(VIEW_URI))
+        .await
+        .unwrap();
+    assert_eq!(read.contents.len(), 1, "one document");
+    let ResourceContents::TextResourceContents {
+        text,
+        mime_type,
+        meta,
+        uri,
+        ..
+    } = &read.contents[0]
+    else {
+        panic!("the View is served as text");
+    };
+    assert_eq!(uri, VIEW_URI);
+    assert_eq!(mime_type.as_deref(), Some(MIME));
+    let meta = serde_json::to_value(meta).unwrap();
+    assert_eq!(meta["ui"]["csp"]["resourceDomains"], json!([]));
+    assert_eq!(meta["ui"]["prefersBorder"], json!(true));
+
+    assert!(text.to_ascii_lowercase().starts_with("<!doctype html>"));
+    assert_eq!(text.matches("</html>").count(), 1, "exactly one document");
+    for reference in [" src=", " href=", "url(", "@import"] {
+        assert!(
+            !text.contains(reference),
+            "the View refers outside itself via {reference}"
+        );
+    }
+    assert!(text.contains("__wbg_init"), "the JS glue is inline");
+    text.clone()
+}
+
+#[tokio::test]
+async fn view_resource_over_http() {
+    let server = HttpServer::start(&[]).await;
+    let client = server.client().await;
+    let info = client.peer_info().unwrap();
+    assert_eq!(info.server_info.as_ref().unwrap().name, "mcp-chat");
+    let html = check_view_resource(&client).await;
+    println!(
+        "View document: {} bytes raw, {} bytes gzip",
+        html.len(),
+        gzip_len(html.as_bytes())
+    );
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn view_resource_over_stdio() {
+    let client = stdio_client().await;
+    check_view_resource(&client).await;
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn unknown_resource_is_a_clear_error() {
+    let client = stdio_client().await;
+    let err = client
+        .read_resource(ReadResourceRequestParams::new("ui://mcp-chat/nope.html"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("ui://mcp-chat/room.html"), "{err}");
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn healthz_and_host_checks() {
+    let server = HttpServer::start(&[]).await;
+    let http = reqwest::Client::new();
+    let health: Value = http
+        .get(format!("http://{}/healthz", server.addr))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+
+    // A foreign Host header (DNS rebinding) is refused unless allowed with --allowed-host.
+    let refused = http
+        .post(&server.url)
+        .header("host", "evil.example")
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+
+    let open = HttpServer::start(&["--allowed-host", "chat.example"]).await;
+    let init = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
+        "protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}});
+    let accepted = http
+        .post(&open.url)
+        .header("host", "chat.example")
+        .header("accept", "application/json, text/event-stream")
+        .json(&init)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), 200);
+}
+
+#[tokio::test]
+async fn bearer_token_is_required_when_configured() {
+    let server = HttpServer::start(&["--auth-token", "s3cret-token"]).await;
+    let http = reqwest::Client::new();
+    let init = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
+        "protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}});
+    for auth in [None, Some("Bearer wrong"), Some("s3cret-token")] {
+        let mut request = http
+            .post(&server.url)
+            .header("accept", "application/json, text/event-stream")
+            .json(&init);
+        if let Some(a) = auth {
+            request = request.header("authorization", a);
+        }
+        assert_eq!(request.send().await.unwrap().status(), 401, "{auth:?}");
+    }
+    // /healthz stays open for load balancers.
+    let health = http
+        .get(format!("http://{}/healthz", server.addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+
+    let config =
+        rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig::with_uri(
+            server.url.clone(),
+        )
+        .auth_header("s3cret-token");
+    let client = server.client_with(config).await;
+    assert_eq!(client.list_all_resources().await.unwrap().len(), 1);
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn sigterm_shuts_down_gracefully() {
+    let mut server = HttpServer::start(&[]).await;
+    let client = server.client().await;
+    let pid = server.child.id().unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = tokio::time::timeout(Duration::from_secs(10), server.child.wait())
+        .await
+        .expect("the server exits within 10 s of SIGTERM")
+        .unwrap();
+    assert!(exit.success(), "clean exit, got {exit:?}");
+    drop(client);
+}

@@ -1,0 +1,321 @@
+//! MCP Apps (SEP-1865, protocol `2026-01-26`): the messages a View and its host exchange.
+//!
+//! The shapes follow the shipped TypeScript types of `@modelcontextprotocol/ext-apps` (what hosts
+//! validate against). Every field a host may omit is optional, unknown fields are kept in `extra`
+//! so nothing a newer host sends is lost, and enums fall back to `Other` instead of failing the
+//! whole message, because a View that rejects its host's context shows a blank frame.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The protocol version a View announces in `ui/initialize`.
+pub const PROTOCOL_VERSION: &str = "2026-01-26";
+/// The MIME type of an MCP Apps HTML resource.
+pub const UI_MIME_TYPE: &str = "text/html;profile=mcp-app";
+/// The extension id in MCP client capabilities (`capabilities.extensions[..]`).
+pub const EXTENSION_ID: &str = "io.modelcontextprotocol/ui";
+
+/// Method names, so that no string literal is spelled twice.
+pub mod methods {
+    pub const INITIALIZE: &str = "ui/initialize";
+    pub const INITIALIZED: &str = "ui/notifications/initialized";
+    pub const MESSAGE: &str = "ui/message";
+    pub const UPDATE_MODEL_CONTEXT: &str = "ui/update-model-context";
+    pub const OPEN_LINK: &str = "ui/open-link";
+    pub const REQUEST_DISPLAY_MODE: &str = "ui/request-display-mode";
+    pub const SIZE_CHANGED: &str = "ui/notifications/size-changed";
+    pub const REQUEST_TEARDOWN: &str = "ui/notifications/request-teardown";
+    pub const TOOL_INPUT: &str = "ui/notifications/tool-input";
+    pub const TOOL_INPUT_PARTIAL: &str = "ui/notifications/tool-input-partial";
+    pub const TOOL_RESULT: &str = "ui/notifications/tool-result";
+    pub const TOOL_CANCELLED: &str = "ui/notifications/tool-cancelled";
+    pub const HOST_CONTEXT_CHANGED: &str = "ui/notifications/host-context-changed";
+    pub const RESOURCE_TEARDOWN: &str = "ui/resource-teardown";
+    pub const TOOLS_CALL: &str = "tools/call";
+    pub const RESOURCES_READ: &str = "resources/read";
+    pub const PING: &str = "ping";
+    pub const LOG: &str = "notifications/message";
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Implementation {
+    pub name: String,
+    pub version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Theme {
+    Light,
+    Dark,
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DisplayMode {
+    Inline,
+    Fullscreen,
+    Pip,
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppCapabilities {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub available_display_modes: Option<Vec<DisplayMode>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InitializeParams {
+    pub app_info: Implementation,
+    pub app_capabilities: AppCapabilities,
+    pub protocol_version: String,
+}
+
+/// What the host offers. Each capability is an object whose presence means "supported";
+/// its contents (e.g. content modalities) are kept as JSON.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HostCapabilities {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_links: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub download_file: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_tools: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_resources: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logging: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_model_context: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampling: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub experimental: Option<Value>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HostStyles {
+    /// CSS custom properties (`--color-background-primary`, …) to set on `<html>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variables: Option<Map<String, Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub css: Option<HostCss>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HostCss {
+    /// `@font-face` / `@import` rules for the host's fonts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fonts: Option<String>,
+}
+
+/// `height` fixed or `maxHeight` flexible; the same for width.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerDimensions {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_height: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_width: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct SafeAreaInsets {
+    #[serde(default)]
+    pub top: f64,
+    #[serde(default)]
+    pub right: f64,
+    #[serde(default)]
+    pub bottom: f64,
+    #[serde(default)]
+    pub left: f64,
+}
+
+macro_rules! host_context {
+    ($( $(#[$doc:meta])* $field:ident : $ty:ty ),* $(,)?) => {
+        /// The host's context: theme, styles, layout, locale. Every field is optional.
+        #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        pub struct HostContext {
+            $( $(#[$doc])* #[serde(default, skip_serializing_if = "Option::is_none")] pub $field: Option<$ty>, )*
+            /// Keys this version does not know, kept so a merge never drops them.
+            #[serde(flatten)]
+            pub extra: Map<String, Value>,
+        }
+
+        impl HostContext {
+            /// Applies a `host-context-changed` notification: a shallow merge in which every key
+            /// present in `changed` replaces the old value, and absent keys are kept.
+            pub fn merge(&mut self, changed: HostContext) {
+                $( if changed.$field.is_some() { self.$field = changed.$field; } )*
+                self.extra.extend(changed.extra);
+            }
+        }
+    };
+}
+
+host_context! {
+    tool_info: Value,
+    theme: Theme,
+    styles: HostStyles,
+    display_mode: DisplayMode,
+    available_display_modes: Vec<DisplayMode>,
+    container_dimensions: ContainerDimensions,
+    /// BCP 47 tag, e.g. `en-US`.
+    locale: String,
+    /// IANA zone, e.g. `Europe/Paris`.
+    time_zone: String,
+    user_agent: String,
+    platform: String,
+    device_capabilities: Value,
+    safe_area_insets: SafeAreaInsets,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InitializeResult {
+    #[serde(default)]
+    pub protocol_version: String,
+    #[serde(default)]
+    pub host_info: Implementation,
+    #[serde(default)]
+    pub host_capabilities: HostCapabilities,
+    #[serde(default)]
+    pub host_context: HostContext,
+}
+
+/// The `_meta.ui` object of a UI resource (on its `resources/list` entry and its contents).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceUiMeta {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csp: Option<ResourceCsp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefers_border: Option<bool>,
+}
+
+/// What the View may reach beyond its own document. Empty lists: it connects nowhere.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceCsp {
+    #[serde(default)]
+    pub connect_domains: Vec<String>,
+    #[serde(default)]
+    pub resource_domains: Vec<String>,
+    /// Proposed in ext-apps PR #667 and read by lenient hosts: allow `'wasm-unsafe-eval'`, which
+    /// the default policy lacks and which `WebAssembly.instantiate` needs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wasm_unsafe_eval: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SizeChanged {
+    pub width: u32,
+    pub height: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn parses_a_realistic_initialize_result() {
+        let v = json!({
+            "protocolVersion": "2026-01-26",
+            "hostInfo": {"name": "basic-host", "version": "1.0.0"},
+            "hostCapabilities": {"openLinks": {}, "serverTools": {}, "message": {"text": {}}},
+            "hostContext": {
+                "theme": "dark",
+                "styles": {"variables": {"--color-background-primary": "#111"}},
+                "displayMode": "inline",
+                "availableDisplayModes": ["inline", "fullscreen"],
+                "containerDimensions": {"maxHeight": 600, "width": 400},
+                "locale": "fr-FR",
+                "timeZone": "Europe/Paris",
+                "somethingNew": {"x": 1}
+            }
+        });
+        let r: InitializeResult = serde_json::from_value(v).unwrap();
+        assert_eq!(r.host_info.name, "basic-host");
+        assert!(r.host_capabilities.message.is_some());
+        assert!(r.host_capabilities.update_model_context.is_none());
+        assert_eq!(r.host_context.theme, Some(Theme::Dark));
+        assert_eq!(
+            r.host_context.container_dimensions.unwrap().max_height,
+            Some(600.0)
+        );
+        assert_eq!(r.host_context.extra["somethingNew"], json!({"x": 1}));
+    }
+
+    #[test]
+    fn unknown_enum_values_do_not_fail_the_context() {
+        let c: HostContext =
+            serde_json::from_value(json!({"theme": "sepia", "displayMode": "sidebar"})).unwrap();
+        assert_eq!(c.theme, Some(Theme::Other));
+        assert_eq!(c.display_mode, Some(DisplayMode::Other));
+    }
+
+    #[test]
+    fn merge_is_shallow() {
+        let mut c: HostContext = serde_json::from_value(json!({
+            "theme": "light", "locale": "en-US",
+            "styles": {"variables": {"--a": "1", "--b": "2"}}
+        }))
+        .unwrap();
+        let changed: HostContext = serde_json::from_value(json!({
+            "theme": "dark", "styles": {"variables": {"--a": "3"}}
+        }))
+        .unwrap();
+        c.merge(changed);
+        assert_eq!(c.theme, Some(Theme::Dark));
+        assert_eq!(c.locale.as_deref(), Some("en-US"));
+        // Shallow: `styles` is replaced whole, not merged key by key.
+        let vars = c.styles.unwrap().variables.unwrap();
+        assert_eq!(vars.len(), 1);
+        assert_eq!(vars["--a"], json!("3"));
+    }
+
+    #[test]
+    fn initialize_params_serialize_in_camel_case() {
+        let p = InitializeParams {
+            app_info: Implementation {
+                name: "mcp-chat-view".into(),
+                version: "0.1.0".into(),
+                title: None,
+            },
+            app_capabilities: AppCapabilities {
+                available_display_modes: Some(vec![DisplayMode::Inline, DisplayMode::Fullscreen]),
+                tools: None,
+            },
+            protocol_version: PROTOCOL_VERSION.into(),
+        };
+        assert_eq!(
+            serde_json::to_value(p).unwrap(),
+            json!({
+                "appInfo": {"name": "mcp-chat-view", "version": "0.1.0"},
+                "appCapabilities": {"availableDisplayModes": ["inline", "fullscreen"]},
+                "protocolVersion": "2026-01-26"
+            })
+        );
+    }
+}

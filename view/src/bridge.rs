@@ -1,0 +1,263 @@
+//! The View's side of the MCP Apps protocol: JSON-RPC over `postMessage` with its host.
+//!
+//! One [`Bridge`] per View. It posts to the host window and accepts messages only from that same
+//! window (`event.source`) and only when they are JSON-RPC 2.0 — anything else posted to our
+//! window (extensions, dev tools) is ignored without failing. Outgoing requests get numeric ids
+//! and a timeout; responses are routed back to the caller by id, and a response to an unknown id
+//! is dropped. Requests from the host are answered by the registered handler, or with -32601.
+//!
+//! The host window is injected ([`Bridge::connect`]) rather than read from `window.parent`, so
+//! that browser tests can play the host from a same-origin iframe.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::Duration;
+
+use futures::channel::oneshot;
+use futures::future::{Either, select};
+use mcp_chat_shared::apps::{
+    AppCapabilities, DisplayMode, Implementation, InitializeParams, InitializeResult,
+    PROTOCOL_VERSION, methods,
+};
+use mcp_chat_shared::jsonrpc::{
+    Incoming, Notification, Request, RequestId, Response, RpcError, codes,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use web_sys::{MessageEvent, Window};
+
+/// How long a request may go unanswered before it fails. Long enough for a proxied tool call
+/// (whose own server-side wait is bounded well below this).
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(90);
+
+type NotificationHandler = Box<dyn Fn(&str, Value)>;
+type RequestHandler = Box<dyn Fn(&str, Value) -> Option<Result<Value, RpcError>>>;
+
+/// A connection to the host. Cheap to clone; all clones share one connection.
+#[derive(Clone)]
+pub struct Bridge {
+    inner: Rc<Inner>,
+}
+
+struct Inner {
+    host: Window,
+    next_id: Cell<i64>,
+    pending: RefCell<HashMap<RequestId, oneshot::Sender<Result<Value, RpcError>>>>,
+    on_notification: RefCell<Option<NotificationHandler>>,
+    on_request: RefCell<Option<RequestHandler>>,
+    listener: RefCell<Option<Closure<dyn FnMut(MessageEvent)>>>,
+}
+
+impl Bridge {
+    /// Connects to the window that embeds us, the real host.
+    pub fn to_parent() -> Result<Bridge, JsValue> {
+        let window = web_sys::window().ok_or("no window")?;
+        let parent = window.parent()?.ok_or("no parent window")?;
+        Bridge::connect(parent)
+    }
+
+    /// Starts listening for messages from `host` and returns the bridge that posts to it.
+    /// The listener is attached before anything is sent, so an early host message is not missed.
+    pub fn connect(host: Window) -> Result<Bridge, JsValue> {
+        let inner = Rc::new(Inner {
+            host,
+            next_id: Cell::new(1),
+            pending: RefCell::new(HashMap::new()),
+            on_notification: RefCell::new(None),
+            on_request: RefCell::new(None),
+            listener: RefCell::new(None),
+        });
+        let weak = Rc::downgrade(&inner);
+        let listener = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            if let Some(inner) = weak.upgrade() {
+                Bridge { inner }.receive(&event);
+            }
+        });
+        web_sys::window()
+            .ok_or("no window")?
+            .add_event_listener_with_callback("message", listener.as_ref().unchecked_ref())?;
+        *inner.listener.borrow_mut() = Some(listener);
+        Ok(Bridge { inner })
+    }
+
+    /// Stops listening and fails every pending request. Used on teardown.
+    pub fn disconnect(&self) {
+        if let (Some(listener), Some(window)) =
+            (self.inner.listener.borrow_mut().take(), web_sys::window())
+        {
+            let _ = window
+                .remove_event_listener_with_callback("message", listener.as_ref().unchecked_ref());
+        }
+        for (_, tx) in self.inner.pending.borrow_mut().drain() {
+            let _ = tx.send(Err(RpcError::new(
+                codes::INTERNAL_ERROR,
+                "bridge disconnected",
+            )));
+        }
+    }
+
+    /// Handles host notifications (`ui/notifications/*`). Replaces any earlier handler.
+    pub fn on_notification(&self, handler: impl Fn(&str, Value) + 'static) {
+        *self.inner.on_notification.borrow_mut() = Some(Box::new(handler));
+    }
+
+    /// Handles host requests. Returning `None` answers -32601 (method not found).
+    pub fn on_request(
+        &self,
+        handler: impl Fn(&str, Value) -> Option<Result<Value, RpcError>> + 'static,
+    ) {
+        *self.inner.on_request.borrow_mut() = Some(Box::new(handler));
+    }
+
+    /// Sends a request and waits for its response, failing after [`DEFAULT_REQUEST_TIMEOUT`].
+    pub async fn request(&self, method: &str, params: Option<Value>) -> Result<Value, RpcError> {
+        self.request_with_timeout(method, params, DEFAULT_REQUEST_TIMEOUT)
+            .await
+    }
+
+    pub async fn request_with_timeout(
+        &self,
+        method: &str,
+        params: Option<Value>,
+        timeout: Duration,
+    ) -> Result<Value, RpcError> {
+        let id = RequestId::Number(self.inner.next_id.get());
+        self.inner.next_id.set(self.inner.next_id.get() + 1);
+        let (tx, rx) = oneshot::channel();
+        self.inner.pending.borrow_mut().insert(id.clone(), tx);
+        if let Err(e) = self.post(&Request::new(id.clone(), method, params)) {
+            self.inner.pending.borrow_mut().remove(&id);
+            return Err(e);
+        }
+        let timer = sleep(timeout);
+        futures::pin_mut!(timer);
+        match select(rx, timer).await {
+            Either::Left((Ok(outcome), _)) => outcome,
+            Either::Left((Err(_), _)) => {
+                Err(RpcError::new(codes::INTERNAL_ERROR, "request dropped"))
+            }
+            Either::Right(_) => {
+                self.inner.pending.borrow_mut().remove(&id);
+                Err(RpcError::new(
+                    codes::TIMEOUT,
+                    format!(
+                        "{method}: no answer from the host within {}s",
+                        timeout.as_secs()
+                    ),
+                ))
+            }
+        }
+    }
+
+    /// A typed request: serializes `params`, deserializes the result.
+    pub async fn call<P: Serialize, R: DeserializeOwned>(
+        &self,
+        method: &str,
+        params: &P,
+    ) -> Result<R, RpcError> {
+        let params = serde_json::to_value(params)
+            .map_err(|e| RpcError::new(codes::INVALID_PARAMS, e.to_string()))?;
+        let result = self.request(method, Some(params)).await?;
+        serde_json::from_value(result).map_err(|e| {
+            RpcError::new(
+                codes::INTERNAL_ERROR,
+                format!("{method}: unexpected result: {e}"),
+            )
+        })
+    }
+
+    pub fn notify(&self, method: &str, params: Option<Value>) -> Result<(), RpcError> {
+        self.post(&Notification::new(method, params))
+    }
+
+    /// The MCP Apps handshake: `ui/initialize`, then `ui/notifications/initialized`.
+    pub async fn initialize(&self, app_info: Implementation) -> Result<InitializeResult, RpcError> {
+        let params = InitializeParams {
+            app_info,
+            app_capabilities: AppCapabilities {
+                available_display_modes: Some(vec![DisplayMode::Inline, DisplayMode::Fullscreen]),
+                tools: None,
+            },
+            protocol_version: PROTOCOL_VERSION.into(),
+        };
+        let result: InitializeResult = self.call(methods::INITIALIZE, &params).await?;
+        self.notify(methods::INITIALIZED, None)?;
+        Ok(result)
+    }
+
+    fn post<T: Serialize>(&self, message: &T) -> Result<(), RpcError> {
+        let text = serde_json::to_string(message)
+            .map_err(|e| RpcError::new(codes::INTERNAL_ERROR, e.to_string()))?;
+        // Through JSON text, so the host receives plain objects (never JS `Map`s).
+        let value = js_sys::JSON::parse(&text)
+            .map_err(|_| RpcError::new(codes::INTERNAL_ERROR, "JSON.parse failed"))?;
+        self.inner
+            .host
+            .post_message(&value, "*")
+            .map_err(|e| RpcError::new(codes::INTERNAL_ERROR, format!("postMessage failed: {e:?}")))
+    }
+
+    fn receive(&self, event: &MessageEvent) {
+        let from_host = event
+            .source()
+            .is_some_and(|source| js_sys::Object::is(&source, self.inner.host.as_ref()));
+        if !from_host {
+            return;
+        }
+        let Some(value) = js_sys::JSON::stringify(&event.data())
+            .ok()
+            .and_then(|s| s.as_string())
+            .and_then(|s| serde_json::from_str::<Value>(&s).ok())
+        else {
+            return;
+        };
+        match Incoming::classify(&value) {
+            Some(Incoming::Response { id, outcome }) => {
+                if let Some(tx) = self.inner.pending.borrow_mut().remove(&id) {
+                    let _ = tx.send(outcome);
+                }
+            }
+            Some(Incoming::Notification { method, params }) => {
+                if let Some(handler) = self.inner.on_notification.borrow().as_ref() {
+                    handler(&method, params);
+                }
+            }
+            Some(Incoming::Request { id, method, params }) => {
+                let answer = if method == methods::PING {
+                    Some(Ok(Value::Object(Default::default())))
+                } else {
+                    self.inner
+                        .on_request
+                        .borrow()
+                        .as_ref()
+                        .and_then(|handler| handler(&method, params))
+                };
+                let response = match answer {
+                    Some(Ok(result)) => Response::ok(id, result),
+                    Some(Err(error)) => Response::err(id, error),
+                    None => Response::err(
+                        id,
+                        RpcError::new(codes::METHOD_NOT_FOUND, format!("unknown method {method}")),
+                    ),
+                };
+                let _ = self.post(&response);
+            }
+            None => {}
+        }
+    }
+}
+
+/// Resolves after `duration`, on the browser's timer.
+pub async fn sleep(duration: Duration) {
+    let millis = i32::try_from(duration.as_millis()).unwrap_or(i32::MAX);
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(window) = web_sys::window() {
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, millis);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}

@@ -1,0 +1,19 @@
+//! The MCP Chat View: a Leptos (CSR) app that runs inside an MCP Apps host's sandboxed iframe.
+//!
+//! - [`bridge`]: JSON-RPC with the host over `postMessage` (handshake, requests, notifications).
+//! - [`theme`]: applies the host's theme, CSS variables and fonts.
+//! - [`app`]: the root component.
+
+pub mod app;
+pub mod bridge;
+pub mod theme;
+
+use leptos::prelude::*;
+
+/// Entry point: connects to the embedding host and mounts the app on `<body>`.
+pub fn start() {
+    match bridge::Bridge::to_parent() {
+        Ok(bridge) => mount_to_body(move || view! { <app::App bridge=bridge /> }),
+        Err(e) => web_sys::console::error_1(&e),
+    }
+}
