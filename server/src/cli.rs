@@ -26,7 +26,13 @@ pub enum Command {
     /// Serve MCP over streamable HTTP at /mcp (plus GET /healthz).
     Serve(ServeArgs),
     /// Serve MCP over stdin/stdout for a single client (logs go to stderr).
-    Stdio,
+    Stdio(StdioArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StdioArgs {
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 #[derive(Debug, Args)]
@@ -49,4 +55,79 @@ pub struct ServeArgs {
         value_name = "TOKEN"
     )]
     pub auth_token: Option<String>,
+
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Limits, each with a safe default. Durations are in seconds.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Limits")]
+pub struct LimitArgs {
+    /// Largest message, in UTF-8 bytes.
+    #[arg(long, default_value_t = 4096)]
+    pub max_message_bytes: usize,
+    /// Longest display name, in characters.
+    #[arg(long, default_value_t = 64)]
+    pub max_display_name_chars: usize,
+    /// Longest room id, in characters.
+    #[arg(long, default_value_t = 64)]
+    pub max_room_id_chars: usize,
+    /// Messages per second one client may send, sustained.
+    #[arg(long, default_value_t = 20)]
+    pub messages_per_second: u32,
+    /// Messages one client may send in a burst before the per-second rate applies.
+    #[arg(long, default_value_t = 120)]
+    pub message_burst: u32,
+    /// Rooms the server holds at most.
+    #[arg(long, default_value_t = 10_000)]
+    pub max_rooms: usize,
+    /// Clients the server knows at most.
+    #[arg(long, default_value_t = 100_000)]
+    pub max_clients: usize,
+    /// Largest `capacity` a room may be created with (rooms hold 2 by default).
+    #[arg(long, default_value_t = 50)]
+    pub max_room_capacity: u32,
+    /// Messages a room's log holds at most.
+    #[arg(long, default_value_t = 20_000)]
+    pub max_messages_per_room: usize,
+    /// Longest wait_for_message, in seconds (kept below the ~60 s after which clients give up).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=55))]
+    pub max_wait: u64,
+    /// wait_for_message timeout when the caller gives none, in seconds.
+    #[arg(long, default_value_t = 30)]
+    pub default_wait: u64,
+    /// Seconds without any call after which a client is removed (and leaves its rooms).
+    #[arg(long, default_value_t = 1800)]
+    pub client_idle_ttl: u64,
+    /// Seconds after which an ended or empty room with no activity is removed.
+    #[arg(long, default_value_t = 900)]
+    pub room_idle_ttl: u64,
+    /// Seconds a queue place is kept without the client polling for its match.
+    #[arg(long, default_value_t = 90)]
+    pub queue_ttl: u64,
+}
+
+impl LimitArgs {
+    pub fn to_limits(&self) -> crate::engine::Limits {
+        let secs = std::time::Duration::from_secs;
+        let max_wait = secs(self.max_wait);
+        crate::engine::Limits {
+            max_message_bytes: self.max_message_bytes,
+            max_display_name_chars: self.max_display_name_chars,
+            max_room_id_chars: self.max_room_id_chars,
+            messages_per_second: self.messages_per_second,
+            message_burst: self.message_burst,
+            max_rooms: self.max_rooms,
+            max_clients: self.max_clients,
+            max_capacity: self.max_room_capacity.max(2),
+            max_messages_per_room: self.max_messages_per_room,
+            max_wait,
+            default_wait: secs(self.default_wait).min(max_wait),
+            client_idle_ttl: secs(self.client_idle_ttl),
+            room_idle_ttl: secs(self.room_idle_ttl),
+            queue_ttl: secs(self.queue_ttl).max(max_wait + secs(5)),
+            ..crate::engine::Limits::default()
+        }
+    }
 }

@@ -7,6 +7,7 @@
 //! - [`shutdown`]: signals to cancellation.
 
 pub mod cli;
+pub mod engine;
 pub mod http;
 pub mod mcp;
 pub mod shutdown;

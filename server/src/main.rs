@@ -1,10 +1,17 @@
+use std::sync::Arc;
+
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
 use mcp_chat::cli::{Cli, Command};
+use mcp_chat::engine::Engine;
+use mcp_chat::engine::store::memory::MemoryStore;
 use mcp_chat::mcp::ChatServer;
 use mcp_chat::{http, shutdown, stdio};
+
+/// Our own events at info; rmcp's per-session chatter only when it is a warning.
+const DEFAULT_LOG_FILTER: &str = "info,rmcp=warn";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -12,7 +19,8 @@ async fn main() -> anyhow::Result<()> {
     // stderr only: in stdio mode stdout is the MCP transport.
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER)),
         )
         .with_writer(std::io::stderr)
         .with_ansi(false)
@@ -20,11 +28,18 @@ async fn main() -> anyhow::Result<()> {
 
     let stop = CancellationToken::new();
     shutdown::cancel_on_signal(stop.clone());
-    let server = ChatServer::new();
+    let limits = match &cli.command {
+        Command::Serve(args) => args.limits.to_limits(),
+        Command::Stdio(args) => args.limits.to_limits(),
+    };
+    let engine = Engine::new(Arc::new(MemoryStore::new()), limits, stop.clone());
+    let sweeper = engine.spawn_sweeper();
+    let server = ChatServer::new(engine);
     let result = match cli.command {
         Command::Serve(args) => http::run(server, args, stop.clone()).await,
-        Command::Stdio => stdio::run(server, stop.clone()).await,
+        Command::Stdio(_) => stdio::run(server, stop.clone()).await,
     };
+    sweeper.abort();
     stop.cancel();
     result
 }

@@ -5,6 +5,8 @@
 //!
 //! - [`jsonrpc`]: JSON-RPC 2.0 framing as the View and its host exchange it.
 //! - [`apps`]: MCP Apps messages (handshake, host context, notifications, resource metadata).
+//! - [`chat`]: chat messages and the MCP tools' parameters and results.
 
 pub mod apps;
+pub mod chat;
 pub mod jsonrpc;

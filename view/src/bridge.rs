@@ -54,9 +54,13 @@ struct Inner {
 
 impl Bridge {
     /// Connects to the window that embeds us, the real host.
+    /// Fails when the page is not embedded (its parent is itself): there is no host to talk to.
     pub fn to_parent() -> Result<Bridge, JsValue> {
         let window = web_sys::window().ok_or("no window")?;
         let parent = window.parent()?.ok_or("no parent window")?;
+        if js_sys::Object::is(&parent, &window) {
+            return Err("not embedded in an MCP Apps host".into());
+        }
         Bridge::connect(parent)
     }
 

@@ -14,6 +14,19 @@ use leptos::prelude::*;
 pub fn start() {
     match bridge::Bridge::to_parent() {
         Ok(bridge) => mount_to_body(move || view! { <app::App bridge=bridge /> }),
-        Err(e) => web_sys::console::error_1(&e),
+        Err(reason) => {
+            web_sys::console::warn_1(&reason);
+            mount_to_body(|| {
+                view! {
+                    <main class="app">
+                        <h1 class="app-title">"MCP Chat"</h1>
+                        <p class="app-note">
+                            "This is the MCP Chat room View. It runs inside an MCP Apps host \
+                             (Claude, ChatGPT, VS Code, Goose…) once a chat tool opens it."
+                        </p>
+                    </main>
+                }
+            })
+        }
     }
 }

@@ -148,11 +148,8 @@ fn root() -> web_sys::HtmlElement {
         .unwrap()
 }
 
-fn query_text(selector: &str) -> String {
-    web_sys::window()
-        .unwrap()
-        .document()
-        .unwrap()
+fn query_text(within: &web_sys::Element, selector: &str) -> String {
+    within
         .query_selector(selector)
         .unwrap()
         .unwrap_or_else(|| panic!("no element matches {selector}"))
@@ -248,8 +245,20 @@ async fn host_requests_are_answered() {
     bridge.disconnect();
 }
 
+/// The View's real stylesheet (trunk inlines it into the shipped document), once per page.
+fn install_stylesheet() {
+    let document = web_sys::window().unwrap().document().unwrap();
+    if document.get_element_by_id("view-style").is_none() {
+        let style = document.create_element("style").unwrap();
+        style.set_id("view-style");
+        style.set_text_content(Some(include_str!("../style.css")));
+        document.head().unwrap().append_child(&style).unwrap();
+    }
+}
+
 #[wasm_bindgen_test]
 async fn app_connects_applies_theme_and_follows_context_changes() {
+    install_stylesheet();
     let host = TestHost::new();
     let wrapper = web_sys::window()
         .unwrap()
@@ -272,12 +281,18 @@ async fn app_connects_applies_theme_and_follows_context_changes() {
     );
 
     leptos::task::tick().await;
-    assert_eq!(query_text(".connection"), "Connecting to the host…");
+    assert_eq!(
+        query_text(&wrapper, ".connection"),
+        "Connecting to the host…"
+    );
 
     host.complete_handshake(host_result("dark")).await;
     sleep(Duration::from_millis(20)).await;
     leptos::task::tick().await;
-    assert_eq!(query_text(".connection"), "Connected to test-host 9.9.9");
+    assert_eq!(
+        query_text(&wrapper, ".connection"),
+        "Connected to test-host 9.9.9"
+    );
     assert_eq!(root().get_attribute("data-theme").as_deref(), Some("dark"));
     assert_eq!(
         root()
@@ -322,7 +337,7 @@ async fn app_connects_applies_theme_and_follows_context_changes() {
     host.post(json!({"jsonrpc": "2.0", "id": 77, "method": "ui/resource-teardown", "params": {}}));
     assert_eq!(host.response(77).await["result"], json!({}));
     leptos::task::tick().await;
-    assert_eq!(query_text(".connection"), "Closed by the host");
+    assert_eq!(query_text(&wrapper, ".connection"), "Closed by the host");
     wrapper.remove();
 }
 
@@ -352,6 +367,9 @@ async fn a_failed_handshake_is_shown() {
     host.post(json!({"jsonrpc": "2.0", "id": request["id"], "error": {"code": -32603, "message": "host broke"}}));
     sleep(Duration::from_millis(20)).await;
     leptos::task::tick().await;
-    assert_eq!(query_text(".connection"), "Not connected: host broke");
+    assert_eq!(
+        query_text(&wrapper, ".connection"),
+        "Not connected: host broke"
+    );
     wrapper.remove();
 }

@@ -1,37 +1,292 @@
 //! The MCP face of the server: a thin adapter that exposes the chat engine as tools and the View
-//! as a UI resource. It holds no chat state of its own.
+//! as a UI resource. It holds no chat state of its own: every tool validates nothing itself,
+//! calls one engine operation, and renders the outcome twice — `structuredContent` for programs
+//! and a short text for the model.
 
 mod resources;
+mod text;
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use mcp_chat_shared::chat::{
+    EnterQueueParams, ErrorResult, GetHistoryParams, JoinRoomParams, LeaveQueueParams,
+    OpenChatResult, RoomClientParams, SendMessageParams, WaitForMessageParams,
+};
 use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
-    Implementation, ListResourcesResult, PaginatedRequestParams, ReadResourceRequestParams,
+    CallToolResult, ContentBlock, Implementation, ListResourcesResult, MetaObject,
+    PaginatedRequestParams, ProgressNotificationParam, ReadResourceRequestParams,
     ReadResourceResponse, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
-use rmcp::{ErrorData, RoleServer, ServerHandler, tool_handler, tool_router};
+use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_handler, tool_router};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::engine::{ChatError, Engine};
+use crate::view::VIEW_URI;
 
 const INSTRUCTIONS: &str = "MCP Chat: real-time chat rooms for people and AI agents. \
-The room View (ui://mcp-chat/room.html) shows a room live to the person in the host.";
+Start with enter_queue (random partner) or join_room (a named room). Keep the client_id you get: \
+it is your secret identity. Then loop: wait_for_message (returns every message you have not \
+seen, or waits), reply with send_message, call wait_for_message again. Leave with leave_chat.";
 
-/// One per MCP session; cheap to clone (everything shared sits behind an `Arc`).
+/// While a wait blocks, a progress notification goes out this often (when the client sent a
+/// progress token), so clients and proxies see the call is alive.
+const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
+/// One per MCP session; cheap to clone (the engine is shared behind an `Arc`).
 #[derive(Clone)]
 pub struct ChatServer {
+    engine: Arc<Engine>,
     tool_router: ToolRouter<ChatServer>,
 }
 
-impl Default for ChatServer {
-    fn default() -> Self {
-        Self::new()
+/// `_meta` linking a tool to the View: the current key and the legacy flat one hosts still read.
+fn view_link() -> MetaObject {
+    MetaObject(rmcp::model::object(json!({
+        "ui": { "resourceUri": VIEW_URI },
+        "ui/resourceUri": VIEW_URI,
+    })))
+}
+
+fn success<T: Serialize>(value: &T, text: String) -> Result<CallToolResult, ErrorData> {
+    let structured = serde_json::to_value(value).map_err(|e| {
+        ErrorData::internal_error(format!("result serialization failed: {e}"), None)
+    })?;
+    let mut result = CallToolResult::structured(structured);
+    result.content = vec![ContentBlock::text(text)];
+    Ok(result)
+}
+
+/// A chat failure is a tool error the model reads (`isError: true`), not a protocol error.
+fn failure(error: ChatError) -> Result<CallToolResult, ErrorData> {
+    let body = ErrorResult {
+        success: false,
+        status: "error".into(),
+        error: error.to_string(),
+        code: error.code().into(),
+        field: error.field().map(str::to_owned),
+        retry_after_ms: error.retry_after().map(|d| d.as_millis() as u64),
+    };
+    let structured = serde_json::to_value(&body)
+        .map_err(|e| ErrorData::internal_error(format!("error serialization failed: {e}"), None))?;
+    let mut result = CallToolResult::structured_error(structured);
+    result.content = vec![ContentBlock::text(format!(
+        "Error ({}): {}",
+        body.code, body.error
+    ))];
+    Ok(result)
+}
+
+fn respond<T: Serialize>(
+    outcome: Result<T, ChatError>,
+    render: impl FnOnce(&T) -> String,
+) -> Result<CallToolResult, ErrorData> {
+    match outcome {
+        Ok(value) => {
+            let text = render(&value);
+            success(&value, text)
+        }
+        Err(e) => failure(e),
     }
 }
 
-#[tool_router(allow_empty)]
+#[tool_router]
 impl ChatServer {
-    pub fn new() -> Self {
+    pub fn new(engine: Arc<Engine>) -> Self {
         Self {
+            engine,
             tool_router: Self::tool_router(),
         }
+    }
+
+    /// Runs a long-poll, sending progress notifications while it blocks if the client asked
+    /// for them. The wait ends early when the request is cancelled.
+    async fn with_progress<T>(
+        ctx: &RequestContext<RoleServer>,
+        work: impl std::future::Future<Output = T>,
+    ) -> T {
+        let Some(token) = ctx.meta.get_progress_token() else {
+            return work.await;
+        };
+        tokio::pin!(work);
+        let mut ticks =
+            tokio::time::interval_at(tokio::time::Instant::now() + PROGRESS_EVERY, PROGRESS_EVERY);
+        let mut progress = 0.0;
+        loop {
+            tokio::select! {
+                outcome = &mut work => return outcome,
+                _ = ticks.tick() => {
+                    progress += PROGRESS_EVERY.as_secs_f64();
+                    let note = ProgressNotificationParam::new(token.clone(), progress)
+                        .with_message(format!("waiting for messages ({progress:.0} s)"));
+                    if let Err(e) = ctx.peer.notify_progress(note).await {
+                        tracing::debug!(error = %e, "progress notification failed");
+                    }
+                }
+            }
+        }
+    }
+
+    #[tool(
+        description = "Find a random chat partner. Returns status \"matched\" (with room_id and partner) \
+or \"waiting\" (with your client_id and queue position). While waiting, call enter_queue again with \
+that client_id: it keeps your place and waits (long-poll, up to `timeout` seconds) until you are \
+matched; or call wait_for_message with just your client_id. Then loop on wait_for_message / \
+send_message. Keep client_id secret: it is your identity for every other call.",
+        meta = view_link()
+    )]
+    async fn enter_queue(
+        &self,
+        Parameters(p): Parameters<EnterQueueParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let outcome = Self::with_progress(
+            &ctx,
+            self.engine.enter_queue(
+                p.display_name.as_deref(),
+                p.client_id.as_deref(),
+                p.timeout,
+                &ctx.ct,
+            ),
+        )
+        .await;
+        respond(outcome, text::enter_queue)
+    }
+
+    #[tool(description = "Leave the pairing queue (you will not be matched any more).")]
+    async fn leave_queue(
+        &self,
+        Parameters(p): Parameters<LeaveQueueParams>,
+    ) -> Result<CallToolResult, ErrorData> {
+        respond(self.engine.leave_queue(&p.client_id).await, |r| {
+            r.message.clone()
+        })
+    }
+
+    #[tool(
+        description = "Create or join a named room. An unknown room_id creates the room (two members by \
+default; pass `capacity` to allow more); a full room or an ended one is an error. Returns your \
+client_id (secret identity for every other call) and the members. Messages sent before others \
+join are kept for them. Then loop: wait_for_message, send_message.",
+        meta = view_link()
+    )]
+    async fn join_room(
+        &self,
+        Parameters(p): Parameters<JoinRoomParams>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let outcome = self
+            .engine
+            .join_room(
+                &p.room_id,
+                &p.display_name,
+                p.capacity,
+                p.client_id.as_deref(),
+            )
+            .await;
+        respond(outcome, text::join_room)
+    }
+
+    #[tool(
+        description = "Send a message to a room you are in. It is stored in the room's ordered log before \
+this returns (seq = its position), so it is never lost: members not waiting right now receive it \
+on their next wait_for_message. Sending while alone in the room is allowed."
+    )]
+    async fn send_message(
+        &self,
+        Parameters(p): Parameters<SendMessageParams>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let outcome = self.engine.send(&p.room_id, &p.client_id, &p.message).await;
+        respond(outcome, text::send_message)
+    }
+
+    #[tool(
+        description = "Receive messages. Returns at once with EVERY message you have not received yet, in \
+order (chat and system events: joined, left, matched, room_ended); if none is pending, waits up to \
+`timeout` seconds (default 30, max 50) for one. Call it in a loop: after each answer (and after \
+replying with send_message) call it again. Stop when room_status is \"ended\". If an answer was \
+lost, pass after_seq = the last seq you saw to re-read from there. Without room_id while still \
+queued, it waits for your match and tells you the room."
+    )]
+    async fn wait_for_message(
+        &self,
+        Parameters(p): Parameters<WaitForMessageParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let outcome = Self::with_progress(
+            &ctx,
+            self.engine.wait(
+                p.room_id.as_deref(),
+                &p.client_id,
+                p.timeout,
+                p.after_seq,
+                p.include_own.unwrap_or(false),
+                &ctx.ct,
+            ),
+        )
+        .await;
+        respond(outcome, text::wait_for_message)
+    }
+
+    #[tool(
+        description = "Leave a room. The others see that you left. A two-person room ends when either \
+person leaves; a larger room continues while members remain."
+    )]
+    async fn leave_chat(
+        &self,
+        Parameters(p): Parameters<RoomClientParams>,
+    ) -> Result<CallToolResult, ErrorData> {
+        respond(self.engine.leave(&p.room_id, &p.client_id).await, |r| {
+            r.message.clone()
+        })
+    }
+
+    #[tool(
+        description = "Read a room's earlier messages, oldest first (default the latest 50; page back \
+with before_seq). Does not change what wait_for_message returns."
+    )]
+    async fn get_history(
+        &self,
+        Parameters(p): Parameters<GetHistoryParams>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let outcome = self
+            .engine
+            .history(&p.room_id, &p.client_id, p.before_seq, p.limit)
+            .await;
+        respond(outcome, text::history)
+    }
+
+    #[tool(description = "Show a room's members, status and latest message number.")]
+    async fn get_room(
+        &self,
+        Parameters(p): Parameters<RoomClientParams>,
+    ) -> Result<CallToolResult, ErrorData> {
+        respond(self.engine.room(&p.room_id, &p.client_id).await, text::room)
+    }
+
+    #[tool(
+        description = "Open the live chat View of a room for the person you are helping (in hosts that \
+show MCP Apps). They can read along, type to the other side, and pick messages to hand to you.",
+        meta = view_link()
+    )]
+    async fn open_chat(
+        &self,
+        Parameters(p): Parameters<RoomClientParams>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let outcome = self
+            .engine
+            .room(&p.room_id, &p.client_id)
+            .await
+            .map(|room| OpenChatResult {
+                room,
+                client_id: p.client_id.clone(),
+            });
+        respond(outcome, |r| {
+            format!("Opened the chat View. {}", text::room(&r.room))
+        })
     }
 }
 

@@ -1,0 +1,85 @@
+//! Every way a chat operation can fail, each with a stable code and a message a model can act on.
+
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChatError {
+    #[error("{field}: {reason}")]
+    InvalidArgument { field: &'static str, reason: String },
+    #[error(
+        "Unknown client_id: it was never issued, or it expired after being idle. Call enter_queue or join_room to get a new one."
+    )]
+    UnknownClient,
+    #[error("Room not found: {0}")]
+    RoomNotFound(String),
+    #[error("You are not in this room ({0}). Join it first with join_room.")]
+    NotAMember(String),
+    #[error("Room is full: {room_id} holds {capacity} members.")]
+    RoomFull { room_id: String, capacity: u32 },
+    #[error(
+        "Chat has ended in room {0}: nobody can send any more. Its history is still readable with get_history."
+    )]
+    RoomEnded(String),
+    #[error("You are already in room {0}.")]
+    AlreadyMember(String),
+    #[error(
+        "You are not in the queue (your place expired, you left, or you were never queued). Call enter_queue to queue again."
+    )]
+    NotQueued,
+    #[error("Too many messages: at most {per_second} per second. Try again in {} ms.", retry_after.as_millis())]
+    RateLimited {
+        per_second: u32,
+        retry_after: Duration,
+    },
+    #[error("The server is at its limit of {limit} {what}; try again later.")]
+    ServerFull { what: &'static str, limit: usize },
+    #[error("Room {room_id} has reached its limit of {limit} messages.")]
+    RoomLogFull { room_id: String, limit: usize },
+    #[error("The server is shutting down.")]
+    ShuttingDown,
+    #[error("Storage failed: {0}")]
+    Storage(String),
+}
+
+impl ChatError {
+    pub fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+        ChatError::InvalidArgument {
+            field,
+            reason: reason.into(),
+        }
+    }
+
+    /// The stable, machine-readable code clients branch on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ChatError::InvalidArgument { .. } => "invalid_argument",
+            ChatError::UnknownClient => "unknown_client",
+            ChatError::RoomNotFound(_) => "room_not_found",
+            ChatError::NotAMember(_) => "not_a_member",
+            ChatError::RoomFull { .. } => "room_full",
+            ChatError::RoomEnded(_) => "room_ended",
+            ChatError::AlreadyMember(_) => "already_a_member",
+            ChatError::NotQueued => "not_queued",
+            ChatError::RateLimited { .. } => "rate_limited",
+            ChatError::ServerFull { .. } => "server_full",
+            ChatError::RoomLogFull { .. } => "room_log_full",
+            ChatError::ShuttingDown => "shutting_down",
+            ChatError::Storage(_) => "storage_error",
+        }
+    }
+
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            ChatError::InvalidArgument { field, .. } => Some(field),
+            ChatError::UnknownClient => Some("client_id"),
+            _ => None,
+        }
+    }
+
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ChatError::RateLimited { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,930 @@
+//! The chat engine: rooms, the pairing queue, ordered logs, delivery cursors and waiting.
+//!
+//! It knows nothing of MCP; the `mcp` module is a thin adapter over it. State lives in a
+//! [`Store`]; the rules in [`rules`]. Invariants (see ARCHITECTURE.md):
+//!
+//! - **Order**: a room's log is numbered 1, 2, 3, … without gaps, in the order the store
+//!   committed the entries; everyone reads the same order.
+//! - **No loss**: a send is acknowledged only after it is in the log, whoever is waiting. A wait
+//!   returns every entry after the caller's cursor (or its explicit `after_seq`); the cursor moves
+//!   in the same transaction that claims the entries, and moves back if the request was cancelled,
+//!   so overlapping or cancelled waits neither drop nor duplicate anything.
+//! - **Event-driven**: waiters sleep on their room's notifier; a commit to a room wakes exactly
+//!   that room's waiters.
+
+pub mod error;
+pub mod ids;
+pub mod limits;
+pub mod model;
+pub mod rate;
+pub mod rules;
+pub mod store;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mcp_chat_shared::chat::{
+    ChatMessage, EnterQueueResult, HistoryResult, JoinRoomResult, LeaveResult, MemberInfo,
+    MessageKind, Participant, RoomResult, RoomStatus, SendMessageResult, WaitForMessageResult,
+};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+pub use error::ChatError;
+pub use limits::Limits;
+use model::{ClientRecord, Draft, QueueEntry, QueueState, Room, RoomKind};
+use rate::RateLimiter;
+use rules::LeaveReason;
+pub use store::Store;
+
+/// How often expired clients, rooms and queue places are swept.
+pub const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+pub struct Engine {
+    store: Arc<dyn Store>,
+    limits: Limits,
+    rate: RateLimiter,
+    shutdown: CancellationToken,
+}
+
+/// What a sweep removed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SweepReport {
+    pub clients: usize,
+    pub rooms: usize,
+    pub queue_places: usize,
+}
+
+impl Engine {
+    pub fn new(store: Arc<dyn Store>, limits: Limits, shutdown: CancellationToken) -> Arc<Engine> {
+        let rate = RateLimiter::new(limits.messages_per_second, limits.message_burst);
+        Arc::new(Engine {
+            store,
+            limits,
+            rate,
+            shutdown,
+        })
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Sweeps every [`SWEEP_INTERVAL`] until shutdown.
+    pub fn spawn_sweeper(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(SWEEP_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = engine.shutdown.cancelled() => return,
+                }
+                match engine.sweep(ids::now_ms()).await {
+                    Ok(report) if report != SweepReport::default() => {
+                        tracing::info!(?report, "expired idle state")
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "sweep failed"),
+                }
+            }
+        })
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Identity
+    // -----------------------------------------------------------------------------------------
+
+    async fn authenticate(&self, client_id: &str) -> Result<ClientRecord, ChatError> {
+        if !ids::looks_like_client_id(client_id) {
+            return Err(ChatError::UnknownClient);
+        }
+        let client = self
+            .store
+            .client(client_id)
+            .await?
+            .ok_or(ChatError::UnknownClient)?;
+        self.store.touch_client(client_id, ids::now_ms()).await?;
+        Ok(client)
+    }
+
+    async fn new_client(&self, display_name: String) -> Result<ClientRecord, ChatError> {
+        let now = ids::now_ms();
+        let client = ClientRecord {
+            client_id: ids::client_id(),
+            user_id: ids::user_id(),
+            display_name,
+            created_ms: now,
+            last_seen_ms: now,
+        };
+        self.store
+            .insert_client(client.clone(), self.limits.max_clients)
+            .await?;
+        Ok(client)
+    }
+
+    /// Undoes [`Self::new_client`] when the call that made it fails, so nothing half-applies.
+    async fn discard_client(&self, client: &ClientRecord) {
+        if let Err(e) = self.store.remove_client(&client.client_id).await {
+            tracing::warn!(error = %e, user_id = %client.user_id, "could not discard client");
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Queue
+    // -----------------------------------------------------------------------------------------
+
+    /// Queues for a partner. A first call (no `client_id`) answers at once; a call with the
+    /// `client_id` of a waiting client keeps its place and long-polls until matched or timeout.
+    pub async fn enter_queue(
+        &self,
+        display_name: Option<&str>,
+        client_id: Option<&str>,
+        timeout: Option<f64>,
+        cancel: &CancellationToken,
+    ) -> Result<EnterQueueResult, ChatError> {
+        let wait = self.limits.wait_timeout(timeout)?;
+        let name = display_name
+            .map(|n| self.limits.display_name(n))
+            .transpose()?;
+        let (client, fresh) = match client_id {
+            Some(id) => (self.authenticate(id).await?, false),
+            None => (
+                self.new_client(name.unwrap_or_else(ids::guest_name))
+                    .await?,
+                true,
+            ),
+        };
+        let result = self.queue_and_pair(&client).await;
+        if result.is_err() && fresh {
+            self.discard_client(&client).await;
+        }
+        if let Some(matched) = result? {
+            return Ok(matched);
+        }
+        let wait = if fresh && timeout.is_none() {
+            Duration::ZERO
+        } else {
+            wait
+        };
+        match self
+            .await_match(&client, Instant::now() + wait, cancel)
+            .await?
+        {
+            Some((room_id, partner)) => Ok(self.matched_result(&client, room_id, partner)),
+            None => self.waiting_result(&client).await,
+        }
+    }
+
+    /// Puts `client` in the queue, or pairs it with the oldest live waiter. Returns the match
+    /// if one was made (or had been made earlier and not yet heard of).
+    async fn queue_and_pair(
+        &self,
+        client: &ClientRecord,
+    ) -> Result<Option<EnterQueueResult>, ChatError> {
+        let now = ids::now_ms();
+        let ttl = self.limits.queue_ttl.as_millis() as u64;
+        let mut partner: Option<QueueEntry> = None;
+        let mut already: Option<QueueState> = None;
+        self.store
+            .transact_queue(&mut |queue| {
+                partner = None;
+                already = None;
+                queue.entries.retain(|e| !expired(e, now, ttl));
+                if let Some(mine) = queue.entry_mut(&client.client_id) {
+                    mine.last_seen_ms = now;
+                    already = Some(mine.state.clone());
+                    return Ok(());
+                }
+                if let Some(other) = queue
+                    .entries
+                    .iter_mut()
+                    .find(|e| e.state == QueueState::Waiting)
+                {
+                    other.state = QueueState::Pairing;
+                    partner = Some(other.clone());
+                    return Ok(());
+                }
+                queue.entries.push(QueueEntry {
+                    client_id: client.client_id.clone(),
+                    user_id: client.user_id.clone(),
+                    display_name: client.display_name.clone(),
+                    enqueued_ms: now,
+                    last_seen_ms: now,
+                    state: QueueState::Waiting,
+                });
+                Ok(())
+            })
+            .await?;
+        if let Some(QueueState::Matched { room_id, partner }) = already {
+            self.forget_queue_entry(&client.client_id).await?;
+            return Ok(Some(self.matched_result(client, room_id, partner)));
+        }
+        let Some(partner) = partner else {
+            return Ok(None);
+        };
+        match self.create_paired_room(&partner, client).await {
+            Ok(room_id) => {
+                let me = client.participant();
+                let paired_room = room_id.clone();
+                self.store
+                    .transact_queue(&mut |queue| {
+                        if let Some(e) = queue.entry_mut(&partner.client_id) {
+                            e.state = QueueState::Matched {
+                                room_id: paired_room.clone(),
+                                partner: me.clone(),
+                            };
+                        }
+                        Ok(())
+                    })
+                    .await?;
+                tracing::info!(room_id = %room_id, "queue paired two clients");
+                let partner = Participant {
+                    user_id: partner.user_id.clone(),
+                    display_name: partner.display_name.clone(),
+                };
+                Ok(Some(self.matched_result(client, room_id, partner)))
+            }
+            Err(e) => {
+                // Give the partner its place back.
+                self.store
+                    .transact_queue(&mut |queue| {
+                        if let Some(p) = queue.entry_mut(&partner.client_id) {
+                            p.state = QueueState::Waiting;
+                        }
+                        Ok(())
+                    })
+                    .await?;
+                Err(e)
+            }
+        }
+    }
+
+    async fn create_paired_room(
+        &self,
+        first: &QueueEntry,
+        second: &ClientRecord,
+    ) -> Result<String, ChatError> {
+        let now = ids::now_ms();
+        let room_id = ids::paired_room_id();
+        let first_client = ClientRecord {
+            client_id: first.client_id.clone(),
+            user_id: first.user_id.clone(),
+            display_name: first.display_name.clone(),
+            created_ms: first.enqueued_ms,
+            last_seen_ms: first.last_seen_ms,
+        };
+        let room = Room::new(room_id.clone(), RoomKind::Paired, 2, now);
+        self.store
+            .transact_room(
+                &room_id,
+                Some(room),
+                self.limits.max_rooms,
+                now,
+                &mut |room| {
+                    rules::join(room, &first_client, now)?;
+                    rules::join(room, second, now)?;
+                    Ok(vec![Draft {
+                        kind: MessageKind::Matched,
+                        sender: None,
+                        text: format!(
+                            "{} and {} were matched. Say hello!",
+                            first_client.display_name, second.display_name
+                        ),
+                    }])
+                },
+            )
+            .await?;
+        Ok(room_id)
+    }
+
+    /// Waits until `client`'s queue place is matched (`Some`) or `deadline` passes (`None`).
+    /// A matched place is consumed: the caller is now told of its room.
+    async fn await_match(
+        &self,
+        client: &ClientRecord,
+        deadline: Instant,
+        cancel: &CancellationToken,
+    ) -> Result<Option<(String, Participant)>, ChatError> {
+        loop {
+            let (queue, version) = self.store.queue().await?;
+            match queue.entry(&client.client_id).map(|e| &e.state) {
+                Some(QueueState::Matched { room_id, partner }) => {
+                    let found = (room_id.clone(), partner.clone());
+                    self.forget_queue_entry(&client.client_id).await?;
+                    return Ok(Some(found));
+                }
+                Some(_) => {}
+                None => return Err(ChatError::NotQueued),
+            }
+            if Instant::now() >= deadline {
+                self.refresh_queue_place(&client.client_id).await?;
+                return Ok(None);
+            }
+            tokio::select! {
+                r = self.store.wait_queue(version, deadline) => r?,
+                _ = cancel.cancelled() => return Ok(None),
+                _ = self.shutdown.cancelled() => return Err(ChatError::ShuttingDown),
+            }
+        }
+    }
+
+    async fn refresh_queue_place(&self, client_id: &str) -> Result<(), ChatError> {
+        let now = ids::now_ms();
+        self.store
+            .transact_queue(&mut |queue| {
+                if let Some(e) = queue.entry_mut(client_id) {
+                    e.last_seen_ms = now;
+                }
+                Ok(())
+            })
+            .await
+            .map(drop)
+    }
+
+    async fn forget_queue_entry(&self, client_id: &str) -> Result<(), ChatError> {
+        self.store
+            .transact_queue(&mut |queue| {
+                queue.remove(client_id);
+                Ok(())
+            })
+            .await
+            .map(drop)
+    }
+
+    fn matched_result(
+        &self,
+        client: &ClientRecord,
+        room_id: String,
+        partner: Participant,
+    ) -> EnterQueueResult {
+        EnterQueueResult {
+            status: "matched".into(),
+            client_id: client.client_id.clone(),
+            user_id: client.user_id.clone(),
+            message: format!(
+                "You are matched with {} in room {room_id}. Send with send_message; receive with \
+                 wait_for_message (call it again after every answer).",
+                partner.display_name
+            ),
+            room_id: Some(room_id),
+            partner: Some(partner),
+            position: None,
+            queue_length: None,
+            poll_within_seconds: None,
+        }
+    }
+
+    async fn waiting_result(&self, client: &ClientRecord) -> Result<EnterQueueResult, ChatError> {
+        let (queue, _) = self.store.queue().await?;
+        let position = queue.position(&client.client_id).unwrap_or(1);
+        let ttl = self.limits.queue_ttl.as_secs();
+        Ok(EnterQueueResult {
+            status: "waiting".into(),
+            client_id: client.client_id.clone(),
+            user_id: client.user_id.clone(),
+            room_id: None,
+            partner: None,
+            position: Some(position),
+            queue_length: Some(queue.waiting_len()),
+            poll_within_seconds: Some(ttl),
+            message: format!(
+                "Waiting for a partner (position {position}). Call enter_queue again with your \
+                 client_id, or wait_for_message with your client_id, to wait for the match; do so \
+                 within {ttl} s or your place expires."
+            ),
+        })
+    }
+
+    pub async fn leave_queue(&self, client_id: &str) -> Result<LeaveResult, ChatError> {
+        let client = self.authenticate(client_id).await?;
+        let mut removed = None;
+        self.store
+            .transact_queue(&mut |queue| {
+                removed = queue.remove(&client.client_id);
+                Ok(())
+            })
+            .await?;
+        match removed.map(|e| e.state) {
+            None => Err(ChatError::NotQueued),
+            Some(QueueState::Matched { room_id, .. }) => Ok(LeaveResult {
+                success: true,
+                message: format!(
+                    "You had already been matched into room {room_id}; use leave_chat to leave it."
+                ),
+                room_status: None,
+            }),
+            Some(_) => Ok(LeaveResult {
+                success: true,
+                message: "You left the queue.".into(),
+                room_status: None,
+            }),
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Rooms
+    // -----------------------------------------------------------------------------------------
+
+    pub async fn join_room(
+        &self,
+        room_id: &str,
+        display_name: &str,
+        capacity: Option<u32>,
+        client_id: Option<&str>,
+    ) -> Result<JoinRoomResult, ChatError> {
+        let room_id = self.limits.room_id(room_id)?;
+        let name = self.limits.display_name(display_name)?;
+        let capacity = self.limits.capacity(capacity)?;
+        let (client, fresh) = match client_id {
+            Some(id) => (self.authenticate(id).await?, false),
+            None => (self.new_client(name).await?, true),
+        };
+        let now = ids::now_ms();
+        let new_room = Room::new(room_id.clone(), RoomKind::Named, capacity, now);
+        let committed = self
+            .store
+            .transact_room(
+                &room_id,
+                Some(new_room),
+                self.limits.max_rooms,
+                now,
+                &mut |room| rules::join(room, &client, now),
+            )
+            .await;
+        let committed = match committed {
+            Ok(c) => c,
+            Err(e) => {
+                if fresh {
+                    self.discard_client(&client).await;
+                }
+                return Err(e);
+            }
+        };
+        let room = committed.room;
+        let partner = (room.capacity == 2)
+            .then(|| {
+                room.members
+                    .iter()
+                    .find(|m| m.client_id != client.client_id)
+            })
+            .flatten()
+            .map(|m| m.participant());
+        let others = room.members.len() - 1;
+        let message = match (committed.created, &partner) {
+            (true, _) => format!(
+                "Room {room_id} created; you are its first member (capacity {}). Messages you send \
+                 now wait for whoever joins. Receive with wait_for_message.",
+                room.capacity
+            ),
+            (false, Some(p)) => format!(
+                "Joined room {room_id} with {}. Send with send_message; receive with wait_for_message.",
+                p.display_name
+            ),
+            (false, None) => format!(
+                "Joined room {room_id} ({others} other member{}).",
+                if others == 1 { "" } else { "s" }
+            ),
+        };
+        tracing::info!(room_id = %room_id, user_id = %client.user_id, created = committed.created, "joined room");
+        Ok(JoinRoomResult {
+            status: if committed.created {
+                "room_created"
+            } else {
+                "joined"
+            }
+            .into(),
+            room_id,
+            client_id: client.client_id.clone(),
+            user_id: client.user_id.clone(),
+            partner,
+            members: member_infos(&room, &client.client_id),
+            capacity: room.capacity,
+            room_status: room.status,
+            latest_seq: room.latest_seq,
+            message,
+        })
+    }
+
+    pub async fn send(
+        &self,
+        room_id: &str,
+        client_id: &str,
+        text: &str,
+    ) -> Result<SendMessageResult, ChatError> {
+        let room_id = self.limits.room_id(room_id)?;
+        self.limits.message(text)?;
+        let client = self.authenticate(client_id).await?;
+        self.rate.take(&client.client_id)?;
+        let now = ids::now_ms();
+        let max = self.limits.max_messages_per_room;
+        let committed = self
+            .store
+            .transact_room(&room_id, None, self.limits.max_rooms, now, &mut |room| {
+                rules::send(room, &client.client_id, text, max, now)
+            })
+            .await;
+        let committed = match committed {
+            Ok(c) => c,
+            Err(e) => {
+                self.rate.refund(&client.client_id);
+                return Err(e);
+            }
+        };
+        let message = committed
+            .appended
+            .first()
+            .ok_or_else(|| ChatError::Storage("the store appended nothing".into()))?;
+        tracing::debug!(room_id = %room_id, seq = message.seq, text = %message.text, "message sent");
+        Ok(SendMessageResult {
+            success: true,
+            message_id: message.message_id.clone(),
+            seq: message.seq,
+            timestamp: message.timestamp.clone(),
+            members_present: committed.room.members.len() as u32,
+            room_status: committed.room.status,
+        })
+    }
+
+    /// Returns every message `client_id` has not been given yet (or everything after
+    /// `after_seq`), waiting up to `timeout` for one when none is pending.
+    pub async fn wait(
+        &self,
+        room_id: Option<&str>,
+        client_id: &str,
+        timeout: Option<f64>,
+        after_seq: Option<u64>,
+        include_own: bool,
+        cancel: &CancellationToken,
+    ) -> Result<WaitForMessageResult, ChatError> {
+        let room_id = room_id
+            .filter(|r| !r.is_empty())
+            .map(|r| self.limits.room_id(r))
+            .transpose()?;
+        let wait = self.limits.wait_timeout(timeout)?;
+        let deadline = Instant::now() + wait;
+        let client = self.authenticate(client_id).await?;
+        let room_id = match room_id {
+            Some(r) => r,
+            None => match self.room_of(&client, deadline, cancel).await? {
+                Some(r) => r,
+                None => return self.still_queued(&client).await,
+            },
+        };
+        let result = self
+            .wait_in_room(&room_id, &client, deadline, after_seq, include_own, cancel)
+            .await;
+        // A long wait counts as activity at its end too, not only at its start.
+        self.store
+            .touch_client(&client.client_id, ids::now_ms())
+            .await?;
+        result
+    }
+
+    /// The room a wait without `room_id` is about: the one the queue matched the client into
+    /// (waiting for the match if need be), or the only room it is in.
+    async fn room_of(
+        &self,
+        client: &ClientRecord,
+        deadline: Instant,
+        cancel: &CancellationToken,
+    ) -> Result<Option<String>, ChatError> {
+        let (queue, _) = self.store.queue().await?;
+        if queue.entry(&client.client_id).is_some() {
+            return Ok(self
+                .await_match(client, deadline, cancel)
+                .await?
+                .map(|(room_id, _)| room_id));
+        }
+        let rooms = self.store.client_rooms(&client.client_id).await?;
+        match rooms.as_slice() {
+            [only] => Ok(Some(only.clone())),
+            [] => Err(ChatError::invalid(
+                "room_id",
+                "is required: you are in no room and not in the queue",
+            )),
+            several => Err(ChatError::invalid(
+                "room_id",
+                format!(
+                    "is required: you are in several rooms ({})",
+                    several.join(", ")
+                ),
+            )),
+        }
+    }
+
+    async fn still_queued(&self, client: &ClientRecord) -> Result<WaitForMessageResult, ChatError> {
+        let (queue, _) = self.store.queue().await?;
+        Ok(WaitForMessageResult {
+            messages: Vec::new(),
+            timeout: true,
+            has_more: false,
+            room_id: None,
+            room_status: None,
+            queue_position: queue.position(&client.client_id),
+            last_seq: 0,
+            message: Some("Still waiting for a partner in the queue.".into()),
+            sender: None,
+            timestamp: None,
+            message_id: None,
+        })
+    }
+
+    async fn wait_in_room(
+        &self,
+        room_id: &str,
+        client: &ClientRecord,
+        deadline: Instant,
+        after_seq: Option<u64>,
+        include_own: bool,
+        cancel: &CancellationToken,
+    ) -> Result<WaitForMessageResult, ChatError> {
+        let mut explicit_from = after_seq;
+        loop {
+            let (batch, room, full) = match explicit_from {
+                Some(from) => self.read_after(room_id, client, from).await?,
+                None => self.claim(room_id, client, cancel).await?,
+            };
+            let last = batch
+                .last()
+                .map(|m| m.seq)
+                .or(explicit_from)
+                .unwrap_or_else(|| {
+                    room.member(&client.client_id)
+                        .map_or(0, |m| m.delivered_seq)
+                });
+            let visible: Vec<ChatMessage> = batch
+                .into_iter()
+                .filter(|m| include_own || !is_own_chat(m, &client.user_id))
+                .collect();
+            let ended = room.status == RoomStatus::Ended && last >= room.latest_seq;
+            if !visible.is_empty() || ended || Instant::now() >= deadline || cancel.is_cancelled() {
+                return Ok(wait_result(room_id, &room, visible, last, full));
+            }
+            if explicit_from.is_some() {
+                explicit_from = Some(last);
+            }
+            tokio::select! {
+                r = self.store.wait_room(room_id, last, deadline) => r?,
+                _ = cancel.cancelled() => {}
+                _ = self.shutdown.cancelled() => return Err(ChatError::ShuttingDown),
+            }
+        }
+    }
+
+    /// Claims everything after the member's cursor and moves the cursor past it, atomically.
+    /// If the request was cancelled meanwhile, the claim is given back.
+    async fn claim(
+        &self,
+        room_id: &str,
+        client: &ClientRecord,
+        cancel: &CancellationToken,
+    ) -> Result<(Vec<ChatMessage>, Room, bool), ChatError> {
+        let max_batch = self.limits.max_batch as u64;
+        let mut claimed = (0u64, 0u64);
+        let committed = self
+            .store
+            .transact_room(
+                room_id,
+                None,
+                self.limits.max_rooms,
+                ids::now_ms(),
+                &mut |room| {
+                    let latest = room.latest_seq;
+                    let member = room
+                        .member_mut(&client.client_id)
+                        .ok_or_else(|| ChatError::NotAMember(room_id.to_owned()))?;
+                    let from = member.delivered_seq;
+                    let to = latest.min(from + max_batch);
+                    member.delivered_seq = to;
+                    claimed = (from, to);
+                    Ok(Vec::new())
+                },
+            )
+            .await?;
+        let (from, to) = claimed;
+        if to == from {
+            return Ok((Vec::new(), committed.room, false));
+        }
+        let batch = self
+            .store
+            .messages_after(room_id, from, (to - from) as usize)
+            .await?;
+        if cancel.is_cancelled() {
+            self.store
+                .transact_room(
+                    room_id,
+                    None,
+                    self.limits.max_rooms,
+                    ids::now_ms(),
+                    &mut |room| {
+                        if let Some(m) = room.member_mut(&client.client_id) {
+                            if m.delivered_seq == to {
+                                m.delivered_seq = from;
+                            }
+                        }
+                        Ok(Vec::new())
+                    },
+                )
+                .await?;
+            return Ok((Vec::new(), committed.room, false));
+        }
+        let full = to < committed.room.latest_seq;
+        Ok((batch, committed.room, full))
+    }
+
+    /// Reads after an explicit `after_seq`; the member's own cursor is left alone, so a View
+    /// and a model sharing one identity do not take each other's messages.
+    async fn read_after(
+        &self,
+        room_id: &str,
+        client: &ClientRecord,
+        from: u64,
+    ) -> Result<(Vec<ChatMessage>, Room, bool), ChatError> {
+        let room = self.member_room(room_id, client).await?;
+        let batch = self
+            .store
+            .messages_after(room_id, from, self.limits.max_batch)
+            .await?;
+        let full = batch.last().is_some_and(|m| m.seq < room.latest_seq);
+        Ok((batch, room, full))
+    }
+
+    async fn member_room(&self, room_id: &str, client: &ClientRecord) -> Result<Room, ChatError> {
+        let room = self
+            .store
+            .room(room_id)
+            .await?
+            .ok_or_else(|| ChatError::RoomNotFound(room_id.to_owned()))?;
+        if room.member(&client.client_id).is_none() {
+            return Err(ChatError::NotAMember(room_id.to_owned()));
+        }
+        Ok(room)
+    }
+
+    pub async fn leave(&self, room_id: &str, client_id: &str) -> Result<LeaveResult, ChatError> {
+        let room_id = self.limits.room_id(room_id)?;
+        let client = self.authenticate(client_id).await?;
+        let committed = self
+            .leave_room(&room_id, &client.client_id, LeaveReason::Left)
+            .await?;
+        tracing::info!(room_id = %room_id, user_id = %client.user_id, "left room");
+        Ok(LeaveResult {
+            success: true,
+            message: "Successfully left the chat".into(),
+            room_status: Some(committed.room.status),
+        })
+    }
+
+    async fn leave_room(
+        &self,
+        room_id: &str,
+        client_id: &str,
+        reason: LeaveReason,
+    ) -> Result<store::Committed, ChatError> {
+        let now = ids::now_ms();
+        self.store
+            .transact_room(room_id, None, self.limits.max_rooms, now, &mut |room| {
+                rules::leave(room, client_id, reason, now)
+            })
+            .await
+    }
+
+    pub async fn history(
+        &self,
+        room_id: &str,
+        client_id: &str,
+        before_seq: Option<u64>,
+        limit: Option<u32>,
+    ) -> Result<HistoryResult, ChatError> {
+        let room_id = self.limits.room_id(room_id)?;
+        let limit = self.limits.history_limit(limit)?;
+        let client = self.authenticate(client_id).await?;
+        let room = self.member_room(&room_id, &client).await?;
+        let before = before_seq.unwrap_or(room.latest_seq + 1);
+        let messages = self.store.messages_before(&room_id, before, limit).await?;
+        let has_more = messages.first().is_some_and(|m| m.seq > 1);
+        Ok(HistoryResult {
+            room_id,
+            messages,
+            has_more,
+            latest_seq: room.latest_seq,
+        })
+    }
+
+    pub async fn room(&self, room_id: &str, client_id: &str) -> Result<RoomResult, ChatError> {
+        let room_id = self.limits.room_id(room_id)?;
+        let client = self.authenticate(client_id).await?;
+        let room = self.member_room(&room_id, &client).await?;
+        Ok(RoomResult {
+            room_id,
+            status: room.status,
+            capacity: room.capacity,
+            members: member_infos(&room, &client.client_id),
+            latest_seq: room.latest_seq,
+            created_at: ids::rfc3339(room.created_ms),
+            you: client.participant(),
+        })
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Expiry
+    // -----------------------------------------------------------------------------------------
+
+    /// Removes idle clients (they leave their rooms, which others see), idle empty or ended
+    /// rooms, and queue places nobody polled.
+    pub async fn sweep(&self, now: u64) -> Result<SweepReport, ChatError> {
+        let mut report = SweepReport::default();
+        let queue_ttl = self.limits.queue_ttl.as_millis() as u64;
+        self.store
+            .transact_queue(&mut |queue| {
+                let before = queue.entries.len();
+                queue.entries.retain(|e| !expired(e, now, queue_ttl));
+                report.queue_places = before - queue.entries.len();
+                Ok(())
+            })
+            .await?;
+
+        let client_cutoff = now.saturating_sub(self.limits.client_idle_ttl.as_millis() as u64);
+        for client in self.store.idle_clients(client_cutoff).await? {
+            for room_id in self.store.client_rooms(&client.client_id).await? {
+                match self
+                    .leave_room(&room_id, &client.client_id, LeaveReason::TimedOut)
+                    .await
+                {
+                    Ok(_) | Err(ChatError::NotAMember(_) | ChatError::RoomNotFound(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            self.forget_queue_entry(&client.client_id).await?;
+            self.store.remove_client(&client.client_id).await?;
+            self.rate.forget(&client.client_id);
+            report.clients += 1;
+        }
+
+        let room_cutoff = now.saturating_sub(self.limits.room_idle_ttl.as_millis() as u64);
+        for room_id in self.store.idle_rooms(room_cutoff).await? {
+            self.store.remove_room(&room_id).await?;
+            report.rooms += 1;
+        }
+        Ok(report)
+    }
+}
+
+/// A queue place is dead when nobody polled it within the TTL. Matched places are kept for the
+/// same time, so a client who polls late still learns its room.
+fn expired(entry: &QueueEntry, now: u64, ttl: u64) -> bool {
+    entry.state != QueueState::Pairing && entry.last_seen_ms.saturating_add(ttl) < now
+}
+
+fn is_own_chat(message: &ChatMessage, user_id: &str) -> bool {
+    message.kind == MessageKind::Chat
+        && message
+            .sender
+            .as_ref()
+            .is_some_and(|s| s.user_id == user_id)
+}
+
+fn member_infos(room: &Room, client_id: &str) -> Vec<MemberInfo> {
+    room.members
+        .iter()
+        .map(|m| MemberInfo {
+            user_id: m.user_id.clone(),
+            display_name: m.display_name.clone(),
+            joined_at: ids::rfc3339(m.joined_ms),
+            is_you: m.client_id == client_id,
+        })
+        .collect()
+}
+
+fn wait_result(
+    room_id: &str,
+    room: &Room,
+    messages: Vec<ChatMessage>,
+    last_seq: u64,
+    has_more: bool,
+) -> WaitForMessageResult {
+    // Legacy single-message fields: the first chat message, else the first event.
+    let legacy = messages
+        .iter()
+        .find(|m| m.kind == MessageKind::Chat)
+        .or(messages.first());
+    WaitForMessageResult {
+        timeout: messages.is_empty() && room.status != RoomStatus::Ended,
+        has_more,
+        room_id: Some(room_id.to_owned()),
+        room_status: Some(room.status),
+        queue_position: None,
+        last_seq,
+        message: Some(match legacy {
+            Some(m) => m.text.clone(),
+            None if room.status == RoomStatus::Ended => "The chat has ended.".into(),
+            None => "No message received within timeout period".into(),
+        }),
+        sender: legacy.and_then(|m| m.sender.as_ref().map(|s| s.display_name.clone())),
+        timestamp: legacy.map(|m| m.timestamp.clone()),
+        message_id: legacy.map(|m| m.message_id.clone()),
+        messages,
+    }
+}

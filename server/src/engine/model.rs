@@ -1,0 +1,155 @@
+//! The engine's records: what a store keeps. Plain data, serializable so that durable and
+//! distributed stores can persist them as they are.
+
+use mcp_chat_shared::chat::{MessageKind, Participant, RoomStatus};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClientRecord {
+    /// The secret.
+    pub client_id: String,
+    /// The public id.
+    pub user_id: String,
+    pub display_name: String,
+    pub created_ms: u64,
+    pub last_seen_ms: u64,
+}
+
+impl ClientRecord {
+    pub fn participant(&self) -> Participant {
+        Participant {
+            user_id: self.user_id.clone(),
+            display_name: self.display_name.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RoomKind {
+    /// Created by name with `join_room`.
+    Named,
+    /// Created by the queue for two people.
+    Paired,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Member {
+    pub client_id: String,
+    pub user_id: String,
+    pub display_name: String,
+    pub joined_ms: u64,
+    /// The highest `seq` handed to this member by a cursor-based wait.
+    pub delivered_seq: u64,
+}
+
+impl Member {
+    pub fn participant(&self) -> Participant {
+        Participant {
+            user_id: self.user_id.clone(),
+            display_name: self.display_name.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Room {
+    pub room_id: String,
+    pub kind: RoomKind,
+    pub capacity: u32,
+    pub status: RoomStatus,
+    pub members: Vec<Member>,
+    pub created_ms: u64,
+    pub last_activity_ms: u64,
+    /// `seq` of the newest log entry (0 for an empty log).
+    pub latest_seq: u64,
+}
+
+impl Room {
+    pub fn new(room_id: String, kind: RoomKind, capacity: u32, now: u64) -> Room {
+        Room {
+            room_id,
+            kind,
+            capacity,
+            status: RoomStatus::Waiting,
+            members: Vec::new(),
+            created_ms: now,
+            last_activity_ms: now,
+            latest_seq: 0,
+        }
+    }
+
+    pub fn member(&self, client_id: &str) -> Option<&Member> {
+        self.members.iter().find(|m| m.client_id == client_id)
+    }
+
+    pub fn member_mut(&mut self, client_id: &str) -> Option<&mut Member> {
+        self.members.iter_mut().find(|m| m.client_id == client_id)
+    }
+}
+
+/// A log entry before the store gives it its `seq`, id and time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Draft {
+    pub kind: MessageKind,
+    pub sender: Option<Participant>,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum QueueState {
+    Waiting,
+    /// Reserved by an arrival that is creating the room; not matchable.
+    Pairing,
+    /// Paired into `room_id`; kept until the client hears of it (or the entry expires).
+    Matched {
+        room_id: String,
+        partner: Participant,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueueEntry {
+    pub client_id: String,
+    pub user_id: String,
+    pub display_name: String,
+    pub enqueued_ms: u64,
+    pub last_seen_ms: u64,
+    pub state: QueueState,
+}
+
+/// The queue, oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Queue {
+    pub entries: Vec<QueueEntry>,
+}
+
+impl Queue {
+    pub fn entry(&self, client_id: &str) -> Option<&QueueEntry> {
+        self.entries.iter().find(|e| e.client_id == client_id)
+    }
+
+    pub fn entry_mut(&mut self, client_id: &str) -> Option<&mut QueueEntry> {
+        self.entries.iter_mut().find(|e| e.client_id == client_id)
+    }
+
+    pub fn remove(&mut self, client_id: &str) -> Option<QueueEntry> {
+        let at = self.entries.iter().position(|e| e.client_id == client_id)?;
+        Some(self.entries.remove(at))
+    }
+
+    /// 1-based position among those still waiting, if `client_id` waits.
+    pub fn position(&self, client_id: &str) -> Option<u32> {
+        self.entries
+            .iter()
+            .filter(|e| e.state == QueueState::Waiting)
+            .position(|e| e.client_id == client_id)
+            .map(|p| p as u32 + 1)
+    }
+
+    pub fn waiting_len(&self) -> u32 {
+        self.entries
+            .iter()
+            .filter(|e| e.state == QueueState::Waiting)
+            .count() as u32
+    }
+}

@@ -1,0 +1,231 @@
+//! The room rules, as pure functions on a [`Room`]: who may join, send and leave, and what the
+//! log records when they do. Stores run them inside their own atomic transaction, so the rules
+//! exist once whatever the backend.
+
+use mcp_chat_shared::chat::{MessageKind, RoomStatus};
+
+use super::error::ChatError;
+use super::model::{ClientRecord, Draft, Member, Room};
+
+/// Adds `client` to `room`. Joining a room one is already in changes nothing.
+pub fn join(room: &mut Room, client: &ClientRecord, now: u64) -> Result<Vec<Draft>, ChatError> {
+    if room.member(&client.client_id).is_some() {
+        return Ok(Vec::new());
+    }
+    if room.status == RoomStatus::Ended {
+        return Err(ChatError::RoomEnded(room.room_id.clone()));
+    }
+    if room.members.len() >= room.capacity as usize {
+        return Err(ChatError::RoomFull {
+            room_id: room.room_id.clone(),
+            capacity: room.capacity,
+        });
+    }
+    room.members.push(Member {
+        client_id: client.client_id.clone(),
+        user_id: client.user_id.clone(),
+        display_name: client.display_name.clone(),
+        joined_ms: now,
+        // A newcomer receives the room's whole log, including what was sent before they came.
+        delivered_seq: 0,
+    });
+    room.last_activity_ms = now;
+    update_status(room);
+    Ok(vec![Draft {
+        kind: MessageKind::Joined,
+        sender: Some(client.participant()),
+        text: format!("{} joined the room.", client.display_name),
+    }])
+}
+
+/// Appends a chat message. Sending alone is allowed: the message waits for whoever joins.
+pub fn send(
+    room: &mut Room,
+    client_id: &str,
+    text: &str,
+    max_messages: usize,
+    now: u64,
+) -> Result<Vec<Draft>, ChatError> {
+    let member = room
+        .member(client_id)
+        .ok_or_else(|| ChatError::NotAMember(room.room_id.clone()))?;
+    if room.status == RoomStatus::Ended {
+        return Err(ChatError::RoomEnded(room.room_id.clone()));
+    }
+    // Reserve one entry for the "room ended" event that a later leave appends.
+    if room.latest_seq as usize + 1 >= max_messages {
+        return Err(ChatError::RoomLogFull {
+            room_id: room.room_id.clone(),
+            limit: max_messages,
+        });
+    }
+    let sender = member.participant();
+    room.last_activity_ms = now;
+    Ok(vec![Draft {
+        kind: MessageKind::Chat,
+        sender: Some(sender),
+        text: text.to_owned(),
+    }])
+}
+
+/// Why a member leaves; the log says which.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaveReason {
+    Left,
+    TimedOut,
+}
+
+/// Removes a member. A two-person room ends when either leaves; a larger one ends when the last
+/// member leaves.
+pub fn leave(
+    room: &mut Room,
+    client_id: &str,
+    reason: LeaveReason,
+    now: u64,
+) -> Result<Vec<Draft>, ChatError> {
+    let at = room
+        .members
+        .iter()
+        .position(|m| m.client_id == client_id)
+        .ok_or_else(|| ChatError::NotAMember(room.room_id.clone()))?;
+    let member = room.members.remove(at);
+    room.last_activity_ms = now;
+    let how = match reason {
+        LeaveReason::Left => "left the room",
+        LeaveReason::TimedOut => "was disconnected after being idle",
+    };
+    let mut drafts = vec![Draft {
+        kind: MessageKind::Left,
+        sender: Some(member.participant()),
+        text: format!("{} {how}.", member.display_name),
+    }];
+    let was_ended = room.status == RoomStatus::Ended;
+    if !was_ended && (room.capacity <= 2 || room.members.is_empty()) {
+        room.status = RoomStatus::Ended;
+        drafts.push(Draft {
+            kind: MessageKind::RoomEnded,
+            sender: None,
+            text: format!("The chat has ended: {} {how}.", member.display_name),
+        });
+    } else if !was_ended {
+        update_status(room);
+    }
+    Ok(drafts)
+}
+
+/// Moves a member's delivery cursor forward (never back).
+pub fn advance_cursor(room: &mut Room, client_id: &str, seq: u64) {
+    if let Some(m) = room.member_mut(client_id) {
+        m.delivered_seq = m.delivered_seq.max(seq);
+    }
+}
+
+fn update_status(room: &mut Room) {
+    if room.status != RoomStatus::Ended {
+        room.status = if room.members.len() >= 2 {
+            RoomStatus::Active
+        } else {
+            RoomStatus::Waiting
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::model::RoomKind;
+
+    fn client(n: u8) -> ClientRecord {
+        ClientRecord {
+            client_id: format!("c{n}"),
+            user_id: format!("u{n}"),
+            display_name: format!("P{n}"),
+            created_ms: 0,
+            last_seen_ms: 0,
+        }
+    }
+
+    #[test]
+    fn two_person_room_lifecycle() {
+        let mut room = Room::new("r".into(), RoomKind::Named, 2, 0);
+        assert_eq!(join(&mut room, &client(1), 1).unwrap().len(), 1);
+        assert_eq!(room.status, RoomStatus::Waiting);
+        // The creator may send alone; it is not its own partner.
+        assert_eq!(
+            send(&mut room, "c1", "hi", 100, 2).unwrap()[0].kind,
+            MessageKind::Chat
+        );
+        join(&mut room, &client(2), 3).unwrap();
+        assert_eq!(room.status, RoomStatus::Active);
+        assert!(
+            join(&mut room, &client(2), 3).unwrap().is_empty(),
+            "idempotent"
+        );
+        assert!(matches!(
+            join(&mut room, &client(3), 4),
+            Err(ChatError::RoomFull { capacity: 2, .. })
+        ));
+        assert!(matches!(
+            send(&mut room, "c3", "x", 100, 5),
+            Err(ChatError::NotAMember(_))
+        ));
+        let drafts = leave(&mut room, "c1", LeaveReason::Left, 6).unwrap();
+        assert_eq!(
+            drafts.iter().map(|d| d.kind).collect::<Vec<_>>(),
+            [MessageKind::Left, MessageKind::RoomEnded]
+        );
+        assert_eq!(room.status, RoomStatus::Ended);
+        assert!(matches!(
+            send(&mut room, "c2", "x", 100, 7),
+            Err(ChatError::RoomEnded(_))
+        ));
+        assert!(matches!(
+            join(&mut room, &client(4), 8),
+            Err(ChatError::RoomEnded(_))
+        ));
+        // The remaining member may still leave, without a second "ended" event.
+        assert_eq!(
+            leave(&mut room, "c2", LeaveReason::Left, 9).unwrap().len(),
+            1
+        );
+    }
+
+    #[test]
+    fn larger_room_continues_while_members_remain() {
+        let mut room = Room::new("big".into(), RoomKind::Named, 5, 0);
+        for n in 1..=3 {
+            join(&mut room, &client(n), n as u64).unwrap();
+        }
+        assert_eq!(
+            leave(&mut room, "c1", LeaveReason::Left, 5).unwrap().len(),
+            1
+        );
+        assert_eq!(room.status, RoomStatus::Active);
+        leave(&mut room, "c2", LeaveReason::TimedOut, 6).unwrap();
+        assert_eq!(room.status, RoomStatus::Waiting);
+        let last = leave(&mut room, "c3", LeaveReason::Left, 7).unwrap();
+        assert_eq!(last.last().unwrap().kind, MessageKind::RoomEnded);
+    }
+
+    #[test]
+    fn log_limit_keeps_room_for_the_end_event() {
+        let mut room = Room::new("r".into(), RoomKind::Named, 2, 0);
+        join(&mut room, &client(1), 0).unwrap();
+        room.latest_seq = 8;
+        assert!(send(&mut room, "c1", "x", 10, 0).is_ok());
+        room.latest_seq = 9;
+        assert!(matches!(
+            send(&mut room, "c1", "x", 10, 0),
+            Err(ChatError::RoomLogFull { .. })
+        ));
+    }
+
+    #[test]
+    fn cursor_only_moves_forward() {
+        let mut room = Room::new("r".into(), RoomKind::Named, 2, 0);
+        join(&mut room, &client(1), 0).unwrap();
+        advance_cursor(&mut room, "c1", 5);
+        advance_cursor(&mut room, "c1", 3);
+        assert_eq!(room.member("c1").unwrap().delivered_seq, 5);
+    }
+}

@@ -1,0 +1,288 @@
+//! The in-memory store: everything in one process, behind one lock.
+//!
+//! Critical sections are short (no `.await` inside), so one `std::sync::Mutex` serves well; each
+//! room has its own [`Notify`] so that a send wakes exactly that room's waiters.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use mcp_chat_shared::chat::{ChatMessage, RoomStatus};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use super::{Committed, QueueTx, RoomTx, Store, stamp};
+use crate::engine::error::ChatError;
+use crate::engine::model::{ClientRecord, Queue, Room};
+
+#[derive(Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+    queue_changed: Notify,
+}
+
+#[derive(Default)]
+struct State {
+    clients: HashMap<String, ClientRecord>,
+    rooms: HashMap<String, RoomSlot>,
+    /// client_id → rooms it is a member of, kept in step with every room transaction.
+    memberships: HashMap<String, HashSet<String>>,
+    queue: Queue,
+    queue_version: u64,
+}
+
+struct RoomSlot {
+    room: Room,
+    log: Vec<ChatMessage>,
+    changed: Arc<Notify>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves consistent data (every change is applied to a
+        // copy first), so a poisoned lock is safe to keep using.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn insert_client(
+        &self,
+        client: ClientRecord,
+        max_clients: usize,
+    ) -> Result<(), ChatError> {
+        let mut state = self.lock();
+        if state.clients.len() >= max_clients {
+            return Err(ChatError::ServerFull {
+                what: "clients",
+                limit: max_clients,
+            });
+        }
+        state.clients.insert(client.client_id.clone(), client);
+        Ok(())
+    }
+
+    async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, ChatError> {
+        Ok(self.lock().clients.get(client_id).cloned())
+    }
+
+    async fn touch_client(&self, client_id: &str, now: u64) -> Result<(), ChatError> {
+        if let Some(c) = self.lock().clients.get_mut(client_id) {
+            c.last_seen_ms = c.last_seen_ms.max(now);
+        }
+        Ok(())
+    }
+
+    async fn remove_client(&self, client_id: &str) -> Result<(), ChatError> {
+        let mut state = self.lock();
+        state.clients.remove(client_id);
+        state.memberships.remove(client_id);
+        Ok(())
+    }
+
+    async fn idle_clients(&self, cutoff_ms: u64) -> Result<Vec<ClientRecord>, ChatError> {
+        Ok(self
+            .lock()
+            .clients
+            .values()
+            .filter(|c| c.last_seen_ms < cutoff_ms)
+            .cloned()
+            .collect())
+    }
+
+    async fn client_rooms(&self, client_id: &str) -> Result<Vec<String>, ChatError> {
+        Ok(self
+            .lock()
+            .memberships
+            .get(client_id)
+            .map(|rooms| rooms.iter().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn transact_room(
+        &self,
+        room_id: &str,
+        create: Option<Room>,
+        max_rooms: usize,
+        now: u64,
+        tx: RoomTx<'_>,
+    ) -> Result<Committed, ChatError> {
+        let mut state = self.lock();
+        let state = &mut *state;
+        let existing = state.rooms.get(room_id);
+        let created = existing.is_none();
+        // Work on a copy: if the rule fails, nothing changed.
+        let mut room = match (existing, create) {
+            (Some(slot), _) => slot.room.clone(),
+            (None, Some(new)) => {
+                if state.rooms.len() >= max_rooms {
+                    return Err(ChatError::ServerFull {
+                        what: "rooms",
+                        limit: max_rooms,
+                    });
+                }
+                new
+            }
+            (None, None) => return Err(ChatError::RoomNotFound(room_id.to_owned())),
+        };
+        let before: HashSet<String> = room.members.iter().map(|m| m.client_id.clone()).collect();
+        let drafts = tx(&mut room)?;
+        let appended = stamp(&mut room, drafts, now);
+
+        let slot = state
+            .rooms
+            .entry(room_id.to_owned())
+            .or_insert_with(|| RoomSlot {
+                room: room.clone(),
+                log: Vec::new(),
+                changed: Arc::new(Notify::new()),
+            });
+        slot.room = room.clone();
+        slot.log.extend(appended.iter().cloned());
+        if !appended.is_empty() {
+            slot.changed.notify_waiters();
+        }
+        for member in &room.members {
+            if !before.contains(&member.client_id) {
+                state
+                    .memberships
+                    .entry(member.client_id.clone())
+                    .or_default()
+                    .insert(room_id.to_owned());
+            }
+        }
+        let after: HashSet<&str> = room.members.iter().map(|m| m.client_id.as_str()).collect();
+        for gone in before.iter().filter(|c| !after.contains(c.as_str())) {
+            if let Some(rooms) = state.memberships.get_mut(gone) {
+                rooms.remove(room_id);
+            }
+        }
+        Ok(Committed {
+            room,
+            appended,
+            created,
+        })
+    }
+
+    async fn room(&self, room_id: &str) -> Result<Option<Room>, ChatError> {
+        Ok(self.lock().rooms.get(room_id).map(|s| s.room.clone()))
+    }
+
+    async fn messages_after(
+        &self,
+        room_id: &str,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<ChatMessage>, ChatError> {
+        let state = self.lock();
+        let slot = state
+            .rooms
+            .get(room_id)
+            .ok_or_else(|| ChatError::RoomNotFound(room_id.to_owned()))?;
+        // seq n is at index n - 1: the log has no gaps.
+        let start = (after_seq as usize).min(slot.log.len());
+        Ok(slot.log[start..].iter().take(limit).cloned().collect())
+    }
+
+    async fn messages_before(
+        &self,
+        room_id: &str,
+        before_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<ChatMessage>, ChatError> {
+        let state = self.lock();
+        let slot = state
+            .rooms
+            .get(room_id)
+            .ok_or_else(|| ChatError::RoomNotFound(room_id.to_owned()))?;
+        let end = (before_seq.saturating_sub(1) as usize).min(slot.log.len());
+        let start = end.saturating_sub(limit);
+        Ok(slot.log[start..end].to_vec())
+    }
+
+    async fn wait_room(
+        &self,
+        room_id: &str,
+        seen_seq: u64,
+        deadline: Instant,
+    ) -> Result<(), ChatError> {
+        let changed = match self.lock().rooms.get(room_id) {
+            Some(slot) => slot.changed.clone(),
+            None => return Err(ChatError::RoomNotFound(room_id.to_owned())),
+        };
+        let notified = changed.notified();
+        tokio::pin!(notified);
+        // Register before checking, so a send between the check and the await still wakes us.
+        notified.as_mut().enable();
+        match self.lock().rooms.get(room_id) {
+            Some(slot) if slot.room.latest_seq > seen_seq => return Ok(()),
+            Some(_) => {}
+            None => return Err(ChatError::RoomNotFound(room_id.to_owned())),
+        }
+        let _ = tokio::time::timeout_at(deadline, notified).await;
+        Ok(())
+    }
+
+    async fn idle_rooms(&self, cutoff_ms: u64) -> Result<Vec<String>, ChatError> {
+        Ok(self
+            .lock()
+            .rooms
+            .values()
+            .filter(|s| {
+                (s.room.status == RoomStatus::Ended || s.room.members.is_empty())
+                    && s.room.last_activity_ms < cutoff_ms
+            })
+            .map(|s| s.room.room_id.clone())
+            .collect())
+    }
+
+    async fn remove_room(&self, room_id: &str) -> Result<(), ChatError> {
+        let mut state = self.lock();
+        if let Some(slot) = state.rooms.remove(room_id) {
+            for m in &slot.room.members {
+                if let Some(rooms) = state.memberships.get_mut(&m.client_id) {
+                    rooms.remove(room_id);
+                }
+            }
+            slot.changed.notify_waiters();
+        }
+        Ok(())
+    }
+
+    async fn room_count(&self) -> Result<usize, ChatError> {
+        Ok(self.lock().rooms.len())
+    }
+
+    async fn transact_queue(&self, tx: QueueTx<'_>) -> Result<u64, ChatError> {
+        let mut state = self.lock();
+        let mut queue = state.queue.clone();
+        tx(&mut queue)?;
+        if queue != state.queue {
+            state.queue = queue;
+            state.queue_version += 1;
+            self.queue_changed.notify_waiters();
+        }
+        Ok(state.queue_version)
+    }
+
+    async fn queue(&self) -> Result<(Queue, u64), ChatError> {
+        let state = self.lock();
+        Ok((state.queue.clone(), state.queue_version))
+    }
+
+    async fn wait_queue(&self, seen_version: u64, deadline: Instant) -> Result<(), ChatError> {
+        let notified = self.queue_changed.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if self.lock().queue_version != seen_version {
+            return Ok(());
+        }
+        let _ = tokio::time::timeout_at(deadline, notified).await;
+        Ok(())
+    }
+}

@@ -1,0 +1,117 @@
+//! Where the engine keeps clients, rooms, logs and the queue.
+//!
+//! The trait is shaped for more than memory: every change is one atomic transaction over one
+//! room (or the queue) into which the engine passes the rule to apply ([`RoomTx`]); the store
+//! appends the drafts the rule returns with consecutive `seq`s in the same transaction and wakes
+//! exactly that room's waiters. A durable or distributed backend implements the same few
+//! operations (load, apply, persist, wake) and the rules stay in [`super::rules`].
+
+pub mod memory;
+
+use async_trait::async_trait;
+use mcp_chat_shared::chat::ChatMessage;
+use tokio::time::Instant;
+
+use super::error::ChatError;
+use super::model::{ClientRecord, Draft, Queue, Room};
+
+/// A rule applied to a room inside a transaction. An `Err` aborts the transaction: nothing of it
+/// is kept.
+pub type RoomTx<'a> = &'a mut (dyn FnMut(&mut Room) -> Result<Vec<Draft>, ChatError> + Send);
+/// A change to the queue inside a transaction.
+pub type QueueTx<'a> = &'a mut (dyn FnMut(&mut Queue) -> Result<(), ChatError> + Send);
+
+/// The outcome of a room transaction.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    /// The room as the transaction left it.
+    pub room: Room,
+    /// The log entries it appended, in order.
+    pub appended: Vec<ChatMessage>,
+    /// True when the transaction created the room.
+    pub created: bool,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Adds a client, unless `max_clients` are already known.
+    async fn insert_client(
+        &self,
+        client: ClientRecord,
+        max_clients: usize,
+    ) -> Result<(), ChatError>;
+    async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, ChatError>;
+    /// Records activity (`last_seen_ms = now`).
+    async fn touch_client(&self, client_id: &str, now: u64) -> Result<(), ChatError>;
+    async fn remove_client(&self, client_id: &str) -> Result<(), ChatError>;
+    /// Clients last seen before `cutoff_ms`.
+    async fn idle_clients(&self, cutoff_ms: u64) -> Result<Vec<ClientRecord>, ChatError>;
+    /// Rooms `client_id` is a member of.
+    async fn client_rooms(&self, client_id: &str) -> Result<Vec<String>, ChatError>;
+
+    /// Applies `tx` to room `room_id` atomically. When the room does not exist it is created
+    /// from `create` (unless `max_rooms` exist already), or the call fails with `RoomNotFound`.
+    async fn transact_room(
+        &self,
+        room_id: &str,
+        create: Option<Room>,
+        max_rooms: usize,
+        now: u64,
+        tx: RoomTx<'_>,
+    ) -> Result<Committed, ChatError>;
+    async fn room(&self, room_id: &str) -> Result<Option<Room>, ChatError>;
+    /// Up to `limit` log entries with `seq > after_seq`, oldest first.
+    async fn messages_after(
+        &self,
+        room_id: &str,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<ChatMessage>, ChatError>;
+    /// Up to `limit` log entries with `seq < before_seq`, the newest of them, oldest first.
+    async fn messages_before(
+        &self,
+        room_id: &str,
+        before_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<ChatMessage>, ChatError>;
+    /// Returns once room `room_id` has an entry with `seq > seen_seq` (at once if it has one),
+    /// when the room is removed, or at `deadline`. Event-driven: no polling.
+    async fn wait_room(
+        &self,
+        room_id: &str,
+        seen_seq: u64,
+        deadline: Instant,
+    ) -> Result<(), ChatError>;
+    /// Ended or empty rooms with no activity since `cutoff_ms`.
+    async fn idle_rooms(&self, cutoff_ms: u64) -> Result<Vec<String>, ChatError>;
+    /// Removes a room and its log, waking its waiters.
+    async fn remove_room(&self, room_id: &str) -> Result<(), ChatError>;
+    async fn room_count(&self) -> Result<usize, ChatError>;
+
+    /// Applies `tx` to the queue atomically; returns the queue's new version.
+    async fn transact_queue(&self, tx: QueueTx<'_>) -> Result<u64, ChatError>;
+    /// The queue and its version.
+    async fn queue(&self) -> Result<(Queue, u64), ChatError>;
+    /// Returns once the queue's version differs from `seen_version`, or at `deadline`.
+    async fn wait_queue(&self, seen_version: u64, deadline: Instant) -> Result<(), ChatError>;
+}
+
+/// Turns drafts into log entries, numbering them after `room.latest_seq`.
+pub fn stamp(room: &mut Room, drafts: Vec<Draft>, now: u64) -> Vec<ChatMessage> {
+    drafts
+        .into_iter()
+        .map(|d| {
+            room.latest_seq += 1;
+            ChatMessage {
+                seq: room.latest_seq,
+                message_id: super::ids::message_id(),
+                room_id: room.room_id.clone(),
+                kind: d.kind,
+                sender: d.sender,
+                text: d.text,
+                timestamp: super::ids::rfc3339(now),
+                timestamp_ms: now,
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,133 @@
+//! The readable text of each tool result: what the model reads. Structured data for programs
+//! travels beside it in `structuredContent`.
+
+use mcp_chat_shared::chat::{
+    ChatMessage, EnterQueueResult, HistoryResult, JoinRoomResult, MessageKind, RoomResult,
+    RoomStatus, SendMessageResult, WaitForMessageResult,
+};
+
+pub fn message_line(m: &ChatMessage) -> String {
+    let who = m
+        .sender
+        .as_ref()
+        .map_or("system", |s| s.display_name.as_str());
+    match m.kind {
+        MessageKind::Chat => format!("[#{}] {who}: {}", m.seq, m.text),
+        _ => format!("[#{}] ({})", m.seq, m.text),
+    }
+}
+
+fn status(s: RoomStatus) -> &'static str {
+    match s {
+        RoomStatus::Waiting => "waiting for members",
+        RoomStatus::Active => "active",
+        RoomStatus::Ended => "ended",
+    }
+}
+
+pub fn enter_queue(r: &EnterQueueResult) -> String {
+    let mut text = format!(
+        "{}\nclient_id: {} (secret: pass it to every call)",
+        r.message, r.client_id
+    );
+    if let Some(room) = &r.room_id {
+        text.push_str(&format!("\nroom_id: {room}"));
+    }
+    text
+}
+
+pub fn join_room(r: &JoinRoomResult) -> String {
+    let names: Vec<&str> = r.members.iter().map(|m| m.display_name.as_str()).collect();
+    format!(
+        "{}\nroom_id: {}\nclient_id: {} (secret: pass it to every call)\nmembers ({}/{}): {}",
+        r.message,
+        r.room_id,
+        r.client_id,
+        r.members.len(),
+        r.capacity,
+        names.join(", ")
+    )
+}
+
+pub fn send_message(r: &SendMessageResult) -> String {
+    format!(
+        "Sent as #{} ({} member{} in the room, room {}).",
+        r.seq,
+        r.members_present,
+        if r.members_present == 1 { "" } else { "s" },
+        status(r.room_status)
+    )
+}
+
+pub fn wait_for_message(r: &WaitForMessageResult) -> String {
+    if r.room_id.is_none() {
+        return match r.queue_position {
+            Some(p) => format!(
+                "Still in the queue (position {p}); no partner yet. Call wait_for_message again with your client_id."
+            ),
+            None => "Not matched yet. Call wait_for_message again with your client_id.".into(),
+        };
+    }
+    let room = r.room_id.as_deref().unwrap_or_default();
+    let mut lines: Vec<String> = r.messages.iter().map(message_line).collect();
+    let ended = r.room_status == Some(RoomStatus::Ended);
+    if lines.is_empty() {
+        lines.push(if ended {
+            format!("Room {room} has ended; nothing more will arrive.")
+        } else {
+            format!(
+                "No new messages in room {room} yet. Call wait_for_message again to keep listening."
+            )
+        });
+    } else if ended {
+        lines.push("The room has ended; stop waiting.".into());
+    } else if r.has_more {
+        lines.push("More messages are pending: call wait_for_message again at once.".into());
+    } else {
+        lines.push(format!(
+            "(last_seq {}) Reply with send_message if you want, then call wait_for_message again.",
+            r.last_seq
+        ));
+    }
+    lines.join("\n")
+}
+
+pub fn history(r: &HistoryResult) -> String {
+    if r.messages.is_empty() {
+        return format!("Room {} has no messages yet.", r.room_id);
+    }
+    let mut lines: Vec<String> = r.messages.iter().map(message_line).collect();
+    if r.has_more {
+        lines.insert(
+            0,
+            format!(
+                "(older messages exist: get_history with before_seq={})",
+                r.messages[0].seq
+            ),
+        );
+    }
+    lines.join("\n")
+}
+
+pub fn room(r: &RoomResult) -> String {
+    let members: Vec<String> = r
+        .members
+        .iter()
+        .map(|m| {
+            if m.is_you {
+                format!("{} (you)", m.display_name)
+            } else {
+                m.display_name.clone()
+            }
+        })
+        .collect();
+    format!(
+        "Room {} is {} with {}/{} members: {}. Latest message #{}.",
+        r.room_id,
+        status(r.status),
+        r.members.len(),
+        r.capacity,
+        members.join(", "),
+        r.latest_seq
+    )
+}
