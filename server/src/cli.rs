@@ -106,6 +106,13 @@ pub struct LimitArgs {
     /// Seconds a queue place is kept without the client polling for its match.
     #[arg(long, default_value_t = 90)]
     pub queue_ttl: u64,
+    /// Milliseconds between sweeps of expired clients, rooms and queue places.
+    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(10..))]
+    pub sweep_interval_ms: u64,
+    /// Milliseconds between progress notifications during a blocked wait (sent only to clients
+    /// that supplied a progress token).
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(10..))]
+    pub progress_interval_ms: u64,
 }
 
 impl LimitArgs {
@@ -126,7 +133,11 @@ impl LimitArgs {
             default_wait: secs(self.default_wait).min(max_wait),
             client_idle_ttl: secs(self.client_idle_ttl),
             room_idle_ttl: secs(self.room_idle_ttl),
-            queue_ttl: secs(self.queue_ttl).max(max_wait + secs(5)),
+            // A long-polling client refreshes its place only between polls: the place must
+            // outlive the longest poll.
+            queue_ttl: secs(self.queue_ttl).max(max_wait + secs(1)),
+            sweep_interval: std::time::Duration::from_millis(self.sweep_interval_ms),
+            progress_interval: std::time::Duration::from_millis(self.progress_interval_ms),
             ..crate::engine::Limits::default()
         }
     }

@@ -54,10 +54,10 @@ pub fn App(bridge: Bridge) -> impl IntoView {
     let context = RwSignal::new(HostContext::default());
 
     bridge.on_notification(move |method, params| {
-        if method == methods::HOST_CONTEXT_CHANGED {
-            if let Ok(changed) = serde_json::from_value::<HostContext>(params) {
-                context.update(|c| c.merge(changed));
-            }
+        if method == methods::HOST_CONTEXT_CHANGED
+            && let Ok(changed) = serde_json::from_value::<HostContext>(params)
+        {
+            context.update(|c| c.merge(changed));
         }
     });
     let on_teardown = bridge.clone();

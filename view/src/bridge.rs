@@ -36,6 +36,7 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(90);
 
 type NotificationHandler = Box<dyn Fn(&str, Value)>;
 type RequestHandler = Box<dyn Fn(&str, Value) -> Option<Result<Value, RpcError>>>;
+type MessageListener = Closure<dyn FnMut(MessageEvent)>;
 
 /// A connection to the host. Cheap to clone; all clones share one connection.
 #[derive(Clone)]
@@ -49,7 +50,7 @@ struct Inner {
     pending: RefCell<HashMap<RequestId, oneshot::Sender<Result<Value, RpcError>>>>,
     on_notification: RefCell<Option<NotificationHandler>>,
     on_request: RefCell<Option<RequestHandler>>,
-    listener: RefCell<Option<Closure<dyn FnMut(MessageEvent)>>>,
+    listener: RefCell<Option<MessageListener>>,
 }
 
 impl Bridge {
@@ -76,7 +77,7 @@ impl Bridge {
             listener: RefCell::new(None),
         });
         let weak = Rc::downgrade(&inner);
-        let listener = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+        let listener = MessageListener::new(move |event: MessageEvent| {
             if let Some(inner) = weak.upgrade() {
                 Bridge { inner }.receive(&event);
             }

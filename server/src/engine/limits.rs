@@ -37,6 +37,10 @@ pub struct Limits {
     pub room_idle_ttl: Duration,
     /// A queue place not polled for this long expires, so nobody is matched with a ghost.
     pub queue_ttl: Duration,
+    /// How often expired clients, rooms and queue places are swept.
+    pub sweep_interval: Duration,
+    /// How often a blocked wait sends a progress notification (when the client asked for them).
+    pub progress_interval: Duration,
 }
 
 impl Default for Limits {
@@ -58,6 +62,8 @@ impl Default for Limits {
             client_idle_ttl: Duration::from_secs(30 * 60),
             room_idle_ttl: Duration::from_secs(15 * 60),
             queue_ttl: Duration::from_secs(90),
+            sweep_interval: Duration::from_secs(5),
+            progress_interval: Duration::from_secs(10),
         }
     }
 }

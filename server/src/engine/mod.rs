@@ -37,9 +37,6 @@ use rate::RateLimiter;
 use rules::LeaveReason;
 pub use store::Store;
 
-/// How often expired clients, rooms and queue places are swept.
-pub const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
-
 pub struct Engine {
     store: Arc<dyn Store>,
     limits: Limits,
@@ -70,11 +67,11 @@ impl Engine {
         &self.limits
     }
 
-    /// Sweeps every [`SWEEP_INTERVAL`] until shutdown.
+    /// Sweeps every `limits.sweep_interval` until shutdown.
     pub fn spawn_sweeper(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let engine = self.clone();
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(SWEEP_INTERVAL);
+            let mut tick = tokio::time::interval(engine.limits.sweep_interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {
@@ -719,10 +716,10 @@ impl Engine {
                     self.limits.max_rooms,
                     ids::now_ms(),
                     &mut |room| {
-                        if let Some(m) = room.member_mut(&client.client_id) {
-                            if m.delivered_seq == to {
-                                m.delivered_seq = from;
-                            }
+                        if let Some(m) = room.member_mut(&client.client_id)
+                            && m.delivered_seq == to
+                        {
+                            m.delivered_seq = from;
                         }
                         Ok(Vec::new())
                     },

@@ -3,18 +3,17 @@
 //! calls one engine operation, and renders the outcome twice — `structuredContent` for programs
 //! and a short text for the model.
 
+mod params;
 mod resources;
 mod text;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use mcp_chat_shared::chat::{
     EnterQueueParams, ErrorResult, GetHistoryParams, JoinRoomParams, LeaveQueueParams,
     OpenChatResult, RoomClientParams, SendMessageParams, WaitForMessageParams,
 };
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
     CallToolResult, ContentBlock, Implementation, ListResourcesResult, MetaObject,
     PaginatedRequestParams, ProgressNotificationParam, ReadResourceRequestParams,
@@ -27,15 +26,12 @@ use serde_json::json;
 
 use crate::engine::{ChatError, Engine};
 use crate::view::VIEW_URI;
+use params::Parameters;
 
 const INSTRUCTIONS: &str = "MCP Chat: real-time chat rooms for people and AI agents. \
 Start with enter_queue (random partner) or join_room (a named room). Keep the client_id you get: \
 it is your secret identity. Then loop: wait_for_message (returns every message you have not \
 seen, or waits), reply with send_message, call wait_for_message again. Leave with leave_chat.";
-
-/// While a wait blocks, a progress notification goes out this often (when the client sent a
-/// progress token), so clients and proxies see the call is alive.
-const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
 /// One per MCP session; cheap to clone (the engine is shared behind an `Arc`).
 #[derive(Clone)]
@@ -104,8 +100,10 @@ impl ChatServer {
     }
 
     /// Runs a long-poll, sending progress notifications while it blocks if the client asked
-    /// for them. The wait ends early when the request is cancelled.
+    /// for them, so clients and proxies see the call is alive (and rmcp's session idle timer is
+    /// reset). The wait itself ends early when the request is cancelled.
     async fn with_progress<T>(
+        &self,
         ctx: &RequestContext<RoleServer>,
         work: impl std::future::Future<Output = T>,
     ) -> T {
@@ -113,14 +111,14 @@ impl ChatServer {
             return work.await;
         };
         tokio::pin!(work);
-        let mut ticks =
-            tokio::time::interval_at(tokio::time::Instant::now() + PROGRESS_EVERY, PROGRESS_EVERY);
+        let every = self.engine.limits().progress_interval;
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         let mut progress = 0.0;
         loop {
             tokio::select! {
                 outcome = &mut work => return outcome,
                 _ = ticks.tick() => {
-                    progress += PROGRESS_EVERY.as_secs_f64();
+                    progress += every.as_secs_f64();
                     let note = ProgressNotificationParam::new(token.clone(), progress)
                         .with_message(format!("waiting for messages ({progress:.0} s)"));
                     if let Err(e) = ctx.peer.notify_progress(note).await {
@@ -144,16 +142,17 @@ send_message. Keep client_id secret: it is your identity for every other call.",
         Parameters(p): Parameters<EnterQueueParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let outcome = Self::with_progress(
-            &ctx,
-            self.engine.enter_queue(
-                p.display_name.as_deref(),
-                p.client_id.as_deref(),
-                p.timeout,
-                &ctx.ct,
-            ),
-        )
-        .await;
+        let outcome = self
+            .with_progress(
+                &ctx,
+                self.engine.enter_queue(
+                    p.display_name.as_deref(),
+                    p.client_id.as_deref(),
+                    p.timeout,
+                    &ctx.ct,
+                ),
+            )
+            .await;
         respond(outcome, text::enter_queue)
     }
 
@@ -216,18 +215,19 @@ queued, it waits for your match and tells you the room."
         Parameters(p): Parameters<WaitForMessageParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let outcome = Self::with_progress(
-            &ctx,
-            self.engine.wait(
-                p.room_id.as_deref(),
-                &p.client_id,
-                p.timeout,
-                p.after_seq,
-                p.include_own.unwrap_or(false),
-                &ctx.ct,
-            ),
-        )
-        .await;
+        let outcome = self
+            .with_progress(
+                &ctx,
+                self.engine.wait(
+                    p.room_id.as_deref(),
+                    &p.client_id,
+                    p.timeout,
+                    p.after_seq,
+                    p.include_own.unwrap_or(false),
+                    &ctx.ct,
+                ),
+            )
+            .await;
         respond(outcome, text::wait_for_message)
     }
 

@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rmcp::model::{CallToolRequestParams, CallToolResult};
@@ -14,6 +15,8 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 pub type Client = RunningService<RoleClient, ()>;
+/// What a test talks through: a running client derefs to it and clones into it.
+pub type Peer = rmcp::service::Peer<RoleClient>;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_mcp-chat");
 
@@ -22,6 +25,8 @@ pub struct HttpServer {
     pub child: Child,
     pub addr: String,
     pub url: String,
+    /// Everything the server wrote to stderr (its log).
+    pub log: Arc<Mutex<Vec<String>>>,
 }
 
 impl HttpServer {
@@ -48,9 +53,20 @@ impl HttpServer {
         .await
         .expect("mcp-chat did not start listening within 20 s");
         // Keep draining stderr so the server never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let sink = log.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                sink.lock().unwrap().push(line);
+            }
+        });
         let url = format!("http://{addr}/mcp");
-        HttpServer { child, addr, url }
+        HttpServer {
+            child,
+            addr,
+            url,
+            log,
+        }
     }
 
     pub async fn client(&self) -> Client {
@@ -79,7 +95,7 @@ pub async fn stdio_client() -> Client {
         .expect("MCP client connects over stdio")
 }
 
-pub async fn call(client: &Client, tool: &str, args: Value) -> CallToolResult {
+pub async fn call(client: &Peer, tool: &str, args: Value) -> CallToolResult {
     let arguments = match args {
         Value::Object(map) => map,
         other => panic!("tool arguments must be an object, got {other}"),
@@ -95,4 +111,45 @@ pub fn gzip_len(bytes: &[u8]) -> usize {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     gz.write_all(bytes).unwrap();
     gz.finish().unwrap().len()
+}
+
+/// The `structuredContent` of a successful call; panics with the text on an error result.
+pub fn ok(result: &CallToolResult) -> Value {
+    assert_ne!(
+        result.is_error,
+        Some(true),
+        "tool failed: {}",
+        text_of(result)
+    );
+    result
+        .structured_content
+        .clone()
+        .expect("structuredContent")
+}
+
+/// Asserts the call failed with `code`, and returns the error's structured content.
+pub fn err(result: &CallToolResult, code: &str) -> Value {
+    assert_eq!(
+        result.is_error,
+        Some(true),
+        "expected {code}, got success: {}",
+        text_of(result)
+    );
+    let body = result
+        .structured_content
+        .clone()
+        .expect("structuredContent on errors");
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["success"], false);
+    assert_eq!(body["status"], "error");
+    body
+}
+
+pub fn text_of(result: &CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
