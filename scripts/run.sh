@@ -27,11 +27,14 @@ MCP Chat is starting at $url   (Ctrl-C stops it)
 Claude Code:
   claude mcp add --transport http mcp-chat $url
 
-Claude Desktop (claude_desktop_config.json; Desktop launches its own copy over stdio):
-  { "mcpServers": { "mcp-chat": { "command": "$bin", "args": ["stdio"] } } }
+Claude Desktop (claude_desktop_config.json; mcp-remote bridges its stdio to this server):
+  { "mcpServers": { "mcp-chat": { "command": "npx", "args": ["-y", "mcp-remote", "$url"] } } }
 
 VS Code (.vscode/mcp.json):
   { "servers": { "mcp-chat": { "type": "http", "url": "$url" } } }
+
+A private server for one stdio client instead:
+  { "command": "$bin", "args": ["stdio"] }
 
 TXT
 exec "$bin" serve "$@"

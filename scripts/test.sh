@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test suite: formatting, clippy (native and wasm32), the native unit and
-# integration tests, and the View's browser tests in headless Chromium.
+# integration tests, the View's browser tests (wasm-pack, headless Chromium), and the shipped
+# View document booting in Chromium from the real server.
 # Installs what is missing first (scripts/setup.sh), so it works on a fresh clone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,5 +29,9 @@ cargo test --locked -p mcp-chat-shared -p mcp-chat
 
 stage "View browser tests (wasm-pack, headless Chromium)"
 wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver --mode no-install view
+
+stage "View document in Chromium (Node test runner, playwright-core)"
+# Uses the debug binary the native tests just built.
+node --test --test-timeout=120000 e2e/
 
 stage "All test suites passed"

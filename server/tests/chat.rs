@@ -347,6 +347,54 @@ async fn defect3_queue_pairs_three_arrivals_and_everyone_learns_the_room() {
     assert_eq!(f["status"], "waiting", "F is not matched with E, who left");
 }
 
+/// The View and the model may share one identity: both must learn the match, and queueing
+/// again after that chat is over finds someone new.
+#[tokio::test]
+async fn a_match_is_told_to_every_caller_of_one_identity() {
+    let server = HttpServer::start(&[]).await;
+    let c = server.client().await;
+    let a = ok(&call(&c, "enter_queue", json!({"display_name": "A"})).await);
+    let a_id = a["client_id"].as_str().unwrap().to_owned();
+    let mut listeners = Vec::new();
+    for _ in 0..2 {
+        let c = c.clone();
+        let a_id = a_id.clone();
+        listeners.push(tokio::spawn(async move {
+            ok(&call(
+                &c,
+                "wait_for_message",
+                json!({"client_id": a_id, "timeout": 10}),
+            )
+            .await)
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let b = ok(&call(&c, "enter_queue", json!({"display_name": "B"})).await);
+    let room = b["room_id"].as_str().unwrap().to_owned();
+    for l in listeners {
+        assert_eq!(l.await.unwrap()["room_id"], room.as_str());
+    }
+    let again = ok(&call(&c, "enter_queue", json!({"client_id": a_id})).await);
+    assert_eq!(again["status"], "matched");
+    assert_eq!(
+        again["room_id"],
+        room.as_str(),
+        "still in that chat: the same room"
+    );
+
+    ok(&call(
+        &c,
+        "leave_chat",
+        json!({"room_id": room, "client_id": b["client_id"]}),
+    )
+    .await);
+    let requeued = ok(&call(&c, "enter_queue", json!({"client_id": a_id, "timeout": 0})).await);
+    assert_eq!(
+        requeued["status"], "waiting",
+        "that chat is over: queued for someone new"
+    );
+}
+
 /// Defect 3 and 4: an abandoned queue place expires, so nobody is matched with a ghost.
 #[tokio::test]
 async fn defect3_abandoned_queue_places_expire() {

@@ -12,6 +12,8 @@
 //! - **Event-driven**: waiters sleep on their room's notifier; a commit to a room wakes exactly
 //!   that room's waiters.
 
+#[cfg(test)]
+pub mod conformance;
 pub mod error;
 pub mod ids;
 pub mod limits;
@@ -175,7 +177,7 @@ impl Engine {
     }
 
     /// Puts `client` in the queue, or pairs it with the oldest live waiter. Returns the match
-    /// if one was made (or had been made earlier and not yet heard of).
+    /// if one was made, or was made earlier and that chat is still going on.
     async fn queue_and_pair(
         &self,
         client: &ClientRecord,
@@ -215,8 +217,14 @@ impl Engine {
             })
             .await?;
         if let Some(QueueState::Matched { room_id, partner }) = already {
+            // Still in that chat: say so again (the View and the model may share this identity
+            // and each must learn the room). Once that chat is over, queueing again means
+            // "find me someone new".
+            if self.in_live_room(&room_id, &client.client_id).await? {
+                return Ok(Some(self.matched_result(client, room_id, partner)));
+            }
             self.forget_queue_entry(&client.client_id).await?;
-            return Ok(Some(self.matched_result(client, room_id, partner)));
+            return Box::pin(self.queue_and_pair(client)).await;
         }
         let Some(partner) = partner else {
             return Ok(None);
@@ -297,7 +305,6 @@ impl Engine {
     }
 
     /// Waits until `client`'s queue place is matched (`Some`) or `deadline` passes (`None`).
-    /// A matched place is consumed: the caller is now told of its room.
     async fn await_match(
         &self,
         client: &ClientRecord,
@@ -307,10 +314,10 @@ impl Engine {
         loop {
             let (queue, version) = self.store.queue().await?;
             match queue.entry(&client.client_id).map(|e| &e.state) {
+                // Not consumed: another caller with the same identity may be asking too; the
+                // place expires on its own after `queue_ttl`.
                 Some(QueueState::Matched { room_id, partner }) => {
-                    let found = (room_id.clone(), partner.clone());
-                    self.forget_queue_entry(&client.client_id).await?;
-                    return Ok(Some(found));
+                    return Ok(Some((room_id.clone(), partner.clone())));
                 }
                 Some(_) => {}
                 None => return Err(ChatError::NotQueued),
@@ -325,6 +332,14 @@ impl Engine {
                 _ = self.shutdown.cancelled() => return Err(ChatError::ShuttingDown),
             }
         }
+    }
+
+    async fn in_live_room(&self, room_id: &str, client_id: &str) -> Result<bool, ChatError> {
+        Ok(self
+            .store
+            .room(room_id)
+            .await?
+            .is_some_and(|r| r.status != RoomStatus::Ended && r.member(client_id).is_some()))
     }
 
     async fn refresh_queue_place(&self, client_id: &str) -> Result<(), ChatError> {

@@ -1,0 +1,332 @@
+//! The engine's behaviour, checked in-process against a [`Store`]. Every backend must pass
+//! these: the [`conformance_tests!`] macro instantiates them for a store constructor.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mcp_chat_shared::chat::{MessageKind, RoomStatus, WaitForMessageResult};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::{ChatError, Engine, Limits, Store, ids};
+
+pub fn engine(store: Arc<dyn Store>) -> Arc<Engine> {
+    Engine::new(store, Limits::default(), CancellationToken::new())
+}
+
+pub fn engine_with(store: Arc<dyn Store>, limits: Limits) -> Arc<Engine> {
+    Engine::new(store, limits, CancellationToken::new())
+}
+
+fn never() -> CancellationToken {
+    CancellationToken::new()
+}
+
+async fn pair(engine: &Engine, room: &str) -> (String, String) {
+    let a = engine.join_room(room, "A", None, None).await.unwrap();
+    let b = engine.join_room(room, "B", None, None).await.unwrap();
+    // Consume the join events.
+    engine
+        .wait(Some(room), &a.client_id, Some(0.0), None, false, &never())
+        .await
+        .unwrap();
+    engine
+        .wait(Some(room), &b.client_id, Some(0.0), None, false, &never())
+        .await
+        .unwrap();
+    (a.client_id, b.client_id)
+}
+
+fn chats(r: &WaitForMessageResult) -> Vec<String> {
+    r.messages
+        .iter()
+        .filter(|m| m.kind == MessageKind::Chat)
+        .map(|m| m.text.clone())
+        .collect()
+}
+
+pub async fn log_is_numbered_without_gaps(store: Arc<dyn Store>) {
+    let e = engine(store);
+    let (a, b) = pair(&e, "seq").await;
+    let mut seqs = Vec::new();
+    for i in 0..20 {
+        seqs.push(e.send("seq", &a, &format!("{i}")).await.unwrap().seq);
+    }
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
+    let got = e
+        .wait(Some("seq"), &b, Some(1.0), None, false, &never())
+        .await
+        .unwrap();
+    assert_eq!(
+        chats(&got),
+        (0..20).map(|i| i.to_string()).collect::<Vec<_>>()
+    );
+    assert_eq!(got.last_seq, *seqs.last().unwrap());
+}
+
+pub async fn a_send_wakes_a_parked_wait(store: Arc<dyn Store>) {
+    let e = engine(store);
+    let (a, b) = pair(&e, "wake").await;
+    let waiter = {
+        let e = e.clone();
+        tokio::spawn(async move {
+            let start = Instant::now();
+            let r = e
+                .wait(Some("wake"), &b, Some(10.0), None, false, &never())
+                .await
+                .unwrap();
+            (start.elapsed(), chats(&r))
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    e.send("wake", &a, "now").await.unwrap();
+    let (elapsed, got) = waiter.await.unwrap();
+    assert_eq!(got, ["now"]);
+    assert!(
+        elapsed < Duration::from_secs(2),
+        "woken by the send, not the timeout: {elapsed:?}"
+    );
+}
+
+pub async fn waits_wake_only_for_their_own_room(store: Arc<dyn Store>) {
+    let e = engine(store.clone());
+    let (a, _) = pair(&e, "mine").await;
+    let (other, _) = pair(&e, "other").await;
+    let latest = store.room("mine").await.unwrap().unwrap().latest_seq;
+    let waiter = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .wait_room("mine", latest, Instant::now() + Duration::from_secs(30))
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    e.send("other", &other, "elsewhere").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        !waiter.is_finished(),
+        "a send to another room woke this room's waiter"
+    );
+    e.send("mine", &a, "here").await.unwrap();
+    tokio::time::timeout(Duration::from_secs(2), waiter)
+        .await
+        .expect("woken by its own room")
+        .unwrap()
+        .unwrap();
+}
+
+pub async fn overlapping_waits_share_without_loss_or_duplicates(store: Arc<dyn Store>) {
+    let e = engine(store);
+    let (a, b) = pair(&e, "overlap").await;
+    let mut waiters = Vec::new();
+    for _ in 0..3 {
+        let e = e.clone();
+        let b = b.clone();
+        waiters.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            loop {
+                let r = e
+                    .wait(Some("overlap"), &b, Some(0.5), None, false, &never())
+                    .await
+                    .unwrap();
+                if r.timeout {
+                    return got;
+                }
+                got.extend(chats(&r));
+            }
+        }));
+    }
+    for i in 0..50 {
+        e.send("overlap", &a, &format!("{i:02}")).await.unwrap();
+    }
+    let mut all = Vec::new();
+    for w in waiters {
+        all.extend(w.await.unwrap());
+    }
+    let unique: HashSet<_> = all.iter().cloned().collect();
+    assert_eq!(all.len(), 50, "nothing twice");
+    assert_eq!(unique.len(), 50, "nothing lost");
+}
+
+pub async fn a_cancelled_claim_is_given_back(store: Arc<dyn Store>) {
+    let e = engine(store);
+    let (a, b) = pair(&e, "cancel").await;
+    e.send("cancel", &a, "keep me").await.unwrap();
+    let cancelled = CancellationToken::new();
+    cancelled.cancel();
+    let r = e
+        .wait(Some("cancel"), &b, Some(5.0), None, false, &cancelled)
+        .await
+        .unwrap();
+    assert!(r.messages.is_empty(), "a cancelled wait hands nothing out");
+    let r = e
+        .wait(Some("cancel"), &b, Some(5.0), None, false, &never())
+        .await
+        .unwrap();
+    assert_eq!(chats(&r), ["keep me"]);
+}
+
+pub async fn queue_pairs_in_arrival_order(store: Arc<dyn Store>) {
+    let e = engine(store);
+    let first = e
+        .enter_queue(Some("first"), None, None, &never())
+        .await
+        .unwrap();
+    assert_eq!(first.status, "waiting");
+    let second = e
+        .enter_queue(Some("second"), None, None, &never())
+        .await
+        .unwrap();
+    assert_eq!(second.status, "matched");
+    assert_eq!(second.partner.as_ref().unwrap().display_name, "first");
+    let third = e
+        .enter_queue(Some("third"), None, None, &never())
+        .await
+        .unwrap();
+    assert_eq!(
+        (third.status.as_str(), third.position),
+        ("waiting", Some(1))
+    );
+
+    // The first learns its room by polling with its client_id; the matched event is in the log.
+    let first_again = e
+        .enter_queue(None, Some(&first.client_id), Some(0.0), &never())
+        .await
+        .unwrap();
+    assert_eq!(first_again.room_id, second.room_id);
+    let r = e
+        .wait(None, &first.client_id, Some(0.0), None, false, &never())
+        .await
+        .unwrap();
+    assert_eq!(r.room_id, second.room_id);
+    assert_eq!(r.messages[0].kind, MessageKind::Matched);
+
+    let fourth = e
+        .enter_queue(Some("fourth"), None, None, &never())
+        .await
+        .unwrap();
+    assert_eq!(fourth.partner.unwrap().display_name, "third");
+}
+
+pub async fn sweeping_expires_idle_state(store: Arc<dyn Store>) {
+    // Rooms outlive clients here, so each expiry shows in its own sweep.
+    let limits = Limits {
+        client_idle_ttl: Duration::from_secs(30 * 60),
+        room_idle_ttl: Duration::from_secs(60 * 60),
+        ..Limits::default()
+    };
+    let e = engine_with(store.clone(), limits.clone());
+    let (a, b) = pair(&e, "idle").await;
+    e.enter_queue(Some("lonely"), None, None, &never())
+        .await
+        .unwrap();
+
+    // Just past the queue TTL: the unpolled place goes, nothing else.
+    let soon = ids::now_ms() + limits.queue_ttl.as_millis() as u64 + 1000;
+    let report = e.sweep(soon).await.unwrap();
+    assert_eq!(
+        (report.queue_places, report.clients, report.rooms),
+        (1, 0, 0)
+    );
+
+    // Past the client TTL, with `b` having been active: only `a` (and "lonely") expire.
+    let later = ids::now_ms() + limits.client_idle_ttl.as_millis() as u64 + 1000;
+    store.touch_client(&b, later).await.unwrap();
+    let report = e.sweep(later).await.unwrap();
+    assert_eq!(report.clients, 2);
+    assert!(matches!(
+        e.send("idle", &a, "x").await,
+        Err(ChatError::UnknownClient)
+    ));
+    let seen = e
+        .wait(Some("idle"), &b, Some(0.0), None, false, &never())
+        .await
+        .unwrap();
+    let kinds: Vec<_> = seen.messages.iter().map(|m| m.kind).collect();
+    assert_eq!(kinds, [MessageKind::Left, MessageKind::RoomEnded]);
+    assert_eq!(seen.room_status, Some(RoomStatus::Ended));
+    assert!(seen.messages[0].text.contains("idle"));
+
+    // The ended room goes after the room TTL.
+    let much_later = later + limits.room_idle_ttl.as_millis() as u64 + 1000;
+    store.touch_client(&b, much_later).await.unwrap();
+    let report = e.sweep(much_later).await.unwrap();
+    assert_eq!(report.rooms, 1);
+    assert!(matches!(
+        e.room("idle", &b).await,
+        Err(ChatError::RoomNotFound(_))
+    ));
+    assert_eq!(store.room_count().await.unwrap(), 0);
+}
+
+pub async fn failed_operations_change_nothing(store: Arc<dyn Store>) {
+    let e = engine(store.clone());
+    let (a, _) = pair(&e, "full").await;
+    let before = store.room("full").await.unwrap().unwrap();
+    assert!(matches!(
+        e.join_room("full", "C", None, None).await,
+        Err(ChatError::RoomFull { .. })
+    ));
+    assert!(e.send("full", &a, "").await.is_err());
+    assert_eq!(store.room("full").await.unwrap().unwrap(), before);
+    assert_eq!(
+        store.idle_clients(u64::MAX).await.unwrap().len(),
+        2,
+        "no identity was kept for C"
+    );
+}
+
+/// Instantiates every conformance test for a store: `conformance_tests!(memory, MemoryStore::new());`
+#[macro_export]
+macro_rules! conformance_tests {
+    ($module:ident, $make:expr) => {
+        mod $module {
+            use std::sync::Arc;
+
+            use $crate::engine::conformance as c;
+            use $crate::engine::store::Store;
+
+            fn store() -> Arc<dyn Store> {
+                Arc::new($make)
+            }
+
+            #[tokio::test]
+            async fn log_is_numbered_without_gaps() {
+                c::log_is_numbered_without_gaps(store()).await
+            }
+            #[tokio::test]
+            async fn a_send_wakes_a_parked_wait() {
+                c::a_send_wakes_a_parked_wait(store()).await
+            }
+            #[tokio::test]
+            async fn waits_wake_only_for_their_own_room() {
+                c::waits_wake_only_for_their_own_room(store()).await
+            }
+            #[tokio::test]
+            async fn overlapping_waits_share_without_loss_or_duplicates() {
+                c::overlapping_waits_share_without_loss_or_duplicates(store()).await
+            }
+            #[tokio::test]
+            async fn a_cancelled_claim_is_given_back() {
+                c::a_cancelled_claim_is_given_back(store()).await
+            }
+            #[tokio::test]
+            async fn queue_pairs_in_arrival_order() {
+                c::queue_pairs_in_arrival_order(store()).await
+            }
+            #[tokio::test]
+            async fn sweeping_expires_idle_state() {
+                c::sweeping_expires_idle_state(store()).await
+            }
+            #[tokio::test]
+            async fn failed_operations_change_nothing() {
+                c::failed_operations_change_nothing(store()).await
+            }
+        }
+    };
+}
+
+#[cfg(test)]
+conformance_tests!(memory, crate::engine::store::memory::MemoryStore::new());
