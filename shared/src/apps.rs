@@ -227,6 +227,65 @@ pub struct ResourceCsp {
     pub wasm_unsafe_eval: Option<bool>,
 }
 
+/// An MCP content block. The View only produces and reads text; anything else is kept opaque.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum ContentBlock {
+    Text {
+        text: String,
+    },
+    #[serde(other)]
+    Other,
+}
+
+impl ContentBlock {
+    pub fn text(text: impl Into<String>) -> Self {
+        ContentBlock::Text { text: text.into() }
+    }
+}
+
+/// `ui/message` parameters: content is an **array** of blocks (hosts reject an object).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageParams {
+    pub role: String,
+    pub content: Vec<ContentBlock>,
+}
+
+/// `ui/update-model-context` parameters; each call replaces the previous context.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelContextParams {
+    pub content: Vec<ContentBlock>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub structured_content: Option<Value>,
+}
+
+/// A `tools/call` result as the host relays it (MCP `CallToolResult`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolResult {
+    #[serde(default)]
+    pub content: Vec<ContentBlock>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub structured_content: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_error: Option<bool>,
+}
+
+impl ToolResult {
+    /// The readable text of the result (what a model would read).
+    pub fn text(&self) -> String {
+        self.content
+            .iter()
+            .filter_map(|c| match c {
+                ContentBlock::Text { text } => Some(text.as_str()),
+                ContentBlock::Other => None,
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SizeChanged {
     pub width: u32,
@@ -273,6 +332,25 @@ mod tests {
             serde_json::from_value(json!({"theme": "sepia", "displayMode": "sidebar"})).unwrap();
         assert_eq!(c.theme, Some(Theme::Other));
         assert_eq!(c.display_mode, Some(DisplayMode::Other));
+    }
+
+    #[test]
+    fn message_content_is_an_array_of_typed_blocks() {
+        let p = MessageParams {
+            role: "user".into(),
+            content: vec![ContentBlock::text("hi")],
+        };
+        assert_eq!(
+            serde_json::to_value(p).unwrap(),
+            json!({"role": "user", "content": [{"type": "text", "text": "hi"}]})
+        );
+        let r: ToolResult = serde_json::from_value(json!({
+            "content": [{"type": "image", "data": "x", "mimeType": "image/png"}, {"type": "text", "text": "ok"}],
+            "structuredContent": {"a": 1}, "isError": false
+        }))
+        .unwrap();
+        assert_eq!(r.text(), "ok");
+        assert_eq!(r.content[0], ContentBlock::Other);
     }
 
     #[test]

@@ -1,44 +1,21 @@
-//! The root component: performs the handshake, follows the host context, shows the connection.
+//! The root component: handshake, where the room comes from, host context, model context.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use mcp_chat_shared::apps::{HostContext, Implementation, methods};
-use serde_json::Value;
 
-use crate::bridge::Bridge;
+use crate::bridge::{Bridge, sleep};
+use crate::components::{Composer, Ctx, HandOffBar, Header, MessageList};
+use crate::host::Host;
+use crate::room::{Room, Target};
+use crate::session::{self, ChatState, Connection};
 use crate::theme;
 
-/// Where the View stands with its host.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Connection {
-    Connecting,
-    Connected {
-        host: String,
-    },
-    Failed(String),
-    /// The host tore the View down; nothing more is sent.
-    Closed,
-}
-
-impl Connection {
-    fn label(&self) -> String {
-        match self {
-            Connection::Connecting => "Connecting to the host…".into(),
-            Connection::Connected { host } => format!("Connected to {host}"),
-            Connection::Failed(reason) => format!("Not connected: {reason}"),
-            Connection::Closed => "Closed by the host".into(),
-        }
-    }
-
-    fn state(&self) -> &'static str {
-        match self {
-            Connection::Connecting => "connecting",
-            Connection::Connected { .. } => "connected",
-            Connection::Failed(_) => "failed",
-            Connection::Closed => "closed",
-        }
-    }
-}
+/// Coalesces bursts of messages into one model-context update.
+const MODEL_CONTEXT_DEBOUNCE: Duration = Duration::from_millis(800);
 
 pub fn app_info() -> Implementation {
     Implementation {
@@ -50,61 +27,140 @@ pub fn app_info() -> Implementation {
 
 #[component]
 pub fn App(bridge: Bridge) -> impl IntoView {
-    let connection = RwSignal::new(Connection::Connecting);
+    let host = Host::new(bridge);
+    let state = ChatState::new();
     let context = RwSignal::new(HostContext::default());
+    let stored_host = StoredValue::new_local(host.clone());
+    let ctx = Ctx {
+        state,
+        host: stored_host,
+        context,
+        selected: RwSignal::new(BTreeSet::new()),
+        host_name: RwSignal::new(String::new()),
+    };
+    provide_context(ctx);
 
-    bridge.on_notification(move |method, params| {
-        if method == methods::HOST_CONTEXT_CHANGED
-            && let Ok(changed) = serde_json::from_value::<HostContext>(params)
-        {
-            context.update(|c| c.merge(changed));
+    // The room is named by the tool that opened the View: its input (open_chat) or its result
+    // (enter_queue, join_room). The session starts once, with the first that names a client.
+    let input = StoredValue::new(Target::default());
+    let started = StoredValue::new(false);
+    let start = move |target: Target| {
+        if started.get_value() || target.client_id.is_none() {
+            return;
+        }
+        started.set_value(true);
+        spawn_local(session::run(stored_host.get_value(), state, target));
+    };
+    host.on_tool_input(move |arguments| {
+        let target = Target::from_value(&arguments);
+        input.set_value(target.clone());
+        if target.room_id.is_some() {
+            start(target);
         }
     });
-    let on_teardown = bridge.clone();
-    bridge.on_request(move |method, _params| {
-        (method == methods::RESOURCE_TEARDOWN).then(|| {
-            connection.set(Connection::Closed);
-            on_teardown.disconnect();
-            Ok(Value::Object(Default::default()))
-        })
+    host.on_tool_result(move |result| {
+        if result.is_error == Some(true) {
+            if !started.get_value() {
+                state.connection.set(Connection::Failed(result.text()));
+            }
+            return;
+        }
+        let from_result = result
+            .structured_content
+            .as_ref()
+            .map(Target::from_value)
+            .unwrap_or_default();
+        start(from_result.or(input.get_value()));
     });
+    host.on_tool_cancelled(move |reason| {
+        if !started.get_value() {
+            let why = reason.unwrap_or_else(|| "the tool call was cancelled".into());
+            state.connection.set(Connection::Failed(why));
+        }
+    });
+    host.on_context_changed(move |merged| context.set(merged));
+    host.on_teardown(move |()| state.connection.set(Connection::Closed));
+
     Effect::new(move |_| context.with(theme::apply));
+    keep_model_informed(state, stored_host);
 
     spawn_local(async move {
-        match bridge.initialize(app_info()).await {
+        match host.connect(app_info()).await {
             Ok(result) => {
-                let host = &result.host_info;
-                let name = host.title.clone().unwrap_or_else(|| host.name.clone());
+                let info = &result.host_info;
+                let name = info.title.clone().unwrap_or_else(|| info.name.clone());
+                ctx.host_name
+                    .set(format!("{name} {}", info.version).trim().to_owned());
                 context.set(result.host_context);
-                connection.set(Connection::Connected {
-                    host: format!("{name} {}", host.version).trim().to_owned(),
-                });
+                if state.connection.get_untracked() == Connection::Connecting {
+                    state.connection.set(Connection::Idle);
+                }
+                host.start_auto_resize();
             }
-            Err(error) => connection.set(Connection::Failed(error.message)),
+            Err(error) => state.connection.set(Connection::Failed(error.to_string())),
         }
     });
 
-    let theme_name = move || {
-        context.with(|c| match c.theme {
-            Some(mcp_chat_shared::apps::Theme::Dark) => "dark",
-            _ => "light",
+    let padding = move || {
+        context.with(|c| {
+            let insets = c.safe_area_insets.unwrap_or_default();
+            format!(
+                "padding: {}px {}px {}px {}px",
+                12.0 + insets.top,
+                14.0 + insets.right,
+                12.0 + insets.bottom,
+                14.0 + insets.left
+            )
         })
     };
+    let has_room = move || state.room.with(Option::is_some);
     view! {
-        <main class="app">
-            <header class="app-header">
-                <h1 class="app-title">"MCP Chat"</h1>
-                <span
-                    class="connection"
-                    role="status"
-                    data-state=move || connection.with(Connection::state)
-                >
-                    {move || connection.with(Connection::label)}
-                </span>
-            </header>
-            <p class="app-note" data-theme-name=theme_name>
-                "The room appears here once a chat tool opens it."
-            </p>
+        <main class="app" style=padding>
+            <Header />
+            <Show
+                when=has_room
+                fallback=move || {
+                    view! {
+                        <p class="placeholder">
+                            {move || match state.connection.get() {
+                                Connection::Queued { .. } => {
+                                    "You are in the queue; the room opens here as soon as someone is matched with you."
+                                }
+                                Connection::Failed(_) => "The room could not be opened.",
+                                _ => "The room appears here once a chat tool opens it.",
+                            }}
+                        </p>
+                    }
+                }
+            >
+                <MessageList />
+                <HandOffBar />
+            </Show>
+            <Composer />
         </main>
     }
+}
+
+/// Sends the model a compact transcript whenever the room changes (debounced), if the host
+/// accepts `ui/update-model-context`.
+fn keep_model_informed(state: ChatState, host: StoredValue<Host, LocalStorage>) {
+    let generation = StoredValue::new(0u64);
+    Effect::new(move |_| {
+        let Some((text, structured)) = state.room.with(|r| r.as_ref().map(Room::model_context))
+        else {
+            return;
+        };
+        let host = host.get_value();
+        if !host.supports(methods::UPDATE_MODEL_CONTEXT) {
+            return;
+        }
+        generation.update_value(|g| *g += 1);
+        let mine = generation.get_value();
+        spawn_local(async move {
+            sleep(MODEL_CONTEXT_DEBOUNCE).await;
+            if generation.get_value() == mine {
+                let _ = host.update_model_context(text, Some(structured)).await;
+            }
+        });
+    });
 }

@@ -6,7 +6,13 @@
 
 pub mod app;
 pub mod bridge;
+pub mod components;
+pub mod host;
+pub mod resize;
+pub mod room;
+pub mod session;
 pub mod theme;
+pub mod time;
 
 use leptos::prelude::*;
 

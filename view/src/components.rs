@@ -1,0 +1,523 @@
+//! The room's parts on screen: header, message list, hand-off bar, composer.
+//!
+//! Each reads the shared [`ChatState`] and the [`Host`] from context. Message text is always
+//! rendered as text (Leptos escapes it), so a message that contains HTML shows literally.
+
+use std::collections::BTreeSet;
+
+use leptos::html;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use mcp_chat_shared::apps::{DisplayMode, HostContext, methods};
+use mcp_chat_shared::chat::{ChatMessage, MessageKind, RoomStatus};
+use wasm_bindgen::JsCast;
+
+use crate::host::Host;
+use crate::room::WINDOW;
+use crate::session::{self, ChatState, Connection};
+use crate::time::TimeFormat;
+
+/// Everything the components need, provided once by the app.
+#[derive(Clone, Copy)]
+pub struct Ctx {
+    pub state: ChatState,
+    pub host: StoredValue<Host, LocalStorage>,
+    pub context: RwSignal<HostContext>,
+    pub selected: RwSignal<BTreeSet<u64>>,
+    /// "name version" of the host, once the handshake is done.
+    pub host_name: RwSignal<String>,
+}
+
+impl Ctx {
+    pub fn host(&self) -> Host {
+        self.host.get_value()
+    }
+}
+
+fn ctx() -> Ctx {
+    expect_context::<Ctx>()
+}
+
+/// Distance from the bottom under which the reader counts as "at the bottom".
+const STICKY_PX: i32 = 24;
+
+#[component]
+pub fn Header() -> impl IntoView {
+    let Ctx {
+        state,
+        context,
+        host_name,
+        ..
+    } = ctx();
+    let title = move || {
+        state.room.with(|r| match r {
+            Some(r) => r.room_id.clone(),
+            None => "MCP Chat".into(),
+        })
+    };
+    let members = move || {
+        state.room.with(|r| {
+            r.as_ref().map(|r| {
+                let names: Vec<String> = r
+                    .members
+                    .iter()
+                    .map(|m| {
+                        if m.is_you {
+                            format!("{} (you)", m.display_name)
+                        } else {
+                            m.display_name.clone()
+                        }
+                    })
+                    .collect();
+                format!("{}/{} · {}", r.members.len(), r.capacity, names.join(", "))
+            })
+        })
+    };
+    let status = move || {
+        state.room.with(|r| match r.as_ref().map(|r| r.status) {
+            Some(RoomStatus::Waiting) => "waiting",
+            Some(RoomStatus::Active) => "active",
+            Some(RoomStatus::Ended) => "ended",
+            None => "",
+        })
+    };
+    view! {
+        <header class="room-header">
+            <div class="room-title">
+                <h1>{title}</h1>
+                <span class="room-status" data-status=status>{status}</span>
+            </div>
+            <p class="room-members">{members}</p>
+            <div class="room-tools">
+                <span
+                    class="connection"
+                    role="status"
+                    data-state=move || state.connection.with(Connection::state)
+                >
+                    {move || state.connection.with(Connection::label)}
+                </span>
+                <Show when=move || host_name.with(|h| !h.is_empty())>
+                    <span class="host-name">{move || format!("in {}", host_name.get())}</span>
+                </Show>
+                <DisplayModeButton context=context />
+            </div>
+        </header>
+    }
+}
+
+#[component]
+fn DisplayModeButton(context: RwSignal<HostContext>) -> impl IntoView {
+    let c = ctx();
+    let current = move || context.with(|c| c.display_mode.unwrap_or(DisplayMode::Inline));
+    let target = move || {
+        let host = c.host();
+        match current() {
+            DisplayMode::Fullscreen if host.can_display(DisplayMode::Inline) => {
+                Some(DisplayMode::Inline)
+            }
+            DisplayMode::Fullscreen => None,
+            _ if context.with(|_| host.can_display(DisplayMode::Fullscreen)) => {
+                Some(DisplayMode::Fullscreen)
+            }
+            _ => None,
+        }
+    };
+    let toggle = move |_| {
+        let Some(mode) = target() else { return };
+        let host = c.host();
+        spawn_local(async move {
+            if let Ok(granted) = host.request_display_mode(mode).await {
+                context.update(|ctx| ctx.display_mode = Some(granted));
+            }
+        });
+    };
+    view! {
+        <Show when=move || target().is_some()>
+            <button class="display-mode" type="button" on:click=toggle>
+                {move || match target() {
+                    Some(DisplayMode::Fullscreen) => "Full screen",
+                    _ => "Exit full screen",
+                }}
+            </button>
+        </Show>
+    }
+}
+
+/// Height of the scrolling list: the host's container minus header and composer, or a
+/// comfortable default. Never derived from `100vh`, which would feed back into auto-resize.
+fn list_height(context: &HostContext) -> u32 {
+    const CHROME: f64 = 170.0;
+    let dims = context.container_dimensions.unwrap_or_default();
+    let available = dims.height.or(dims.max_height).map(|h| h - CHROME);
+    match available {
+        Some(h) => h.clamp(120.0, 4000.0) as u32,
+        None => 420,
+    }
+}
+
+#[component]
+pub fn MessageList() -> impl IntoView {
+    let Ctx {
+        state,
+        context,
+        selected,
+        host,
+        ..
+    } = ctx();
+    let window = RwSignal::new(WINDOW);
+    let unseen = RwSignal::new(0usize);
+    let at_bottom = StoredValue::new(true);
+    let announcement = RwSignal::new(String::new());
+    let list = NodeRef::<html::Div>::new();
+    let times = Memo::new(move |_| context.with(|c| (c.locale.clone(), c.time_zone.clone())));
+
+    let rows = move || {
+        state.room.with(|r| {
+            r.as_ref().map_or_else(Vec::new, |r| {
+                let start = r.window_start(window.get());
+                r.messages[start..]
+                    .iter()
+                    .map(|m| (m.clone(), r.is_mine(m)))
+                    .collect::<Vec<_>>()
+            })
+        })
+    };
+    let hidden = move || {
+        state
+            .room
+            .with(|r| r.as_ref().map_or(0, |r| r.window_start(window.get())))
+    };
+
+    let scroll_to_bottom = move || {
+        if let Some(el) = list.get_untracked() {
+            el.set_scroll_top(el.scroll_height());
+        }
+        unseen.set(0);
+        at_bottom.set_value(true);
+    };
+
+    // New messages: follow them if the reader is at the bottom; otherwise count them.
+    Effect::new(move |previous: Option<(usize, u64)>| {
+        let (count, last) = state.room.with(|r| {
+            r.as_ref()
+                .map_or((0, 0), |r| (r.messages.len(), r.last_seq()))
+        });
+        if let Some((before, _)) = previous
+            && count > before
+        {
+            let fresh: Vec<ChatMessage> = state.room.with_untracked(|r| {
+                r.as_ref().map_or_else(Vec::new, |r| {
+                    r.messages[before.min(r.messages.len())..]
+                        .iter()
+                        .filter(|m| !r.is_mine(m))
+                        .cloned()
+                        .collect()
+                })
+            });
+            if let Some(m) = fresh.last() {
+                let who = m.sender.as_ref().map_or("", |s| s.display_name.as_str());
+                announcement.set(if m.kind == MessageKind::Chat {
+                    format!("{who}: {}", m.text)
+                } else {
+                    m.text.clone()
+                });
+            }
+            if at_bottom.get_value() {
+                request_frame(scroll_to_bottom);
+            } else {
+                unseen.update(|n| *n += count - before);
+            }
+        } else if previous.is_none() {
+            request_frame(scroll_to_bottom);
+        }
+        (count, last)
+    });
+
+    let on_scroll = move |_| {
+        if let Some(el) = list.get_untracked() {
+            let bottom = el.scroll_top() + el.client_height() >= el.scroll_height() - STICKY_PX;
+            at_bottom.set_value(bottom);
+            if bottom {
+                unseen.set(0);
+            }
+        }
+    };
+
+    view! {
+        <div class="messages-wrap">
+            <div
+                class="messages"
+                node_ref=list
+                on:scroll=on_scroll
+                style:max-height=move || format!("{}px", context.with(list_height))
+                tabindex="0"
+                role="log"
+                aria-label="Messages"
+            >
+                <Show when=move || { hidden() > 0 }>
+                    <button
+                        class="show-earlier"
+                        type="button"
+                        on:click=move |_| window.update(|w| *w += WINDOW)
+                    >
+                        {move || format!("Show earlier messages ({} more)", hidden())}
+                    </button>
+                </Show>
+                <Show when=move || state.room.with(|r| r.as_ref().is_some_and(|r| r.messages.is_empty()))>
+                    <p class="empty">"No messages yet. Say hello!"</p>
+                </Show>
+                <ol class="message-list">
+                    <For each=rows key=|(m, _)| m.seq let((message, mine))>
+                        <MessageRow message mine times selected host />
+                    </For>
+                </ol>
+            </div>
+            <Show when=move || { unseen.get() > 0 }>
+                <button class="new-messages" type="button" on:click=move |_| scroll_to_bottom()>
+                    {move || {
+                        let n = unseen.get();
+                        format!("↓ {n} new message{}", if n == 1 { "" } else { "s" })
+                    }}
+                </button>
+            </Show>
+            <div class="sr-only" aria-live="polite">{move || announcement.get()}</div>
+        </div>
+    }
+}
+
+fn request_frame(f: impl FnOnce() + 'static) {
+    let callback = wasm_bindgen::closure::Closure::once_into_js(f);
+    if let Some(w) = web_sys::window() {
+        let _ = w.request_animation_frame(callback.unchecked_ref());
+    }
+}
+
+#[component]
+fn MessageRow(
+    message: ChatMessage,
+    mine: bool,
+    times: Memo<(Option<String>, Option<String>)>,
+    selected: RwSignal<BTreeSet<u64>>,
+    host: StoredValue<Host, LocalStorage>,
+) -> impl IntoView {
+    let c = ctx();
+    let seq = message.seq;
+    let is_chat = message.kind == MessageKind::Chat;
+    let author = message
+        .sender
+        .as_ref()
+        .map(|s| s.display_name.clone())
+        .unwrap_or_default();
+    let millis = message.timestamp_ms;
+    let time = move || {
+        times.with(|(locale, zone)| {
+            TimeFormat::new(locale.as_deref(), zone.as_deref()).format(millis)
+        })
+    };
+    let class = match (is_chat, mine) {
+        (false, _) => "message system",
+        (true, true) => "message mine",
+        (true, false) => "message theirs",
+    };
+    let is_selected = move || selected.with(|s| s.contains(&seq));
+    let toggle = move |_| {
+        selected.update(|s| {
+            if !s.remove(&seq) {
+                s.insert(seq);
+            }
+        })
+    };
+    let can_hand_off = move || host.with_value(|h| h.supports(methods::MESSAGE));
+    let reply = move |_| {
+        let Some(text) = c
+            .state
+            .room
+            .with_untracked(|r| r.as_ref().and_then(|r| r.reply_request(seq)))
+        else {
+            return;
+        };
+        let host = c.host();
+        spawn_local(async move {
+            let outcome = host.send_message(text).await;
+            c.state.notice.set(Some(match outcome {
+                Ok(()) => "Asked the assistant to help with a reply.".into(),
+                Err(e) => format!("Could not reach the assistant: {e}"),
+            }));
+        });
+    };
+    let label = format!("Select the message from {author}");
+    let reply_label = format!("Ask the assistant to help reply to {author}");
+    view! {
+        <li class=class data-seq=seq class:selected=is_selected>
+            {if is_chat {
+                view! {
+                    <input
+                        class="select"
+                        type="checkbox"
+                        aria-label=label
+                        prop:checked=is_selected
+                        on:change=toggle
+                    />
+                    <div class="bubble">
+                        <div class="meta">
+                            <span class="author">{author}</span>
+                            <time class="time">{time}</time>
+                        </div>
+                        <p class="text">{message.text.clone()}</p>
+                        <Show when=move || !mine && can_hand_off()>
+                            <button
+                                class="reply"
+                                type="button"
+                                aria-label=reply_label.clone()
+                                on:click=reply
+                            >
+                                "Reply with assistant"
+                            </button>
+                        </Show>
+                    </div>
+                }
+                    .into_any()
+            } else {
+                view! {
+                    <p class="event">
+                        <span class="text">{message.text.clone()}</span>
+                        " "
+                        <time class="time">{time}</time>
+                    </p>
+                }
+                    .into_any()
+            }}
+        </li>
+    }
+}
+
+/// Appears while messages are selected: hands them to the assistant as a user message.
+#[component]
+pub fn HandOffBar() -> impl IntoView {
+    let c = ctx();
+    let count = move || c.selected.with(BTreeSet::len);
+    let send = move |_| {
+        let seqs: Vec<u64> = c.selected.with_untracked(|s| s.iter().copied().collect());
+        let Some(text) = c
+            .state
+            .room
+            .with_untracked(|r| r.as_ref().map(|r| r.quote(&seqs)))
+        else {
+            return;
+        };
+        let host = c.host();
+        spawn_local(async move {
+            match host.send_message(text).await {
+                Ok(()) => {
+                    c.selected.set(BTreeSet::new());
+                    c.state.notice.set(Some("Sent to the assistant.".into()));
+                }
+                Err(e) => c
+                    .state
+                    .notice
+                    .set(Some(format!("Could not send to the assistant: {e}"))),
+            }
+        });
+    };
+    let supported = move || c.host.with_value(|h| h.supports(methods::MESSAGE));
+    view! {
+        <Show when=move || { count() > 0 }>
+            <div class="handoff" role="region" aria-label="Selected messages">
+                <span>{move || format!("{} selected", count())}</span>
+                <Show
+                    when=supported
+                    fallback=|| view! { <span class="hint">"This host cannot take messages from the View."</span> }
+                >
+                    <button class="primary" type="button" on:click=send>
+                        {move || {
+                            let n = count();
+                            format!("Send {n} message{} to assistant", if n == 1 { "" } else { "s" })
+                        }}
+                    </button>
+                </Show>
+                <button type="button" on:click=move |_| c.selected.set(BTreeSet::new())>
+                    "Clear"
+                </button>
+            </div>
+        </Show>
+        {move || {
+            c.state
+                .notice
+                .get()
+                .map(|n| view! { <p class="notice" role="status">{n}</p> })
+        }}
+    }
+}
+
+#[component]
+pub fn Composer() -> impl IntoView {
+    let c = ctx();
+    let draft = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let sending = RwSignal::new(false);
+    let blocked = move || -> Option<&'static str> {
+        let connection = c.state.connection.get();
+        match c.state.room.with(|r| r.as_ref().map(|r| r.status)) {
+            Some(RoomStatus::Ended) => Some("The chat has ended."),
+            Some(_) if connection == Connection::Closed => Some("The View was closed."),
+            Some(_) => None,
+            None => Some(match connection {
+                Connection::Queued { .. } => "Waiting for a partner…",
+                Connection::Closed => "The View was closed.",
+                _ => "No room is open yet.",
+            }),
+        }
+    };
+    let submit = move || {
+        let text = draft.get_untracked();
+        if text.trim().is_empty() || sending.get_untracked() || blocked().is_some() {
+            return;
+        }
+        sending.set(true);
+        error.set(None);
+        let host = c.host();
+        spawn_local(async move {
+            match session::send(&host, c.state, text).await {
+                Ok(()) => draft.set(String::new()),
+                // The draft stays, so nothing typed is lost.
+                Err(e) => error.set(Some(e.to_string())),
+            }
+            sending.set(false);
+        });
+    };
+    let on_keydown = move |ev: web_sys::KeyboardEvent| {
+        if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
+            ev.prevent_default();
+            submit();
+        }
+    };
+    view! {
+        <form
+            class="composer"
+            on:submit=move |ev| {
+                ev.prevent_default();
+                submit();
+            }
+        >
+            <textarea
+                class="draft"
+                rows="2"
+                aria-label="Message"
+                placeholder=move || blocked().unwrap_or("Write a message — Enter sends, Shift+Enter for a new line")
+                prop:value=move || draft.get()
+                on:input=move |ev| draft.set(event_target_value(&ev))
+                on:keydown=on_keydown
+                disabled=move || blocked().is_some()
+            ></textarea>
+            <button
+                class="primary send"
+                type="submit"
+                disabled=move || blocked().is_some() || sending.get() || draft.with(|d| d.trim().is_empty())
+            >
+                {move || if sending.get() { "Sending…" } else { "Send" }}
+            </button>
+            {move || error.get().map(|e| view! { <p class="composer-error" role="alert">{e}</p> })}
+            {move || blocked().map(|reason| view! { <p class="composer-reason">{reason}</p> })}
+        </form>
+    }
+}

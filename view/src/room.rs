@@ -1,0 +1,209 @@
+//! The room as the View knows it, and the texts it hands to the host. Pure data and functions:
+//! no DOM, no host, so every rule here is easy to test.
+
+use mcp_chat_shared::chat::{ChatMessage, MemberInfo, MessageKind, Participant, RoomStatus};
+use serde_json::{Value, json};
+
+/// How many messages the list renders at most; older ones are a click away. Keeps a room of
+/// 10,000 messages as cheap to show as one of 200.
+pub const WINDOW: usize = 200;
+/// Messages in the model's context summary.
+pub const CONTEXT_MESSAGES: usize = 20;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Room {
+    pub room_id: String,
+    pub client_id: String,
+    pub me: Option<Participant>,
+    pub members: Vec<MemberInfo>,
+    pub status: RoomStatus,
+    pub capacity: u32,
+    /// Ordered by `seq`, no duplicates.
+    pub messages: Vec<ChatMessage>,
+    /// Everything up to here came from the server's log in order (history or waits). The wait
+    /// loop asks for what follows. Not simply the highest `seq` held: our own sent message is
+    /// shown at once, possibly before an earlier message of someone else has arrived.
+    pub cursor: u64,
+}
+
+impl Room {
+    pub fn new(room_id: String, client_id: String) -> Room {
+        Room {
+            room_id,
+            client_id,
+            me: None,
+            members: Vec::new(),
+            status: RoomStatus::Waiting,
+            capacity: 2,
+            messages: Vec::new(),
+            cursor: 0,
+        }
+    }
+
+    /// The highest `seq` the View holds.
+    pub fn last_seq(&self) -> u64 {
+        self.messages.last().map_or(0, |m| m.seq)
+    }
+
+    /// Adds messages in `seq` order, ignoring ones already held (a wait answer and a send
+    /// answer may carry the same message). Returns how many were new.
+    pub fn merge(&mut self, incoming: impl IntoIterator<Item = ChatMessage>) -> usize {
+        let mut added = 0;
+        for message in incoming {
+            match self.messages.binary_search_by_key(&message.seq, |m| m.seq) {
+                Ok(_) => {}
+                Err(at) => {
+                    if message.kind == MessageKind::RoomEnded {
+                        self.status = RoomStatus::Ended;
+                    }
+                    self.messages.insert(at, message);
+                    added += 1;
+                }
+            }
+        }
+        added
+    }
+
+    pub fn is_mine(&self, message: &ChatMessage) -> bool {
+        match (&self.me, &message.sender) {
+            (Some(me), Some(sender)) => me.user_id == sender.user_id,
+            _ => false,
+        }
+    }
+
+    /// The `seq` of the oldest message shown with a window of `size`.
+    pub fn window_start(&self, size: usize) -> usize {
+        self.messages.len().saturating_sub(size)
+    }
+
+    pub fn by_seq(&self, seq: u64) -> Option<&ChatMessage> {
+        self.messages
+            .binary_search_by_key(&seq, |m| m.seq)
+            .ok()
+            .map(|i| &self.messages[i])
+    }
+
+    fn author(&self, message: &ChatMessage) -> String {
+        let name = message
+            .sender
+            .as_ref()
+            .map_or("system", |s| s.display_name.as_str());
+        if self.is_mine(message) {
+            format!("{name} (me)")
+        } else {
+            name.to_owned()
+        }
+    }
+
+    /// The `ui/message` text quoting the selected messages with their authors, oldest first.
+    pub fn quote(&self, seqs: &[u64]) -> String {
+        let mut seqs = seqs.to_vec();
+        seqs.sort_unstable();
+        let quoted: Vec<String> = seqs
+            .iter()
+            .filter_map(|s| self.by_seq(*s))
+            .map(|m| quote_line(&self.author(m), &m.text))
+            .collect();
+        format!(
+            "From the MCP Chat room \"{}\" (room_id {}, my client_id {}):\n{}",
+            self.room_id,
+            self.room_id,
+            self.client_id,
+            quoted.join("\n")
+        )
+    }
+
+    /// The `ui/message` text asking the assistant to help answer one message.
+    pub fn reply_request(&self, seq: u64) -> Option<String> {
+        let m = self.by_seq(seq)?;
+        Some(format!(
+            "Help me reply to this message from {} in the MCP Chat room \"{}\". Suggest a reply, \
+             or send it with send_message (room_id {}, my client_id {}):\n{}",
+            self.author(m),
+            self.room_id,
+            self.room_id,
+            self.client_id,
+            quote_line(&self.author(m), &m.text)
+        ))
+    }
+
+    /// A compact transcript for `ui/update-model-context`.
+    pub fn model_context(&self) -> (String, Value) {
+        let names: Vec<&str> = self
+            .members
+            .iter()
+            .map(|m| m.display_name.as_str())
+            .collect();
+        let status = match self.status {
+            RoomStatus::Waiting => "waiting for members",
+            RoomStatus::Active => "active",
+            RoomStatus::Ended => "ended",
+        };
+        let start = self.messages.len().saturating_sub(CONTEXT_MESSAGES);
+        let lines: Vec<String> = self.messages[start..]
+            .iter()
+            .map(|m| match m.kind {
+                MessageKind::Chat => format!("[#{}] {}: {}", m.seq, self.author(m), m.text),
+                _ => format!("[#{}] ({})", m.seq, m.text),
+            })
+            .collect();
+        let text = format!(
+            "The person has the MCP Chat room \"{}\" open ({status}; members: {}). Latest messages:\n{}",
+            self.room_id,
+            if names.is_empty() {
+                "—".to_owned()
+            } else {
+                names.join(", ")
+            },
+            if lines.is_empty() {
+                "(none yet)".to_owned()
+            } else {
+                lines.join("\n")
+            }
+        );
+        let structured = json!({
+            "room_id": self.room_id,
+            "status": self.status,
+            "members": names,
+            "last_seq": self.last_seq(),
+        });
+        (text, structured)
+    }
+}
+
+fn quote_line(author: &str, text: &str) -> String {
+    let body = text.replace('\n', "\n> ");
+    format!("> {author}: {body}")
+}
+
+/// Where the room comes from: a tool's result or input names it and the identity to use.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Target {
+    pub client_id: Option<String>,
+    pub room_id: Option<String>,
+}
+
+impl Target {
+    /// Reads `client_id` / `room_id` from a tool's `structuredContent` or its arguments.
+    pub fn from_value(value: &Value) -> Target {
+        let text = |key: &str| {
+            value
+                .get(key)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        Target {
+            client_id: text("client_id"),
+            room_id: text("room_id"),
+        }
+    }
+
+    /// Fills what `self` lacks from `other`.
+    pub fn or(self, other: Target) -> Target {
+        Target {
+            client_id: self.client_id.or(other.client_id),
+            room_id: self.room_id.or(other.room_id),
+        }
+    }
+}

@@ -1,0 +1,316 @@
+//! The View's conversation with our server, through the host: find the room, load it, then keep
+//! a long-poll `wait_for_message` running, reconnecting with backoff after errors.
+//!
+//! The View always passes an explicit `after_seq` (its own cursor), so it never moves the
+//! delivery cursor of the model that may share its identity.
+
+use std::time::Duration;
+
+use leptos::prelude::*;
+use mcp_chat_shared::chat::{
+    ChatMessage, HistoryResult, MessageKind, RoomResult, RoomStatus, SendMessageResult,
+    WaitForMessageResult,
+};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::bridge::sleep;
+use crate::host::{Host, HostError};
+use crate::room::{Room, Target, WINDOW};
+
+/// Seconds each wait may block on the server (under its 50 s cap and clients' 60 s limit).
+const WAIT_SECONDS: u32 = 25;
+const BACKOFF_FIRST: Duration = Duration::from_millis(500);
+const BACKOFF_MAX: Duration = Duration::from_secs(10);
+
+/// Where the View stands, shown in the header.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Connection {
+    /// Handshake with the host in progress.
+    Connecting,
+    /// Connected; no room named yet by any tool.
+    Idle,
+    /// In the queue, waiting for a partner.
+    Queued {
+        position: Option<u32>,
+    },
+    Loading,
+    Live,
+    Reconnecting {
+        attempt: u32,
+        reason: String,
+    },
+    /// The room ended; history stays on screen.
+    Ended,
+    /// Torn down by the host.
+    Closed,
+    Failed(String),
+}
+
+impl Connection {
+    pub fn label(&self) -> String {
+        match self {
+            Connection::Connecting => "Connecting…".into(),
+            Connection::Idle => "Connected".into(),
+            Connection::Queued { position: Some(p) } => {
+                format!("Waiting for a partner (#{p} in line)")
+            }
+            Connection::Queued { position: None } => "Waiting for a partner".into(),
+            Connection::Loading => "Loading the room…".into(),
+            Connection::Live => "Live".into(),
+            Connection::Reconnecting { attempt, reason } => {
+                format!("Reconnecting (attempt {attempt}): {reason}")
+            }
+            Connection::Ended => "Chat ended".into(),
+            Connection::Closed => "Closed".into(),
+            Connection::Failed(reason) => format!("Not connected: {reason}"),
+        }
+    }
+
+    pub fn state(&self) -> &'static str {
+        match self {
+            Connection::Connecting | Connection::Loading => "connecting",
+            Connection::Idle | Connection::Queued { .. } => "idle",
+            Connection::Live => "live",
+            Connection::Reconnecting { .. } => "reconnecting",
+            Connection::Ended | Connection::Closed => "ended",
+            Connection::Failed(_) => "failed",
+        }
+    }
+}
+
+/// The reactive state the components share.
+#[derive(Clone, Copy)]
+pub struct ChatState {
+    pub room: RwSignal<Option<Room>>,
+    pub connection: RwSignal<Connection>,
+    /// A message for the person not tied to the composer (e.g. a hand-off that failed).
+    pub notice: RwSignal<Option<String>>,
+}
+
+impl ChatState {
+    pub fn new() -> ChatState {
+        ChatState {
+            room: RwSignal::new(None),
+            connection: RwSignal::new(Connection::Connecting),
+            notice: RwSignal::new(None),
+        }
+    }
+}
+
+impl Default for ChatState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn decode<T: DeserializeOwned>(tool: &str, value: Value) -> Result<T, HostError> {
+    serde_json::from_value(value).map_err(|e| HostError::Tool {
+        message: format!("{tool}: unexpected answer: {e}"),
+        code: None,
+        structured: None,
+    })
+}
+
+fn backoff(attempt: u32) -> Duration {
+    BACKOFF_FIRST
+        .saturating_mul(1 << attempt.min(10))
+        .min(BACKOFF_MAX)
+}
+
+/// Runs the session for `target` until the room ends or the host tears the View down.
+pub async fn run(host: Host, state: ChatState, target: Target) {
+    let Some(client_id) = target.client_id else {
+        state.connection.set(Connection::Idle);
+        return;
+    };
+    let room_id = match target.room_id {
+        Some(room_id) => room_id,
+        None => match wait_for_match(&host, state, &client_id).await {
+            Some(room_id) => room_id,
+            None => return,
+        },
+    };
+    state.connection.set(Connection::Loading);
+    let mut attempt = 0;
+    let room = loop {
+        match load(&host, &room_id, &client_id).await {
+            Ok(room) => break room,
+            Err(HostError::TornDown) => return state.connection.set(Connection::Closed),
+            Err(e) => {
+                attempt += 1;
+                state.connection.set(Connection::Reconnecting {
+                    attempt,
+                    reason: e.to_string(),
+                });
+                sleep(backoff(attempt)).await;
+            }
+        }
+    };
+    let ended = room.status == RoomStatus::Ended;
+    state.room.set(Some(room));
+    if ended {
+        return state.connection.set(Connection::Ended);
+    }
+    state.connection.set(Connection::Live);
+    host.log("info", format!("following room {room_id}"));
+    follow(&host, state, &room_id, &client_id).await;
+}
+
+/// Queued without a room yet: wait (long-poll) until the queue matches us.
+async fn wait_for_match(host: &Host, state: ChatState, client_id: &str) -> Option<String> {
+    let mut attempt = 0;
+    loop {
+        let args = json!({"client_id": client_id, "timeout": WAIT_SECONDS});
+        match host.call_tool("wait_for_message", args).await {
+            Ok(value) => {
+                attempt = 0;
+                let result: WaitForMessageResult = decode("wait_for_message", value).ok()?;
+                if let Some(room_id) = result.room_id {
+                    return Some(room_id);
+                }
+                state.connection.set(Connection::Queued {
+                    position: result.queue_position,
+                });
+            }
+            Err(HostError::TornDown) => {
+                state.connection.set(Connection::Closed);
+                return None;
+            }
+            Err(e) => {
+                attempt += 1;
+                state.connection.set(Connection::Reconnecting {
+                    attempt,
+                    reason: e.to_string(),
+                });
+                sleep(backoff(attempt)).await;
+            }
+        }
+    }
+}
+
+async fn load(host: &Host, room_id: &str, client_id: &str) -> Result<Room, HostError> {
+    let ids = json!({"room_id": room_id, "client_id": client_id});
+    let info: RoomResult = decode("get_room", host.call_tool("get_room", ids).await?)?;
+    let history_args = json!({"room_id": room_id, "client_id": client_id, "limit": WINDOW});
+    let history: HistoryResult = decode(
+        "get_history",
+        host.call_tool("get_history", history_args).await?,
+    )?;
+    let mut room = Room::new(room_id.to_owned(), client_id.to_owned());
+    apply_info(&mut room, info);
+    room.merge(history.messages);
+    room.cursor = room.last_seq();
+    Ok(room)
+}
+
+fn apply_info(room: &mut Room, info: RoomResult) {
+    room.me = Some(info.you);
+    room.members = info.members;
+    room.capacity = info.capacity;
+    if room.status != RoomStatus::Ended {
+        room.status = info.status;
+    }
+}
+
+/// The long-poll loop.
+async fn follow(host: &Host, state: ChatState, room_id: &str, client_id: &str) {
+    let mut attempt = 0;
+    loop {
+        if host.is_torn_down() {
+            return state.connection.set(Connection::Closed);
+        }
+        let after = state
+            .room
+            .with_untracked(|r| r.as_ref().map_or(0, |r| r.cursor));
+        let args = json!({
+            "room_id": room_id, "client_id": client_id, "after_seq": after,
+            "include_own": true, "timeout": WAIT_SECONDS,
+        });
+        match host.call_tool("wait_for_message", args).await {
+            Ok(value) => {
+                attempt = 0;
+                let Ok(result) = decode::<WaitForMessageResult>("wait_for_message", value) else {
+                    continue;
+                };
+                let membership_changed = result.messages.iter().any(|m| {
+                    matches!(
+                        m.kind,
+                        MessageKind::Joined | MessageKind::Left | MessageKind::Matched
+                    )
+                });
+                state.room.update(|r| {
+                    if let Some(r) = r {
+                        r.merge(result.messages.clone());
+                        r.cursor = r.cursor.max(result.last_seq);
+                        if result.room_status == Some(RoomStatus::Ended) {
+                            r.status = RoomStatus::Ended;
+                        }
+                    }
+                });
+                if result.room_status == Some(RoomStatus::Ended) {
+                    refresh(host, state, room_id, client_id).await;
+                    return state.connection.set(Connection::Ended);
+                }
+                state.connection.set(Connection::Live);
+                if membership_changed {
+                    refresh(host, state, room_id, client_id).await;
+                }
+            }
+            Err(HostError::TornDown) => return state.connection.set(Connection::Closed),
+            Err(e) => {
+                attempt += 1;
+                state.connection.set(Connection::Reconnecting {
+                    attempt,
+                    reason: e.to_string(),
+                });
+                host.log("warning", format!("wait failed: {e}"));
+                sleep(backoff(attempt)).await;
+            }
+        }
+    }
+}
+
+/// Re-reads members and status (after someone joined or left).
+async fn refresh(host: &Host, state: ChatState, room_id: &str, client_id: &str) {
+    let ids = json!({"room_id": room_id, "client_id": client_id});
+    if let Ok(value) = host.call_tool("get_room", ids).await
+        && let Ok(info) = decode::<RoomResult>("get_room", value)
+    {
+        state.room.update(|r| {
+            if let Some(r) = r {
+                apply_info(r, info);
+            }
+        });
+    }
+}
+
+/// Sends `text` as the View's member. On success the message is shown at once (the wait loop
+/// will bring it again; the merge ignores the duplicate).
+pub async fn send(host: &Host, state: ChatState, text: String) -> Result<(), HostError> {
+    let Some((room_id, client_id, me)) = state.room.with_untracked(|r| {
+        r.as_ref()
+            .map(|r| (r.room_id.clone(), r.client_id.clone(), r.me.clone()))
+    }) else {
+        return Err(HostError::Unsupported("sending before a room is open"));
+    };
+    let args = json!({"room_id": room_id, "client_id": client_id, "message": text});
+    let sent: SendMessageResult =
+        decode("send_message", host.call_tool("send_message", args).await?)?;
+    let shown = ChatMessage {
+        seq: sent.seq,
+        message_id: sent.message_id,
+        room_id,
+        kind: MessageKind::Chat,
+        sender: me,
+        text,
+        timestamp_ms: js_sys::Date::parse(&sent.timestamp) as u64,
+        timestamp: sent.timestamp,
+    };
+    state.room.update(|r| {
+        if let Some(r) = r {
+            r.merge([shown]);
+        }
+    });
+    Ok(())
+}
