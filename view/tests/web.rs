@@ -6,6 +6,8 @@
 //! the host is `window.parent`.
 #![cfg(target_arch = "wasm32")]
 
+mod support;
+
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
@@ -15,147 +17,11 @@ use mcp_chat_shared::apps::{Implementation, InitializeResult, Theme};
 use mcp_chat_view::app::App;
 use mcp_chat_view::bridge::{Bridge, sleep};
 use serde_json::{Value, json};
+use support::{TestHost, host_result, install_stylesheet, post_from, query_text, root};
 use wasm_bindgen::JsCast;
-use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
-use web_sys::{HtmlIFrameElement, MessageEvent, MessageEventInit, Window};
 
 wasm_bindgen_test_configure!(run_in_browser);
-
-struct TestHost {
-    window: Window,
-    frame: HtmlIFrameElement,
-    received: Rc<RefCell<Vec<Value>>>,
-    _listener: Closure<dyn FnMut(MessageEvent)>,
-}
-
-impl TestHost {
-    fn new() -> TestHost {
-        let document = web_sys::window().unwrap().document().unwrap();
-        let frame: HtmlIFrameElement = document
-            .create_element("iframe")
-            .unwrap()
-            .dyn_into()
-            .unwrap();
-        document.body().unwrap().append_child(&frame).unwrap();
-        let window = frame.content_window().unwrap();
-        let received = Rc::new(RefCell::new(Vec::new()));
-        let sink = received.clone();
-        let listener = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
-            let text = js_sys::JSON::stringify(&e.data())
-                .unwrap()
-                .as_string()
-                .unwrap();
-            sink.borrow_mut().push(serde_json::from_str(&text).unwrap());
-        });
-        window
-            .add_event_listener_with_callback("message", listener.as_ref().unchecked_ref())
-            .unwrap();
-        TestHost {
-            window,
-            frame,
-            received,
-            _listener: listener,
-        }
-    }
-
-    /// Delivers `message` to the View as if this host had posted it.
-    fn post(&self, message: Value) {
-        post_from(&self.window, message);
-    }
-
-    /// Waits (up to two seconds) for the View to post a message with this `method`, and takes it.
-    async fn next(&self, method: &str) -> Value {
-        for _ in 0..200 {
-            let found = {
-                let mut received = self.received.borrow_mut();
-                let at = received.iter().position(|m| m["method"] == method);
-                at.map(|i| received.remove(i))
-            };
-            if let Some(message) = found {
-                return message;
-            }
-            sleep(Duration::from_millis(10)).await;
-        }
-        panic!(
-            "the View never sent {method}; it sent {:?}",
-            self.received.borrow()
-        );
-    }
-
-    /// Waits for the View's response to our request `id`.
-    async fn response(&self, id: i64) -> Value {
-        for _ in 0..200 {
-            let found = {
-                let mut received = self.received.borrow_mut();
-                let at = received
-                    .iter()
-                    .position(|m| m["id"] == id && m.get("method").is_none());
-                at.map(|i| received.remove(i))
-            };
-            if let Some(message) = found {
-                return message;
-            }
-            sleep(Duration::from_millis(10)).await;
-        }
-        panic!("the View never answered request {id}");
-    }
-
-    /// Answers the View's `ui/initialize` with `result`, returning the request it sent.
-    async fn complete_handshake(&self, result: Value) -> Value {
-        let request = self.next("ui/initialize").await;
-        self.post(json!({"jsonrpc": "2.0", "id": request["id"], "result": result}));
-        self.next("ui/notifications/initialized").await;
-        request
-    }
-}
-
-impl Drop for TestHost {
-    fn drop(&mut self) {
-        self.frame.remove();
-    }
-}
-
-fn post_from(source: &Window, message: Value) {
-    let init = MessageEventInit::new();
-    init.set_data(&js_sys::JSON::parse(&message.to_string()).unwrap());
-    init.set_source(Some(source.as_ref()));
-    let event = MessageEvent::new_with_event_init_dict("message", &init).unwrap();
-    web_sys::window().unwrap().dispatch_event(&event).unwrap();
-}
-
-fn host_result(theme: &str) -> Value {
-    json!({
-        "protocolVersion": "2026-01-26",
-        "hostInfo": {"name": "test-host", "version": "9.9.9"},
-        "hostCapabilities": {"serverTools": {}, "message": {"text": {}}},
-        "hostContext": {
-            "theme": theme,
-            "styles": {"variables": {"--color-background-primary": "rgb(1, 2, 3)"}},
-            "displayMode": "inline"
-        }
-    })
-}
-
-fn root() -> web_sys::HtmlElement {
-    web_sys::window()
-        .unwrap()
-        .document()
-        .unwrap()
-        .document_element()
-        .unwrap()
-        .dyn_into()
-        .unwrap()
-}
-
-fn query_text(within: &web_sys::Element, selector: &str) -> String {
-    within
-        .query_selector(selector)
-        .unwrap()
-        .unwrap_or_else(|| panic!("no element matches {selector}"))
-        .text_content()
-        .unwrap_or_default()
-}
 
 #[wasm_bindgen_test]
 async fn handshake_sends_initialize_then_initialized() {
@@ -245,17 +111,6 @@ async fn host_requests_are_answered() {
     bridge.disconnect();
 }
 
-/// The View's real stylesheet (trunk inlines it into the shipped document), once per page.
-fn install_stylesheet() {
-    let document = web_sys::window().unwrap().document().unwrap();
-    if document.get_element_by_id("view-style").is_none() {
-        let style = document.create_element("style").unwrap();
-        style.set_id("view-style");
-        style.set_text_content(Some(include_str!("../style.css")));
-        document.head().unwrap().append_child(&style).unwrap();
-    }
-}
-
 #[wasm_bindgen_test]
 async fn app_connects_applies_theme_and_follows_context_changes() {
     install_stylesheet();
@@ -281,18 +136,13 @@ async fn app_connects_applies_theme_and_follows_context_changes() {
     );
 
     leptos::task::tick().await;
-    assert_eq!(
-        query_text(&wrapper, ".connection"),
-        "Connecting to the host…"
-    );
+    assert_eq!(query_text(&wrapper, ".connection"), "Connecting…");
 
     host.complete_handshake(host_result("dark")).await;
     sleep(Duration::from_millis(20)).await;
     leptos::task::tick().await;
-    assert_eq!(
-        query_text(&wrapper, ".connection"),
-        "Connected to test-host 9.9.9"
-    );
+    assert_eq!(query_text(&wrapper, ".connection"), "Connected");
+    assert_eq!(query_text(&wrapper, ".host-name"), "in test-host 9.9.9");
     assert_eq!(root().get_attribute("data-theme").as_deref(), Some("dark"));
     assert_eq!(
         root()
@@ -337,7 +187,7 @@ async fn app_connects_applies_theme_and_follows_context_changes() {
     host.post(json!({"jsonrpc": "2.0", "id": 77, "method": "ui/resource-teardown", "params": {}}));
     assert_eq!(host.response(77).await["result"], json!({}));
     leptos::task::tick().await;
-    assert_eq!(query_text(&wrapper, ".connection"), "Closed by the host");
+    assert_eq!(query_text(&wrapper, ".connection"), "Closed");
     wrapper.remove();
 }
 

@@ -1,0 +1,516 @@
+//! The room View against a scripted host: the test answers every `tools/call` itself and checks
+//! the DOM and everything the View posts.
+#![cfg(target_arch = "wasm32")]
+
+mod support;
+
+use std::time::Duration;
+
+use leptos::prelude::*;
+use mcp_chat_view::app::App;
+use mcp_chat_view::bridge::{Bridge, sleep};
+use mcp_chat_view::resize;
+use serde_json::{Value, json};
+use support::{TestHost, install_stylesheet, query_text};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const CLIENT: &str = "c_0123456789abcdef0123456789abcdef";
+
+fn host_init(capabilities: Value) -> Value {
+    json!({
+        "protocolVersion": "2026-01-26",
+        "hostInfo": {"name": "test-host", "version": "1"},
+        "hostCapabilities": capabilities,
+        "hostContext": {
+            "theme": "light", "locale": "en-GB", "timeZone": "UTC",
+            "displayMode": "inline", "availableDisplayModes": ["inline", "fullscreen"],
+            "containerDimensions": {"maxHeight": 500}
+        }
+    })
+}
+
+fn full_capabilities() -> Value {
+    json!({"serverTools": {}, "message": {"text": {}}, "updateModelContext": {"text": {}}, "logging": {}})
+}
+
+fn message(seq: u64, kind: &str, who: Option<(&str, &str)>, text: &str) -> Value {
+    let mut m = json!({
+        "seq": seq, "message_id": format!("m_{seq}"), "room_id": "lobby", "kind": kind,
+        "text": text, "timestamp": "2026-11-21T14:03:00.000Z", "timestamp_ms": 1_795_269_780_000u64 + seq,
+    });
+    if let Some((id, name)) = who {
+        m["sender"] = json!({"user_id": id, "display_name": name});
+    }
+    m
+}
+
+fn room_info(status: &str) -> Value {
+    json!({
+        "room_id": "lobby", "status": status, "capacity": 2, "latest_seq": 3,
+        "created_at": "2026-11-21T14:00:00.000Z",
+        "members": [
+            {"user_id": "u_me", "display_name": "Me", "joined_at": "x", "is_you": true},
+            {"user_id": "u_bob", "display_name": "Bob", "joined_at": "x", "is_you": false}
+        ],
+        "you": {"user_id": "u_me", "display_name": "Me"}
+    })
+}
+
+fn wait_answer(messages: Vec<Value>, last_seq: u64, status: &str) -> Value {
+    json!({"messages": messages, "timeout": false, "has_more": false, "room_id": "lobby",
+           "room_status": status, "last_seq": last_seq})
+}
+
+struct Mounted {
+    host: TestHost,
+    wrapper: web_sys::Element,
+    _handle: Box<dyn std::any::Any>,
+}
+
+impl Mounted {
+    fn text(&self, selector: &str) -> String {
+        query_text(&self.wrapper, selector)
+    }
+    fn count(&self, selector: &str) -> u32 {
+        self.wrapper.query_selector_all(selector).unwrap().length()
+    }
+    fn element(&self, selector: &str) -> web_sys::HtmlElement {
+        self.wrapper
+            .query_selector(selector)
+            .unwrap()
+            .unwrap_or_else(|| panic!("no {selector}"))
+            .dyn_into()
+            .unwrap()
+    }
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        self.wrapper.remove();
+    }
+}
+
+async fn settle() {
+    sleep(Duration::from_millis(30)).await;
+    leptos::task::tick().await;
+}
+
+/// Mounts the app, completes the handshake and opens room "lobby" as a `join_room` result would,
+/// answering the initial `get_room` and `get_history`. Returns with the first wait pending.
+async fn open_room(capabilities: Value, history: Vec<Value>) -> (Mounted, Value) {
+    install_stylesheet();
+    let host = TestHost::new();
+    let document = web_sys::window().unwrap().document().unwrap();
+    let wrapper = document.create_element("div").unwrap();
+    document.body().unwrap().append_child(&wrapper).unwrap();
+    let bridge = Bridge::connect(host.window.clone()).unwrap();
+    let handle = mount_to(
+        wrapper.clone().unchecked_into(),
+        move || view! { <App bridge=bridge /> },
+    );
+    host.complete_handshake(host_init(capabilities)).await;
+    host.post(
+        json!({"jsonrpc": "2.0", "method": "ui/notifications/tool-input",
+                     "params": {"arguments": {"room_id": "lobby", "display_name": "Me"}}}),
+    );
+    host.post(
+        json!({"jsonrpc": "2.0", "method": "ui/notifications/tool-result", "params": {
+            "content": [{"type": "text", "text": "Joined"}],
+            "structuredContent": {"status": "joined", "room_id": "lobby", "client_id": CLIENT}
+        }}),
+    );
+    let get_room = host.tool_call("get_room").await;
+    assert_eq!(
+        get_room["params"]["arguments"],
+        json!({"room_id": "lobby", "client_id": CLIENT})
+    );
+    host.tool_ok(&get_room, room_info("active"));
+    let get_history = host.tool_call("get_history").await;
+    let latest = history.last().map_or(0, |m| m["seq"].as_u64().unwrap());
+    host.tool_ok(
+        &get_history,
+        json!({"room_id": "lobby", "messages": history, "has_more": false, "latest_seq": latest}),
+    );
+    let wait = host.tool_call("wait_for_message").await;
+    settle().await;
+    let mounted = Mounted {
+        host,
+        wrapper,
+        _handle: Box::new(handle),
+    };
+    (mounted, wait)
+}
+
+fn initial_history() -> Vec<Value> {
+    vec![
+        message(1, "joined", Some(("u_me", "Me")), "Me joined the room."),
+        message(2, "joined", Some(("u_bob", "Bob")), "Bob joined the room."),
+        message(3, "chat", Some(("u_bob", "Bob")), "hello from Bob"),
+    ]
+}
+
+#[wasm_bindgen_test]
+async fn loads_history_then_follows_the_room_with_long_polls() {
+    let (m, wait) = open_room(full_capabilities(), initial_history()).await;
+    let args = &wait["params"]["arguments"];
+    assert_eq!(args["after_seq"], 3, "asks for what follows the history");
+    assert_eq!(args["include_own"], true);
+    assert!(args["timeout"].as_u64().unwrap() < 60);
+    assert_eq!(m.text(".connection"), "Live");
+    assert_eq!(m.text(".room-title h1"), "lobby");
+    assert!(m.text(".room-members").contains("Me (you), Bob"));
+    assert_eq!(m.count("li.message"), 3);
+    assert_eq!(m.text("li.theirs .text"), "hello from Bob");
+    assert_eq!(
+        m.text("li.theirs .time"),
+        "14:03",
+        "in the host's time zone (UTC)"
+    );
+
+    m.host.tool_ok(
+        &wait,
+        wait_answer(
+            vec![message(4, "chat", Some(("u_bob", "Bob")), "second")],
+            4,
+            "active",
+        ),
+    );
+    let next = m.host.tool_call("wait_for_message").await;
+    assert_eq!(next["params"]["arguments"]["after_seq"], 4);
+    settle().await;
+    assert_eq!(m.count("li.message"), 4);
+    assert_eq!(
+        m.text(".sr-only[aria-live]"),
+        "Bob: second",
+        "announced to screen readers"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn hostile_message_text_is_shown_literally() {
+    let evil = "<img src=x onerror=\"window.pwned=1\"><script>window.pwned=2</script><b>bold?</b>";
+    let (m, _wait) = open_room(
+        full_capabilities(),
+        vec![message(1, "chat", Some(("u_bob", "Bob")), evil)],
+    )
+    .await;
+    assert_eq!(m.text("li.theirs .text"), evil);
+    assert_eq!(m.count("li img"), 0);
+    assert_eq!(m.count("li script"), 0);
+    assert_eq!(m.count("li b"), 0);
+    let pwned = js_sys::Reflect::get(&web_sys::window().unwrap(), &"pwned".into()).unwrap();
+    assert!(pwned.is_undefined());
+}
+
+#[wasm_bindgen_test]
+async fn enter_sends_and_errors_keep_the_draft() {
+    let (m, _wait) = open_room(full_capabilities(), initial_history()).await;
+    let draft: web_sys::HtmlTextAreaElement = m.element("textarea").unchecked_into();
+    let type_and_press = |text: &str, shift: bool| {
+        draft.set_value(text);
+        draft
+            .dispatch_event(&web_sys::Event::new("input").unwrap())
+            .unwrap();
+        let init = web_sys::KeyboardEventInit::new();
+        init.set_key("Enter");
+        init.set_shift_key(shift);
+        init.set_cancelable(true);
+        let ev =
+            web_sys::KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init).unwrap();
+        draft.dispatch_event(&ev).unwrap();
+    };
+
+    // Shift+Enter is a newline, not a send.
+    type_and_press("line one", true);
+    settle().await;
+    assert_eq!(m.host.count("tools/call"), 0);
+
+    type_and_press("first try", false);
+    let send = m.host.tool_call("send_message").await;
+    assert_eq!(
+        send["params"]["arguments"],
+        json!({"room_id": "lobby", "client_id": CLIENT, "message": "first try"})
+    );
+    m.host
+        .tool_error(&send, "rate_limited", "Too many messages");
+    settle().await;
+    assert_eq!(m.text(".composer-error"), "Too many messages");
+    assert_eq!(draft.value(), "first try", "the draft is kept");
+
+    type_and_press("first try", false);
+    let send = m.host.tool_call("send_message").await;
+    m.host.tool_ok(
+        &send,
+        json!({"success": true, "message_id": "m_9", "seq": 9,
+        "timestamp": "2026-11-21T14:05:00.000Z", "members_present": 2, "room_status": "active"}),
+    );
+    settle().await;
+    assert_eq!(draft.value(), "");
+    assert_eq!(m.count(".composer-error"), 0);
+    assert_eq!(m.text("li.mine .text"), "first try", "shown at once");
+}
+
+#[wasm_bindgen_test]
+async fn selected_messages_go_to_the_conversation_as_one_user_message() {
+    let mut history = initial_history();
+    history.push(message(4, "chat", Some(("u_me", "Me")), "my answer"));
+    history.push(message(5, "chat", Some(("u_bob", "Bob")), "two\nlines"));
+    let (m, _wait) = open_room(full_capabilities(), history).await;
+    for seq in [5, 3] {
+        m.element(&format!("li[data-seq=\"{seq}\"] input.select"))
+            .click();
+    }
+    settle().await;
+    assert_eq!(m.text(".handoff span"), "2 selected");
+    m.element(".handoff button.primary").click();
+    let request = m.host.next("ui/message").await;
+    assert_eq!(
+        request["params"],
+        json!({"role": "user", "content": [{"type": "text", "text": format!(
+            "From the MCP Chat room \"lobby\" (room_id lobby, my client_id {CLIENT}):\n> Bob: hello from Bob\n> Bob: two\n> lines"
+        )}]})
+    );
+    m.host.ack(&request);
+    settle().await;
+    assert_eq!(m.count(".handoff"), 0, "selection cleared after sending");
+    assert_eq!(m.text(".notice"), "Sent to the assistant.");
+
+    m.element("li[data-seq=\"3\"] button.reply").click();
+    let reply = m.host.next("ui/message").await;
+    let text = reply["params"]["content"][0]["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("Help me reply to this message from Bob"),
+        "{text}"
+    );
+    assert!(text.ends_with("> Bob: hello from Bob"), "{text}");
+}
+
+#[wasm_bindgen_test]
+async fn the_model_is_kept_aware_of_the_room() {
+    let (m, wait) = open_room(full_capabilities(), initial_history()).await;
+    m.host.tool_ok(
+        &wait,
+        wait_answer(
+            vec![message(4, "chat", Some(("u_bob", "Bob")), "latest news")],
+            4,
+            "active",
+        ),
+    );
+    // Debounced: one update for the burst, not one per change.
+    sleep(Duration::from_millis(1200)).await;
+    let update = m.host.next("ui/update-model-context").await;
+    m.host.ack(&update);
+    let text = update["params"]["content"][0]["text"].as_str().unwrap();
+    assert!(text.contains("MCP Chat room \"lobby\""), "{text}");
+    assert!(text.contains("[#4] Bob: latest news"), "{text}");
+    assert_eq!(update["params"]["structuredContent"]["last_seq"], 4);
+    assert_eq!(
+        m.host.count("ui/update-model-context"),
+        0,
+        "debounced into one update"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn optional_requests_respect_host_capabilities() {
+    // No `message` / `updateModelContext`: the View offers no hand-off and sends no context.
+    let (m, wait) = open_room(json!({"serverTools": {}}), initial_history()).await;
+    assert_eq!(m.count("button.reply"), 0);
+    m.element("li[data-seq=\"3\"] input.select").click();
+    settle().await;
+    assert_eq!(
+        m.text(".handoff .hint"),
+        "This host cannot take messages from the View."
+    );
+    m.host.tool_ok(
+        &wait,
+        wait_answer(
+            vec![message(4, "chat", Some(("u_bob", "Bob")), "x")],
+            4,
+            "active",
+        ),
+    );
+    sleep(Duration::from_millis(1200)).await;
+    assert_eq!(m.host.count("ui/update-model-context"), 0);
+    assert_eq!(m.host.count("ui/message"), 0);
+    assert_eq!(
+        m.host.count("notifications/message"),
+        0,
+        "no logging capability, no logs"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn errors_reconnect_with_backoff_and_show_it() {
+    let (m, wait) = open_room(full_capabilities(), initial_history()).await;
+    m.host.post(json!({"jsonrpc": "2.0", "id": wait["id"], "error": {"code": -32603, "message": "server unreachable"}}));
+    settle().await;
+    assert_eq!(
+        m.text(".connection"),
+        "Reconnecting (attempt 1): server unreachable"
+    );
+    let retry = m.host.tool_call("wait_for_message").await;
+    assert_eq!(
+        retry["params"]["arguments"]["after_seq"], 3,
+        "resumes where it was"
+    );
+    m.host.tool_ok(&retry, wait_answer(vec![], 3, "active"));
+    m.host.tool_call("wait_for_message").await;
+    settle().await;
+    assert_eq!(m.text(".connection"), "Live");
+}
+
+#[wasm_bindgen_test]
+async fn an_ended_room_disables_the_composer_with_a_reason() {
+    let (m, wait) = open_room(full_capabilities(), initial_history()).await;
+    m.host.tool_ok(
+        &wait,
+        wait_answer(
+            vec![
+                message(4, "left", Some(("u_bob", "Bob")), "Bob left the room."),
+                message(
+                    5,
+                    "room_ended",
+                    None,
+                    "The chat has ended: Bob left the room.",
+                ),
+            ],
+            5,
+            "ended",
+        ),
+    );
+    let refresh = m.host.tool_call("get_room").await;
+    m.host.tool_ok(&refresh, room_info("ended"));
+    settle().await;
+    assert_eq!(m.text(".connection"), "Chat ended");
+    assert!(
+        m.element("textarea")
+            .unchecked_into::<web_sys::HtmlTextAreaElement>()
+            .disabled()
+    );
+    assert_eq!(m.text(".composer-reason"), "The chat has ended.");
+    sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        m.host.count("tools/call"),
+        0,
+        "no more waits on an ended room"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn teardown_stops_everything() {
+    let (m, _wait) = open_room(full_capabilities(), initial_history()).await;
+    m.host
+        .post(json!({"jsonrpc": "2.0", "id": 900, "method": "ui/resource-teardown", "params": {}}));
+    assert_eq!(m.host.response(900).await["result"], json!({}));
+    settle().await;
+    assert_eq!(m.text(".connection"), "Closed");
+    sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        m.host.count("tools/call"),
+        0,
+        "no tools/call after teardown"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn partial_tool_input_is_never_acted_on() {
+    install_stylesheet();
+    let host = TestHost::new();
+    let document = web_sys::window().unwrap().document().unwrap();
+    let wrapper = document.create_element("div").unwrap();
+    document.body().unwrap().append_child(&wrapper).unwrap();
+    let bridge = Bridge::connect(host.window.clone()).unwrap();
+    let _h = mount_to(
+        wrapper.clone().unchecked_into(),
+        move || view! { <App bridge=bridge /> },
+    );
+    host.complete_handshake(host_init(full_capabilities()))
+        .await;
+    host.post(
+        json!({"jsonrpc": "2.0", "method": "ui/notifications/tool-input-partial",
+                     "params": {"arguments": {"room_id": "lob", "client_id": CLIENT}}}),
+    );
+    sleep(Duration::from_millis(100)).await;
+    assert_eq!(host.count("tools/call"), 0);
+    wrapper.remove();
+}
+
+#[wasm_bindgen_test]
+async fn ten_thousand_messages_render_a_window() {
+    let (m, wait) = open_room(full_capabilities(), initial_history()).await;
+    let many: Vec<Value> = (4..10_004)
+        .map(|seq| {
+            message(
+                seq,
+                "chat",
+                Some(("u_bob", "Bob")),
+                &format!("message {seq}"),
+            )
+        })
+        .collect();
+    m.host.tool_ok(&wait, wait_answer(many, 10_003, "active"));
+    m.host.tool_call("wait_for_message").await;
+    settle().await;
+    assert_eq!(m.count("li.message"), 200, "only a window is in the DOM");
+    assert!(m.text(".show-earlier").contains("9803 more"));
+    m.element(".show-earlier").click();
+    settle().await;
+    assert_eq!(m.count("li.message"), 400);
+}
+
+#[wasm_bindgen_test]
+async fn size_reports_settle_without_a_loop() {
+    let (m, wait) = open_room(full_capabilities(), initial_history()).await;
+    m.host.tool_ok(
+        &wait,
+        wait_answer(
+            vec![message(4, "chat", Some(("u_bob", "Bob")), "grow")],
+            4,
+            "active",
+        ),
+    );
+    sleep(Duration::from_millis(300)).await;
+    let reports: Vec<Value> = m
+        .host
+        .received
+        .borrow()
+        .iter()
+        .filter(|x| x["method"] == "ui/notifications/size-changed")
+        .cloned()
+        .collect();
+    assert!(!reports.is_empty(), "the View reports its size");
+    let last = reports.last().unwrap()["params"].clone();
+    let (width, height) = resize::measure().unwrap();
+    assert_eq!(
+        last,
+        json!({"width": width, "height": height}),
+        "the last report is the current size"
+    );
+    for pair in reports.windows(2) {
+        assert_ne!(
+            pair[0]["params"], pair[1]["params"],
+            "only changes are reported"
+        );
+    }
+    // Quiet afterwards: no feedback loop.
+    let before = m.host.count("ui/notifications/size-changed");
+    sleep(Duration::from_millis(400)).await;
+    assert_eq!(m.host.count("ui/notifications/size-changed"), before);
+}
+
+#[wasm_bindgen_test]
+async fn display_mode_can_go_fullscreen() {
+    let (m, _wait) = open_room(full_capabilities(), initial_history()).await;
+    assert_eq!(m.text("button.display-mode"), "Full screen");
+    m.element("button.display-mode").click();
+    let request = m.host.next("ui/request-display-mode").await;
+    assert_eq!(request["params"], json!({"mode": "fullscreen"}));
+    m.host
+        .post(json!({"jsonrpc": "2.0", "id": request["id"], "result": {"mode": "fullscreen"}}));
+    settle().await;
+    assert_eq!(m.text("button.display-mode"), "Exit full screen");
+}
