@@ -514,3 +514,58 @@ async fn display_mode_can_go_fullscreen() {
     settle().await;
     assert_eq!(m.text("button.display-mode"), "Exit full screen");
 }
+
+#[wasm_bindgen_test]
+async fn new_messages_do_not_yank_a_reader_who_scrolled_up() {
+    let history: Vec<Value> = (1..=60)
+        .map(|seq| message(seq, "chat", Some(("u_bob", "Bob")), &format!("line {seq}")))
+        .collect();
+    let (m, wait) = open_room(full_capabilities(), history).await;
+    sleep(Duration::from_millis(50)).await;
+    let list = m.element(".messages");
+    assert!(
+        list.scroll_height() > list.client_height(),
+        "the list scrolls"
+    );
+    let bottom = list.scroll_height() - list.client_height();
+    assert!(
+        list.scroll_top() >= bottom - 2,
+        "starts at the newest message"
+    );
+
+    // The reader scrolls up; a message arrives: no yank, a marker instead.
+    list.set_scroll_top(0);
+    list.dispatch_event(&web_sys::Event::new("scroll").unwrap())
+        .unwrap();
+    m.host.tool_ok(
+        &wait,
+        wait_answer(
+            vec![message(61, "chat", Some(("u_bob", "Bob")), "new!")],
+            61,
+            "active",
+        ),
+    );
+    let next = m.host.tool_call("wait_for_message").await;
+    settle().await;
+    sleep(Duration::from_millis(50)).await;
+    assert_eq!(list.scroll_top(), 0, "the reader stays where they were");
+    assert_eq!(m.text(".new-messages"), "↓ 1 new message");
+
+    // The marker takes them down; from the bottom, new messages are followed.
+    m.element(".new-messages").click();
+    settle().await;
+    assert_eq!(m.count(".new-messages"), 0);
+    m.host.tool_ok(
+        &next,
+        wait_answer(
+            vec![message(62, "chat", Some(("u_bob", "Bob")), "followed")],
+            62,
+            "active",
+        ),
+    );
+    m.host.tool_call("wait_for_message").await;
+    settle().await;
+    sleep(Duration::from_millis(50)).await;
+    assert!(list.scroll_top() >= list.scroll_height() - list.client_height() - 2);
+    assert_eq!(m.count(".new-messages"), 0);
+}
