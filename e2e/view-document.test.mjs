@@ -73,8 +73,8 @@ test('it boots in a sandboxed srcdoc iframe, completes the handshake and follows
   assert.equal(init, 'ui/initialize');
   assert.equal(initialized, 'ui/notifications/initialized');
   const frame = page.frames().find((f) => f !== page.mainFrame());
-  await frame.waitForFunction(() => document.querySelector('.connection')?.dataset.state === 'connected');
-  assert.equal(await frame.textContent('.connection'), 'Connected to e2e-host 1.2.3');
+  await frame.waitForFunction(() => document.querySelector('.connection')?.textContent === 'Connected');
+  assert.equal(await frame.textContent('.host-name'), 'in e2e-host 1.2.3');
   assert.equal(await frame.evaluate(() => document.documentElement.dataset.theme), 'dark');
   assert.equal(
     await frame.evaluate(() => getComputedStyle(document.body).backgroundColor),

@@ -63,7 +63,7 @@ else
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium chromium-driver
 fi
 
-step "npm tools (binaryen's wasm-opt, playwright-core) from package-lock.json"
+step "npm tools (binaryen's wasm-opt, esbuild, playwright-core) from package-lock.json"
 if [ -f package-lock.json ]; then
   # `npm ci` wipes node_modules: only run it when the lock file changed since the last install.
   stamp=node_modules/.installed-lock

@@ -104,12 +104,14 @@ pub fn App(bridge: Bridge) -> impl IntoView {
     let padding = move || {
         context.with(|c| {
             let insets = c.safe_area_insets.unwrap_or_default();
+            // Whole pixels: formatting floats would pull float printing into the wasm.
+            let px = |base: f64, inset: f64| (base + inset.max(0.0)).round() as u32;
             format!(
                 "padding: {}px {}px {}px {}px",
-                12.0 + insets.top,
-                14.0 + insets.right,
-                12.0 + insets.bottom,
-                14.0 + insets.left
+                px(12.0, insets.top),
+                px(14.0, insets.right),
+                px(12.0, insets.bottom),
+                px(14.0, insets.left)
             )
         })
     };
