@@ -82,6 +82,17 @@ pub struct MemberInfo {
     pub is_you: bool,
 }
 
+impl MemberInfo {
+    /// The name as a member list shows it: "Ada", or "Ada (you)" for the caller.
+    pub fn label(&self) -> String {
+        if self.is_you {
+            format!("{} (you)", self.display_name)
+        } else {
+            self.display_name.clone()
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Tool parameters
 // ---------------------------------------------------------------------------------------------

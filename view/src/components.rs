@@ -9,7 +9,7 @@ use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use mcp_chat_shared::apps::{DisplayMode, HostContext, methods};
-use mcp_chat_shared::chat::{ChatMessage, MessageKind, RoomStatus};
+use mcp_chat_shared::chat::{ChatMessage, MemberInfo, MessageKind, RoomStatus};
 use wasm_bindgen::JsCast;
 
 use crate::host::Host;
@@ -58,17 +58,7 @@ pub fn Header() -> impl IntoView {
     let members = move || {
         state.room.with(|r| {
             r.as_ref().map(|r| {
-                let names: Vec<String> = r
-                    .members
-                    .iter()
-                    .map(|m| {
-                        if m.is_you {
-                            format!("{} (you)", m.display_name)
-                        } else {
-                            m.display_name.clone()
-                        }
-                    })
-                    .collect();
+                let names: Vec<String> = r.members.iter().map(MemberInfo::label).collect();
                 format!("{}/{} · {}", r.members.len(), r.capacity, names.join(", "))
             })
         })

@@ -112,10 +112,17 @@ fn decode<T: DeserializeOwned>(tool: &str, value: Value) -> Result<T, HostError>
     })
 }
 
-fn backoff(attempt: u32) -> Duration {
-    BACKOFF_FIRST
-        .saturating_mul(1 << attempt.min(10))
-        .min(BACKOFF_MAX)
+/// After a failed attempt: show it, then wait longer each time (500 ms doubling up to 10 s).
+async fn pause_after_error(state: ChatState, attempt: &mut u32, error: &HostError) {
+    *attempt += 1;
+    state.connection.set(Connection::Reconnecting {
+        attempt: *attempt,
+        reason: error.to_string(),
+    });
+    let backoff = BACKOFF_FIRST
+        .saturating_mul(1 << (*attempt).min(10))
+        .min(BACKOFF_MAX);
+    sleep(backoff).await;
 }
 
 /// Runs the session for `target` until the room ends or the host tears the View down.
@@ -137,14 +144,7 @@ pub async fn run(host: Host, state: ChatState, target: Target) {
         match load(&host, &room_id, &client_id).await {
             Ok(room) => break room,
             Err(HostError::TornDown) => return state.connection.set(Connection::Closed),
-            Err(e) => {
-                attempt += 1;
-                state.connection.set(Connection::Reconnecting {
-                    attempt,
-                    reason: e.to_string(),
-                });
-                sleep(backoff(attempt)).await;
-            }
+            Err(e) => pause_after_error(state, &mut attempt, &e).await,
         }
     };
     let ended = room.status == RoomStatus::Ended;
@@ -177,14 +177,7 @@ async fn wait_for_match(host: &Host, state: ChatState, client_id: &str) -> Optio
                 state.connection.set(Connection::Closed);
                 return None;
             }
-            Err(e) => {
-                attempt += 1;
-                state.connection.set(Connection::Reconnecting {
-                    attempt,
-                    reason: e.to_string(),
-                });
-                sleep(backoff(attempt)).await;
-            }
+            Err(e) => pause_after_error(state, &mut attempt, &e).await,
         }
     }
 }
@@ -259,13 +252,8 @@ async fn follow(host: &Host, state: ChatState, room_id: &str, client_id: &str) {
             }
             Err(HostError::TornDown) => return state.connection.set(Connection::Closed),
             Err(e) => {
-                attempt += 1;
-                state.connection.set(Connection::Reconnecting {
-                    attempt,
-                    reason: e.to_string(),
-                });
                 host.log("warning", format!("wait failed: {e}"));
-                sleep(backoff(attempt)).await;
+                pause_after_error(state, &mut attempt, &e).await;
             }
         }
     }

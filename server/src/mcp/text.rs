@@ -2,8 +2,8 @@
 //! travels beside it in `structuredContent`.
 
 use mcp_chat_shared::chat::{
-    ChatMessage, EnterQueueResult, HistoryResult, JoinRoomResult, MessageKind, RoomResult,
-    RoomStatus, SendMessageResult, WaitForMessageResult,
+    ChatMessage, EnterQueueResult, HistoryResult, JoinRoomResult, MemberInfo, MessageKind,
+    RoomResult, RoomStatus, SendMessageResult, WaitForMessageResult,
 };
 
 pub fn message_line(m: &ChatMessage) -> String {
@@ -110,17 +110,7 @@ pub fn history(r: &HistoryResult) -> String {
 }
 
 pub fn room(r: &RoomResult) -> String {
-    let members: Vec<String> = r
-        .members
-        .iter()
-        .map(|m| {
-            if m.is_you {
-                format!("{} (you)", m.display_name)
-            } else {
-                m.display_name.clone()
-            }
-        })
-        .collect();
+    let members: Vec<String> = r.members.iter().map(MemberInfo::label).collect();
     format!(
         "Room {} is {} with {}/{} members: {}. Latest message #{}.",
         r.room_id,

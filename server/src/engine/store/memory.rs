@@ -42,6 +42,20 @@ impl MemoryStore {
         Self::default()
     }
 
+    /// A room's log, or `RoomNotFound`.
+    fn with_log<T>(
+        &self,
+        room_id: &str,
+        read: impl FnOnce(&[ChatMessage]) -> T,
+    ) -> Result<T, ChatError> {
+        let state = self.lock();
+        let slot = state
+            .rooms
+            .get(room_id)
+            .ok_or_else(|| ChatError::RoomNotFound(room_id.to_owned()))?;
+        Ok(read(&slot.log))
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock leaves consistent data (every change is applied to a
         // copy first), so a poisoned lock is safe to keep using.
@@ -179,14 +193,11 @@ impl Store for MemoryStore {
         after_seq: u64,
         limit: usize,
     ) -> Result<Vec<ChatMessage>, ChatError> {
-        let state = self.lock();
-        let slot = state
-            .rooms
-            .get(room_id)
-            .ok_or_else(|| ChatError::RoomNotFound(room_id.to_owned()))?;
         // seq n is at index n - 1: the log has no gaps.
-        let start = (after_seq as usize).min(slot.log.len());
-        Ok(slot.log[start..].iter().take(limit).cloned().collect())
+        self.with_log(room_id, |log| {
+            let start = (after_seq as usize).min(log.len());
+            log[start..].iter().take(limit).cloned().collect()
+        })
     }
 
     async fn messages_before(
@@ -195,14 +206,10 @@ impl Store for MemoryStore {
         before_seq: u64,
         limit: usize,
     ) -> Result<Vec<ChatMessage>, ChatError> {
-        let state = self.lock();
-        let slot = state
-            .rooms
-            .get(room_id)
-            .ok_or_else(|| ChatError::RoomNotFound(room_id.to_owned()))?;
-        let end = (before_seq.saturating_sub(1) as usize).min(slot.log.len());
-        let start = end.saturating_sub(limit);
-        Ok(slot.log[start..end].to_vec())
+        self.with_log(room_id, |log| {
+            let end = (before_seq.saturating_sub(1) as usize).min(log.len());
+            log[end.saturating_sub(limit)..end].to_vec()
+        })
     }
 
     async fn wait_room(
