@@ -23,6 +23,7 @@ pub mod methods {
     pub const UPDATE_MODEL_CONTEXT: &str = "ui/update-model-context";
     pub const OPEN_LINK: &str = "ui/open-link";
     pub const REQUEST_DISPLAY_MODE: &str = "ui/request-display-mode";
+    pub const DOWNLOAD_FILE: &str = "ui/download-file";
     pub const SIZE_CHANGED: &str = "ui/notifications/size-changed";
     pub const REQUEST_TEARDOWN: &str = "ui/notifications/request-teardown";
     pub const TOOL_INPUT: &str = "ui/notifications/tool-input";

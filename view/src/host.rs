@@ -186,6 +186,7 @@ impl Host {
             methods::MESSAGE => c.message.is_some(),
             methods::UPDATE_MODEL_CONTEXT => c.update_model_context.is_some(),
             methods::OPEN_LINK => c.open_links.is_some(),
+            methods::DOWNLOAD_FILE => c.download_file.is_some(),
             methods::LOG => c.logging.is_some(),
             _ => true,
         }
@@ -304,6 +305,21 @@ impl Host {
         self.request(methods::OPEN_LINK, json!({ "url": url }))
             .await
             .map(drop)
+    }
+
+    /// Offers the person a file (`ui/download-file`); `contents` are MCP embedded resources or
+    /// resource links.
+    pub async fn download_file(&self, contents: Vec<Value>) -> Result<(), HostError> {
+        self.request(methods::DOWNLOAD_FILE, json!({ "contents": contents }))
+            .await
+            .map(drop)
+    }
+
+    /// Asks the host to close the View (`ui/notifications/request-teardown`); the host decides.
+    pub fn request_teardown(&self) {
+        if !self.is_torn_down() {
+            let _ = self.bridge.notify(methods::REQUEST_TEARDOWN, None);
+        }
     }
 
     /// Asks for a display mode; returns the one the host granted (it may differ).

@@ -62,7 +62,7 @@ async fn outcome<T: Clone>(slot: &Rc<RefCell<Option<T>>>) -> T {
 
 #[wasm_bindgen_test]
 async fn each_request_has_the_specified_shape() {
-    let all = json!({"serverTools": {}, "serverResources": {}, "openLinks": {}, "message": {"text": {}},
+    let all = json!({"serverTools": {}, "serverResources": {}, "openLinks": {}, "downloadFile": {}, "message": {"text": {}},
                      "updateModelContext": {"text": {}}, "logging": {}});
     let (t, host) = connected(all).await;
 
@@ -130,6 +130,19 @@ async fn each_request_has_the_specified_shape() {
     let r = t.next("ping").await;
     t.ack(&r);
     assert!(outcome(&ping).await.is_ok());
+
+    let h = host.clone();
+    let file = json!({"type": "resource", "resource": {"uri": "file:///chat.txt", "mimeType": "text/plain", "text": "log"}});
+    let f = file.clone();
+    let download = spawn(async move { h.download_file(vec![f]).await });
+    let r = t.next("ui/download-file").await;
+    assert_eq!(r["params"], json!({"contents": [file]}));
+    t.ack(&r);
+    assert!(outcome(&download).await.is_ok());
+
+    host.request_teardown();
+    let note = t.next("ui/notifications/request-teardown").await;
+    assert!(note.get("id").is_none() && note.get("params").is_none());
 
     host.log("info", "hello");
     let note = t.next("notifications/message").await;
