@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::engine::store::StoreSpec;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "mcp-chat",
@@ -31,6 +33,17 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct StdioArgs {
+    /// Where chats are kept: `memory`, `sqlite` (a file under the user's data directory) or
+    /// `sqlite:PATH`. Memory by default here: a stdio server is private to the client that
+    /// launched it, and several often run at once, which a single shared file would refuse.
+    #[arg(
+        long,
+        default_value = "memory",
+        env = "MCP_CHAT_STORE",
+        value_name = "STORE"
+    )]
+    pub store: StoreSpec,
+
     #[command(flatten)]
     pub limits: LimitArgs,
 }
@@ -55,6 +68,17 @@ pub struct ServeArgs {
         value_name = "TOKEN"
     )]
     pub auth_token: Option<String>,
+
+    /// Where chats are kept: `sqlite` (the default: a file under the user's data directory,
+    /// e.g. ~/.local/share/mcp-chat/chat.db), `sqlite:PATH`, or `memory` (nothing survives a
+    /// restart). One process per SQLite file.
+    #[arg(
+        long,
+        default_value = "sqlite",
+        env = "MCP_CHAT_STORE",
+        value_name = "STORE"
+    )]
+    pub store: StoreSpec,
 
     #[command(flatten)]
     pub limits: LimitArgs,

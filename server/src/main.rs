@@ -1,4 +1,4 @@
-use std::sync::Arc;
+use std::process::ExitCode;
 
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
@@ -6,15 +6,26 @@ use tracing_subscriber::EnvFilter;
 
 use mcp_chat::cli::{Cli, Command};
 use mcp_chat::engine::Engine;
-use mcp_chat::engine::store::memory::MemoryStore;
 use mcp_chat::mcp::ChatServer;
 use mcp_chat::{http, shutdown, stdio};
 
 /// Our own events at info; rmcp's per-session chatter only when it is a warning.
 const DEFAULT_LOG_FILTER: &str = "info,rmcp=warn";
 
+fn main() -> ExitCode {
+    // A failure is one readable line (with its causes), never a backtrace: these are errors a
+    // user acts on ("the file is in use", "cannot listen on …").
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // stderr only: in stdio mode stdout is the MCP transport.
     tracing_subscriber::fmt()
@@ -28,11 +39,15 @@ async fn main() -> anyhow::Result<()> {
 
     let stop = CancellationToken::new();
     shutdown::cancel_on_signal(stop.clone());
-    let limits = match &cli.command {
-        Command::Serve(args) => args.limits.to_limits(),
-        Command::Stdio(args) => args.limits.to_limits(),
+    let (limits, store) = match &cli.command {
+        Command::Serve(args) => (args.limits.to_limits(), &args.store),
+        Command::Stdio(args) => (args.limits.to_limits(), &args.store),
     };
-    let engine = Engine::new(Arc::new(MemoryStore::new()), limits, stop.clone());
+    let opened = store
+        .open()
+        .map_err(|e| anyhow::anyhow!("cannot open the store: {e}"))?;
+    tracing::info!("store: {}", store.describe());
+    let engine = Engine::new(opened, limits, stop.clone());
     let sweeper = engine.spawn_sweeper();
     let server = ChatServer::new(engine);
     let result = match cli.command {

@@ -31,8 +31,15 @@ pub struct HttpServer {
 
 impl HttpServer {
     pub async fn start(extra: &[&str]) -> HttpServer {
+        // Each test server gets its own store: memory unless the test names one.
+        let store: &[&str] = if extra.contains(&"--store") {
+            &[]
+        } else {
+            &["--store", "memory"]
+        };
         let mut child = Command::new(BIN)
             .args(["serve", "--bind", "127.0.0.1:0"])
+            .args(store)
             .args(extra)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())

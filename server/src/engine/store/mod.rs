@@ -7,6 +7,10 @@
 //! operations (load, apply, persist, wake) and the rules stay in [`super::rules`].
 
 pub mod memory;
+pub mod sqlite;
+
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use mcp_chat_shared::chat::ChatMessage;
@@ -94,6 +98,65 @@ pub trait Store: Send + Sync + 'static {
     async fn queue(&self) -> Result<(Queue, u64), ChatError>;
     /// Returns once the queue's version differs from `seen_version`, or at `deadline`.
     async fn wait_queue(&self, seen_version: u64, deadline: Instant) -> Result<(), ChatError>;
+}
+
+/// Which backend to use, as `--store` names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreSpec {
+    /// Everything in this process; gone when it stops.
+    Memory,
+    /// A SQLite file; `None` means the default file under the user's data directory.
+    Sqlite(Option<PathBuf>),
+}
+
+impl std::str::FromStr for StoreSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "memory" => Ok(StoreSpec::Memory),
+            "sqlite" => Ok(StoreSpec::Sqlite(None)),
+            _ => match s.strip_prefix("sqlite:") {
+                Some("") => {
+                    Err("sqlite: needs a path, e.g. sqlite:/var/lib/mcp-chat/chat.db".into())
+                }
+                Some(path) => Ok(StoreSpec::Sqlite(Some(PathBuf::from(path)))),
+                None => Err(format!(
+                    "unknown store {s:?}: use memory, sqlite (the default file) or sqlite:PATH"
+                )),
+            },
+        }
+    }
+}
+
+impl StoreSpec {
+    /// `$XDG_DATA_HOME/mcp-chat/chat.db` (or the platform's equivalent).
+    pub fn default_sqlite_path() -> PathBuf {
+        dirs::data_dir()
+            .unwrap_or_else(|| PathBuf::from("."))
+            .join("mcp-chat")
+            .join("chat.db")
+    }
+
+    pub fn open(&self) -> Result<Arc<dyn Store>, ChatError> {
+        Ok(match self {
+            StoreSpec::Memory => Arc::new(memory::MemoryStore::new()),
+            StoreSpec::Sqlite(path) => {
+                let path = path.clone().unwrap_or_else(Self::default_sqlite_path);
+                Arc::new(sqlite::SqliteStore::open(&path)?)
+            }
+        })
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            StoreSpec::Memory => "memory (nothing survives a restart)".into(),
+            StoreSpec::Sqlite(path) => {
+                let path = path.clone().unwrap_or_else(Self::default_sqlite_path);
+                format!("sqlite at {}", path.display())
+            }
+        }
+    }
 }
 
 /// Turns drafts into log entries, numbering them after `room.latest_seq`.
