@@ -23,7 +23,13 @@ fn help_documents_every_flag() {
         assert!(top.contains(word), "--help lacks {word}:\n{top}");
     }
     let serve = run(&["serve", "--help"]);
-    for flag in ["--bind", "--allowed-host", "--auth-token", "--store", "127.0.0.1:8000"] {
+    for flag in [
+        "--bind",
+        "--allowed-host",
+        "--auth-token",
+        "--store",
+        "127.0.0.1:8000",
+    ] {
         assert!(serve.contains(flag), "serve --help lacks {flag}:\n{serve}");
     }
     run(&["stdio", "--help"]);

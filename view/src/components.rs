@@ -495,7 +495,11 @@ pub fn Composer() -> impl IntoView {
                 aria-label="Message"
                 placeholder=move || blocked().unwrap_or("Write a message — Enter sends, Shift+Enter for a new line")
                 prop:value=move || draft.get()
-                on:input=move |ev| draft.set(event_target_value(&ev))
+                on:input=move |ev| {
+                    draft.set(event_target_value(&ev));
+                    // Editing answers the error; it shows only until then.
+                    error.set(None);
+                }
                 on:keydown=on_keydown
                 disabled=move || blocked().is_some()
             ></textarea>

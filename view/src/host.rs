@@ -207,13 +207,27 @@ impl Host {
     }
 
     async fn request(&self, method: &'static str, params: Value) -> Result<Value, HostError> {
+        self.request_within(method, params, crate::bridge::DEFAULT_REQUEST_TIMEOUT)
+            .await
+    }
+
+    async fn request_within(
+        &self,
+        method: &'static str,
+        params: Value,
+        timeout: std::time::Duration,
+    ) -> Result<Value, HostError> {
         if self.is_torn_down() {
             return Err(HostError::TornDown);
         }
         if !self.supports(method) {
             return Err(HostError::Unsupported(method));
         }
-        match self.bridge.request(method, Some(params)).await {
+        match self
+            .bridge
+            .request_with_timeout(method, Some(params), timeout)
+            .await
+        {
             Ok(v) => Ok(v),
             Err(e) if e.is_method_not_found() => {
                 self.state.unsupported.borrow_mut().insert(method);
@@ -227,10 +241,23 @@ impl Host {
     /// Calls one of our server's tools through the host. A result with `isError: true` becomes
     /// [`HostError::Tool`]; otherwise its `structuredContent` is returned.
     pub async fn call_tool(&self, name: &str, arguments: Value) -> Result<Value, HostError> {
+        self.call_tool_within(name, arguments, crate::bridge::DEFAULT_REQUEST_TIMEOUT)
+            .await
+    }
+
+    /// [`Self::call_tool`], failing if the host has not answered within `timeout` (a host whose
+    /// server died mid-call may never answer).
+    pub async fn call_tool_within(
+        &self,
+        name: &str,
+        arguments: Value,
+        timeout: std::time::Duration,
+    ) -> Result<Value, HostError> {
         let raw = self
-            .request(
+            .request_within(
                 methods::TOOLS_CALL,
                 json!({"name": name, "arguments": arguments}),
+                timeout,
             )
             .await?;
         let result: ToolResult = serde_json::from_value(raw).map_err(|e| HostError::Tool {

@@ -129,11 +129,7 @@ impl Room {
 
     /// A compact transcript for `ui/update-model-context`.
     pub fn model_context(&self) -> (String, Value) {
-        let names: Vec<&str> = self
-            .members
-            .iter()
-            .map(|m| m.display_name.as_str())
-            .collect();
+        let names: Vec<String> = self.members.iter().map(MemberInfo::label).collect();
         let status = match self.status {
             RoomStatus::Waiting => "waiting for members",
             RoomStatus::Active => "active",

@@ -20,6 +20,12 @@ use crate::room::{Room, Target, WINDOW};
 
 /// Seconds each wait may block on the server (under its 50 s cap and clients' 60 s limit).
 const WAIT_SECONDS: u32 = 25;
+/// How long the View gives the host to answer a wait before treating it as lost and retrying:
+/// the server's own wait plus a margin for the round trip.
+const WAIT_ANSWER_WITHIN: Duration = Duration::from_secs(WAIT_SECONDS as u64 + 15);
+/// A send the host has not answered by then is reported as failed (the draft is kept), rather
+/// than leaving the person looking at "Sending…".
+const SEND_ANSWER_WITHIN: Duration = Duration::from_secs(20);
 const BACKOFF_FIRST: Duration = Duration::from_millis(500);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
 
@@ -162,7 +168,10 @@ async fn wait_for_match(host: &Host, state: ChatState, client_id: &str) -> Optio
     let mut attempt = 0;
     loop {
         let args = json!({"client_id": client_id, "timeout": WAIT_SECONDS});
-        match host.call_tool("wait_for_message", args).await {
+        match host
+            .call_tool_within("wait_for_message", args, WAIT_ANSWER_WITHIN)
+            .await
+        {
             Ok(value) => {
                 attempt = 0;
                 let result: WaitForMessageResult = decode("wait_for_message", value).ok()?;
@@ -182,14 +191,16 @@ async fn wait_for_match(host: &Host, state: ChatState, client_id: &str) -> Optio
     }
 }
 
+/// Reads the log, then the room. In that order: the members snapshot is then at least as new as
+/// the log it goes with, and anything later arrives through the wait loop (which refreshes it).
 async fn load(host: &Host, room_id: &str, client_id: &str) -> Result<Room, HostError> {
-    let ids = json!({"room_id": room_id, "client_id": client_id});
-    let info: RoomResult = decode("get_room", host.call_tool("get_room", ids).await?)?;
     let history_args = json!({"room_id": room_id, "client_id": client_id, "limit": WINDOW});
     let history: HistoryResult = decode(
         "get_history",
         host.call_tool("get_history", history_args).await?,
     )?;
+    let ids = json!({"room_id": room_id, "client_id": client_id});
+    let info: RoomResult = decode("get_room", host.call_tool("get_room", ids).await?)?;
     let mut room = Room::new(room_id.to_owned(), client_id.to_owned());
     apply_info(&mut room, info);
     room.merge(history.messages);
@@ -220,7 +231,10 @@ async fn follow(host: &Host, state: ChatState, room_id: &str, client_id: &str) {
             "room_id": room_id, "client_id": client_id, "after_seq": after,
             "include_own": true, "timeout": WAIT_SECONDS,
         });
-        match host.call_tool("wait_for_message", args).await {
+        match host
+            .call_tool_within("wait_for_message", args, WAIT_ANSWER_WITHIN)
+            .await
+        {
             Ok(value) => {
                 attempt = 0;
                 let Ok(result) = decode::<WaitForMessageResult>("wait_for_message", value) else {
@@ -283,8 +297,10 @@ pub async fn send(host: &Host, state: ChatState, text: String) -> Result<(), Hos
         return Err(HostError::Unsupported("sending before a room is open"));
     };
     let args = json!({"room_id": room_id, "client_id": client_id, "message": text});
-    let sent: SendMessageResult =
-        decode("send_message", host.call_tool("send_message", args).await?)?;
+    let answer = host
+        .call_tool_within("send_message", args, SEND_ANSWER_WITHIN)
+        .await?;
+    let sent: SendMessageResult = decode("send_message", answer)?;
     let shown = ChatMessage {
         seq: sent.seq,
         message_id: sent.message_id,

@@ -122,18 +122,19 @@ async fn open_room(capabilities: Value, history: Vec<Value>) -> (Mounted, Value)
             "structuredContent": {"status": "joined", "room_id": "lobby", "client_id": CLIENT}
         }}),
     );
-    let get_room = host.tool_call("get_room").await;
-    assert_eq!(
-        get_room["params"]["arguments"],
-        json!({"room_id": "lobby", "client_id": CLIENT})
-    );
-    host.tool_ok(&get_room, room_info("active"));
+    // The log first, then the room: the members snapshot is never older than the log.
     let get_history = host.tool_call("get_history").await;
     let latest = history.last().map_or(0, |m| m["seq"].as_u64().unwrap());
     host.tool_ok(
         &get_history,
         json!({"room_id": "lobby", "messages": history, "has_more": false, "latest_seq": latest}),
     );
+    let get_room = host.tool_call("get_room").await;
+    assert_eq!(
+        get_room["params"]["arguments"],
+        json!({"room_id": "lobby", "client_id": CLIENT})
+    );
+    host.tool_ok(&get_room, room_info("active"));
     let wait = host.tool_call("wait_for_message").await;
     settle().await;
     let mounted = Mounted {

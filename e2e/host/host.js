@@ -1,0 +1,128 @@
+// A real MCP Apps host page for the end-to-end tests: the official MCP client (v2) talks to
+// mcp-chat over streamable HTTP (same origin, proxied by the test server), and the official
+// AppBridge + PostMessageTransport from @modelcontextprotocol/ext-apps run the View in a
+// sandboxed srcdoc iframe under a Content-Security-Policy like the ones hosts apply.
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { AppBridge, PostMessageTransport } from '@modelcontextprotocol/ext-apps/app-bridge';
+
+const HOST_INFO = { name: 'e2e-host', version: '1.0.0' };
+const CAPABILITIES = {
+  serverTools: {},
+  serverResources: {},
+  openLinks: {},
+  logging: {},
+  message: { text: {} },
+  updateModelContext: { text: {} },
+};
+const CSP = {
+  // The specification's default policy, plus what the resource declares (wasmUnsafeEval).
+  wasm: "default-src 'none'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; media-src 'self' data:; connect-src 'none'; object-src 'none'",
+  strict: "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; media-src 'self' data:; connect-src 'none'; object-src 'none'",
+};
+
+const log = {
+  messages: [], // ui/message params the View sent
+  modelContext: [], // ui/update-model-context params
+  sizes: [], // size-changed params
+  toolCalls: [], // tools/call names the View made through us
+  logs: [],
+};
+let client;
+let bridge;
+let frame;
+let context = {
+  theme: 'light',
+  displayMode: 'inline',
+  availableDisplayModes: ['inline', 'fullscreen'],
+  containerDimensions: { maxHeight: 640, width: 560 },
+  locale: 'en-GB',
+  timeZone: 'UTC',
+  platform: 'web',
+};
+
+async function connectClient() {
+  const c = new Client({ name: 'e2e-host', version: '1.0.0' });
+  await c.connect(new StreamableHTTPClientTransport(new URL('/mcp', location.href)));
+  return c;
+}
+
+/// Forwards to the server; if the server restarted (its sessions are gone), the host reconnects
+/// its MCP client and tries again, as a host's connection manager does.
+async function forward(method, params, signal) {
+  try {
+    return await client.request({ method, params }, { signal });
+  } catch (e) {
+    if (signal?.aborted) throw e;
+    try {
+      client = await connectClient();
+    } catch {
+      throw e; // still down: the View sees the error and retries with backoff
+    }
+    return await client.request({ method, params }, { signal });
+  }
+}
+
+window.host = {
+  log,
+  async connect() {
+    client = await connectClient();
+  },
+  async callTool(name, args) {
+    return forward('tools/call', { name, arguments: args });
+  },
+  /// Mounts the View for a tool call that returned `result` for `args`.
+  async openView(toolName, args, result, { csp = 'wasm', height = 640 } = {}) {
+    const read = await forward('resources/read', { uri: 'ui://mcp-chat/room.html' });
+    const html = read.contents[0].text;
+    const doc = html.replace('<head>', `<head><meta http-equiv="Content-Security-Policy" content="${CSP[csp]}">`);
+    frame = document.createElement('iframe');
+    frame.setAttribute('sandbox', 'allow-scripts');
+    frame.style.cssText = `width:${context.containerDimensions.width}px;height:200px;border:1px solid #ccc;display:block`;
+    frame.dataset.maxHeight = String(height);
+    document.getElementById('views').appendChild(frame);
+    bridge = new AppBridge(client, HOST_INFO, CAPABILITIES, { hostContext: context });
+    const initialized = new Promise((resolve) => { bridge.oninitialized = resolve; });
+    bridge.onmessage = async (params) => { log.messages.push(params); return {}; };
+    bridge.onupdatemodelcontext = async (params) => { log.modelContext.push(params); return {}; };
+    bridge.onsizechange = (params) => {
+      log.sizes.push(params);
+      if (params.height !== undefined) {
+        frame.style.height = `${Math.min(params.height, Number(frame.dataset.maxHeight))}px`;
+      }
+    };
+    bridge.onrequestdisplaymode = async ({ mode }) => {
+      // Full screen: the host gives the View a fixed, larger container; inline: back to a
+      // flexible one the View sizes itself in.
+      const fullscreen = mode === 'fullscreen';
+      const size = fullscreen ? { height: 700, width: 580 } : { maxHeight: height, width: 560 };
+      frame.dataset.maxHeight = String(fullscreen ? 700 : height);
+      frame.style.width = `${size.width}px`;
+      if (fullscreen) frame.style.height = '700px';
+      context = { ...context, displayMode: mode, containerDimensions: size };
+      bridge.setHostContext(context);
+      return { mode };
+    };
+    bridge.onloggingmessage = (params) => log.logs.push(params);
+    frame.srcdoc = doc;
+    await bridge.connect(new PostMessageTransport(frame.contentWindow, frame.contentWindow));
+    // Route the View's calls through the host's (reconnecting) client, and record them.
+    bridge.oncalltool = async (params, extra) => {
+      log.toolCalls.push(params.name);
+      return forward('tools/call', params, extra?.mcpReq?.signal);
+    };
+    await initialized;
+    await bridge.sendToolInput({ arguments: args });
+    await bridge.sendToolResult(result);
+    return toolName;
+  },
+  setContext(partial) {
+    context = { ...context, ...partial };
+    bridge.setHostContext(context);
+  },
+  async teardown() {
+    await bridge.teardownResource({});
+  },
+  frameHeight() {
+    return frame.getBoundingClientRect().height;
+  },
+};
