@@ -532,8 +532,7 @@ impl Engine {
         let now = ids::now_ms();
         let max = self.limits.max_messages_per_room;
         let committed = self
-            .store
-            .transact_room(&room_id, None, self.limits.max_rooms, now, &mut |room| {
+            .update_room(&room_id, now, &mut |room| {
                 rules::send(room, &client.client_id, text, max, now)
             })
             .await;
@@ -696,24 +695,17 @@ impl Engine {
         let max_batch = self.limits.max_batch as u64;
         let mut claimed = (0u64, 0u64);
         let committed = self
-            .store
-            .transact_room(
-                room_id,
-                None,
-                self.limits.max_rooms,
-                ids::now_ms(),
-                &mut |room| {
-                    let latest = room.latest_seq;
-                    let member = room
-                        .member_mut(&client.client_id)
-                        .ok_or_else(|| ChatError::NotAMember(room_id.to_owned()))?;
-                    let from = member.delivered_seq;
-                    let to = latest.min(from + max_batch);
-                    member.delivered_seq = to;
-                    claimed = (from, to);
-                    Ok(Vec::new())
-                },
-            )
+            .update_room(room_id, ids::now_ms(), &mut |room| {
+                let latest = room.latest_seq;
+                let member = room
+                    .member_mut(&client.client_id)
+                    .ok_or_else(|| ChatError::NotAMember(room_id.to_owned()))?;
+                let from = member.delivered_seq;
+                let to = latest.min(from + max_batch);
+                member.delivered_seq = to;
+                claimed = (from, to);
+                Ok(Vec::new())
+            })
             .await?;
         let (from, to) = claimed;
         if to == from {
@@ -724,22 +716,15 @@ impl Engine {
             .messages_after(room_id, from, (to - from) as usize)
             .await?;
         if cancel.is_cancelled() {
-            self.store
-                .transact_room(
-                    room_id,
-                    None,
-                    self.limits.max_rooms,
-                    ids::now_ms(),
-                    &mut |room| {
-                        if let Some(m) = room.member_mut(&client.client_id)
-                            && m.delivered_seq == to
-                        {
-                            m.delivered_seq = from;
-                        }
-                        Ok(Vec::new())
-                    },
-                )
-                .await?;
+            self.update_room(room_id, ids::now_ms(), &mut |room| {
+                if let Some(m) = room.member_mut(&client.client_id)
+                    && m.delivered_seq == to
+                {
+                    m.delivered_seq = from;
+                }
+                Ok(Vec::new())
+            })
+            .await?;
             return Ok((Vec::new(), committed.room, false));
         }
         let full = to < committed.room.latest_seq;
@@ -775,6 +760,19 @@ impl Engine {
         Ok(room)
     }
 
+    /// A transaction on a room that must already exist (`RoomNotFound` otherwise).
+    async fn update_room(
+        &self,
+        room_id: &str,
+        now: u64,
+        tx: store::RoomTx<'_>,
+    ) -> Result<store::Committed, ChatError> {
+        // No room is created here, so the room limit cannot apply.
+        self.store
+            .transact_room(room_id, None, usize::MAX, now, tx)
+            .await
+    }
+
     pub async fn leave(&self, room_id: &str, client_id: &str) -> Result<LeaveResult, ChatError> {
         let room_id = self.limits.room_id(room_id)?;
         let client = self.authenticate(client_id).await?;
@@ -796,11 +794,10 @@ impl Engine {
         reason: LeaveReason,
     ) -> Result<store::Committed, ChatError> {
         let now = ids::now_ms();
-        self.store
-            .transact_room(room_id, None, self.limits.max_rooms, now, &mut |room| {
-                rules::leave(room, client_id, reason, now)
-            })
-            .await
+        self.update_room(room_id, now, &mut |room| {
+            rules::leave(room, client_id, reason, now)
+        })
+        .await
     }
 
     pub async fn history(

@@ -11,7 +11,7 @@ use mcp_chat_shared::chat::{ChatMessage, RoomStatus};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::{Committed, QueueTx, RoomTx, Store, stamp};
+use super::{Committed, QueueTx, RoomTx, Store, member_ids, stamp};
 use crate::engine::error::ChatError;
 use crate::engine::model::{ClientRecord, Queue, Room};
 
@@ -144,7 +144,7 @@ impl Store for MemoryStore {
             }
             (None, None) => return Err(ChatError::RoomNotFound(room_id.to_owned())),
         };
-        let before: HashSet<String> = room.members.iter().map(|m| m.client_id.clone()).collect();
+        let before = member_ids(&room);
         let drafts = tx(&mut room)?;
         let appended = stamp(&mut room, drafts, now);
 
@@ -161,18 +161,16 @@ impl Store for MemoryStore {
         if !appended.is_empty() {
             slot.changed.notify_waiters();
         }
-        for member in &room.members {
-            if !before.contains(&member.client_id) {
-                state
-                    .memberships
-                    .entry(member.client_id.clone())
-                    .or_default()
-                    .insert(room_id.to_owned());
-            }
+        let after = member_ids(&room);
+        for joined in after.difference(&before) {
+            state
+                .memberships
+                .entry(joined.clone())
+                .or_default()
+                .insert(room_id.to_owned());
         }
-        let after: HashSet<&str> = room.members.iter().map(|m| m.client_id.as_str()).collect();
-        for gone in before.iter().filter(|c| !after.contains(c.as_str())) {
-            if let Some(rooms) = state.memberships.get_mut(gone) {
+        for left in before.difference(&after) {
+            if let Some(rooms) = state.memberships.get_mut(left) {
                 rooms.remove(room_id);
             }
         }

@@ -159,6 +159,12 @@ impl StoreSpec {
     }
 }
 
+/// The client ids of a room's members: taken before and after a transaction, their differences
+/// are who joined and who left, which every store's membership index must follow.
+pub fn member_ids(room: &Room) -> std::collections::HashSet<String> {
+    room.members.iter().map(|m| m.client_id.clone()).collect()
+}
+
 /// Turns drafts into log entries, numbering them after `room.latest_seq`.
 pub fn stamp(room: &mut Room, drafts: Vec<Draft>, now: u64) -> Vec<ChatMessage> {
     drafts

@@ -12,7 +12,7 @@
 //!   hopping to a blocking thread for each one.
 //! - The schema carries its version (`PRAGMA user_version`); migrations run at open.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -22,7 +22,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::{Committed, QueueTx, RoomTx, Store, stamp};
+use super::{Committed, QueueTx, RoomTx, Store, member_ids, stamp};
 use crate::engine::error::ChatError;
 use crate::engine::model::{ClientRecord, Queue, Room};
 
@@ -392,8 +392,7 @@ impl Store for SqliteStore {
                 }
                 (None, None) => return Err(ChatError::RoomNotFound(room_id.to_owned())),
             };
-            let before: HashSet<String> =
-                room.members.iter().map(|m| m.client_id.clone()).collect();
+            let before = member_ids(&room);
             // An error drops `tx`, which rolls everything back.
             let drafts = tx_fn(&mut room)?;
             let appended = stamp(&mut room, drafts, now);
@@ -424,7 +423,7 @@ impl Store for SqliteStore {
                         .map_err(storage)?;
                 }
             }
-            let after: HashSet<String> = room.members.iter().map(|m| m.client_id.clone()).collect();
+            let after = member_ids(&room);
             for joined in after.difference(&before) {
                 tx.execute(
                     "INSERT OR IGNORE INTO memberships (client_id, room_id) VALUES (?1, ?2)",
