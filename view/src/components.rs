@@ -467,8 +467,13 @@ pub fn Composer() -> impl IntoView {
         error.set(None);
         let host = c.host();
         spawn_local(async move {
-            match session::send(&host, c.state, text).await {
-                Ok(()) => draft.set(String::new()),
+            match session::send(&host, c.state, text.clone()).await {
+                // Clear only what was sent: the person may already be typing the next message.
+                Ok(()) => draft.update(|d| {
+                    if *d == text {
+                        d.clear();
+                    }
+                }),
                 // The draft stays, so nothing typed is lost.
                 Err(e) => error.set(Some(e.to_string())),
             }

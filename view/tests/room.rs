@@ -570,3 +570,34 @@ async fn new_messages_do_not_yank_a_reader_who_scrolled_up() {
     assert!(list.scroll_top() >= list.scroll_height() - list.client_height() - 2);
     assert_eq!(m.count(".new-messages"), 0);
 }
+
+#[wasm_bindgen_test]
+async fn typing_during_a_send_is_not_wiped_by_its_success() {
+    let (m, _wait) = open_room(full_capabilities(), initial_history()).await;
+    let draft: web_sys::HtmlTextAreaElement = m.element("textarea").unchecked_into();
+    let type_text = |text: &str| {
+        draft.set_value(text);
+        draft
+            .dispatch_event(&web_sys::Event::new("input").unwrap())
+            .unwrap();
+    };
+    type_text("first");
+    let init = web_sys::KeyboardEventInit::new();
+    init.set_key("Enter");
+    init.set_cancelable(true);
+    let enter =
+        web_sys::KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init).unwrap();
+    draft.dispatch_event(&enter).unwrap();
+    let send = m.host.tool_call("send_message").await;
+    assert_eq!(send["params"]["arguments"]["message"], "first");
+    // The person starts the next message before the first one is acknowledged.
+    type_text("second, still typing");
+    m.host.tool_ok(
+        &send,
+        json!({"success": true, "message_id": "m_9", "seq": 9,
+               "timestamp": "2026-11-21T14:05:00.000Z", "members_present": 2, "room_status": "active"}),
+    );
+    settle().await;
+    assert_eq!(m.text("li.mine .text"), "first");
+    assert_eq!(draft.value(), "second, still typing");
+}
