@@ -12,7 +12,10 @@ import { startServer, startHostServer, tempDb, launch, openHost } from './lib/ha
 const here = path.dirname(fileURLToPath(import.meta.url));
 const ARTIFACTS = path.join(here, 'artifacts');
 const MAX_MESSAGE_BYTES = 200;
+// 'strict' is the MCP Apps default policy exactly as written (no 'wasm-unsafe-eval'): the View
+// must then run its JavaScript engine; 'wasm' allows WebAssembly, which the View then prefers.
 const CSP = process.env.E2E_CSP ?? 'wasm';
+const ENGINE = { strict: 'js', wasm: 'wasm' }[CSP];
 
 let db;
 let server;
@@ -44,6 +47,7 @@ async function openView(who, toolName, args, result) {
   await hosts[who].page.evaluate(([n, a, r, csp]) => window.host.openView(n, a, r, { csp }), [toolName, args, result, CSP]);
   const view = hosts[who].view();
   await view.waitForSelector('.connection');
+  assert.equal(await view.evaluate(() => document.documentElement.dataset.engine), ENGINE, `engine under the ${CSP} CSP`);
   return view;
 }
 
@@ -268,6 +272,12 @@ test('after the host tears the View down, no further tools/call arrives', async 
   await say('alice', 'Bob, are you still there?');
   await new Promise((r) => setTimeout(r, 2000));
   assert.equal((await hostLog('bob')).toolCalls.length, before);
+});
+
+test('the View names the engine it runs on in the host log', async () => {
+  const expected = { js: 'running on JavaScript', wasm: 'running on WebAssembly' }[ENGINE];
+  const logs = (await hostLog('alice')).logs.map((entry) => String(entry.data));
+  assert.ok(logs.some((line) => line.startsWith(expected)), `expected "${expected}…" in ${JSON.stringify(logs)}`);
 });
 
 test('no page errors in any host or View', () => {

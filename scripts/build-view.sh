@@ -1,23 +1,68 @@
 #!/usr/bin/env bash
-# Builds the View with trunk into target/view-dist/. The server's build.rs then folds it into one
-# self-contained HTML document and embeds it. Incremental: a second run with no change is quick.
+# Builds the View into target/view-dist/: trunk renders index.html (the page and its inlined CSS),
+# then one MVP-level wasm32 build of the View crate yields both engines the document carries:
+#   mcp-chat-view_bg.wasm    the WebAssembly engine
+#   mcp-chat-view.engine.js  the same module translated to JavaScript by binaryen's wasm2js, for
+#                            hosts whose CSP refuses to compile WebAssembly (the MCP Apps default)
+#   mcp-chat-view.js         the wasm-bindgen glue both engines plug into
+# The server's build.rs folds them into one self-contained HTML document and embeds it.
+# Incremental: a second run with no change takes seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# npm's binaryen (wasm-opt 132) must come before any other wasm-opt on PATH (see Trunk.toml).
+# npm's binaryen 132 (wasm-opt, wasm2js) must come before any other binaryen on PATH: Debian's
+# version 108 corrupts modules built by current Rust.
 export PATH="$PWD/node_modules/.bin:$PATH"
-for tool in trunk wasm-bindgen wasm-opt esbuild; do
+for tool in trunk cargo wasm-bindgen wasm-opt wasm2js esbuild node; do
   command -v "$tool" >/dev/null || { echo "error: $tool is missing; run scripts/setup.sh first" >&2; exit 1; }
 done
 
-echo "==> Building the View (trunk, release)" >&2
-# trunk runs cargo offline (it cannot download tools here); make sure the crates are fetched.
+dist=target/view-dist
+work=target/view-build
+mkdir -p "$work"
+
+echo "==> Building the View page (trunk)" >&2
+trunk --offline=true build --release >&2
+
+echo "==> Compiling the View (wasm32, MVP features)" >&2
+# Why MVP: wasm2js understands only the WebAssembly MVP, and one build serving both engines
+# guarantees they run the same program. The prebuilt std still carries newer instructions; the
+# wasm-opt lowering passes below rewrite them. Paths are remapped so panic locations do not carry
+# this machine's directories into the document.
 cargo fetch --locked --target wasm32-unknown-unknown >/dev/null 2>&1 || cargo fetch --target wasm32-unknown-unknown
-trunk --offline=true build --release
-# Minify the wasm-bindgen glue: whitespace and syntax only. Identifiers stay, because the
-# inline loader that server/build.rs writes calls the glue's `__wbg_init` by name.
-glue=target/view-dist/mcp-chat-view.js
-esbuild "$glue" --minify-whitespace --minify-syntax --format=esm --log-level=warning \
-  --outfile="$glue" --allow-overwrite
-wasm=target/view-dist/mcp-chat-view_bg.wasm
-echo "    $(wc -c <"$wasm") bytes of wasm ($(gzip -9 -c "$wasm" | wc -c) gzipped), $(wc -c <"$glue") bytes of JS glue" >&2
+RUSTFLAGS="-C target-cpu=mvp --remap-path-prefix=$HOME/.cargo/registry/src/= --remap-path-prefix=$PWD/=" \
+  cargo build --release --locked --target wasm32-unknown-unknown -p mcp-chat-view --bin mcp-chat-view
+compiled=target/wasm32-unknown-unknown/release/mcp-chat-view.wasm
+
+# The target_features section still lists reference-types (from std); wasm-bindgen would then
+# emit externref glue the MVP module cannot satisfy. Dropping the section selects the plain glue.
+wasm-opt --all-features --disable-compact-imports --strip-target-features "$compiled" -o "$work/stripped.wasm"
+wasm-bindgen --target web --remove-name-section --remove-producers-section \
+  --out-dir "$work" --out-name mcp-chat-view "$work/stripped.wasm"
+
+echo "==> Optimising (wasm-opt -Oz with MVP lowering)" >&2
+wasm-opt --enable-bulk-memory --enable-bulk-memory-opt --enable-nontrapping-float-to-int \
+  --enable-sign-ext --enable-mutable-globals --enable-multivalue \
+  --llvm-memory-copy-fill-lowering --llvm-nontrapping-fptoint-lowering --signext-lowering \
+  -Oz "$work/mcp-chat-view_bg.wasm" -o "$dist/mcp-chat-view_bg.wasm"
+
+echo "==> Translating to JavaScript (wasm2js)" >&2
+wasm2js -Oz "$dist/mcp-chat-view_bg.wasm" -o "$work/wasm2js.js"
+node scripts/lib/js-engine.mjs "$work/wasm2js.js" "$work/engine.js"
+esbuild "$work/engine.js" --minify --log-level=warning --outfile="$dist/mcp-chat-view.engine.js" --allow-overwrite
+
+# The glue hands its instantiation hooks to the document's loader (server/build.rs writes it):
+# both engines are instantiated there, from the same import object.
+glue="$work/mcp-chat-view.js"
+for hook in __wbg_get_imports __wbg_finalize_init; do
+  grep -q "function $hook(" "$glue" || {
+    echo "error: the wasm-bindgen glue has no $hook(); its output format changed" >&2; exit 1; }
+done
+{ cat "$glue"; echo 'globalThis.mcpChatGlue = { imports: __wbg_get_imports, start: __wbg_finalize_init };'; } \
+  >"$work/glue.js"
+esbuild "$work/glue.js" --minify --format=esm --log-level=warning --outfile="$dist/mcp-chat-view.js" --allow-overwrite
+
+size() { printf '%s bytes (%s gzipped)' "$(wc -c <"$1")" "$(gzip -9 -c "$1" | wc -c)"; }
+echo "    wasm:      $(size "$dist/mcp-chat-view_bg.wasm")" >&2
+echo "    JS engine: $(size "$dist/mcp-chat-view.engine.js")" >&2
+echo "    glue:      $(size "$dist/mcp-chat-view.js")" >&2

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test suite: formatting, clippy (native and wasm32), the native unit and
 # integration tests, the View's browser tests (wasm-pack, headless Chromium), and the shipped
-# View document booting in Chromium from the real server.
+# end-to-end chat scenarios in real hosts under both CSPs (JavaScript and WebAssembly engines).
 # Installs what is missing first (scripts/setup.sh), so it works on a fresh clone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,8 +30,12 @@ cargo test --locked -p mcp-chat-shared -p mcp-chat
 stage "View browser tests (wasm-pack, headless Chromium)"
 wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver --mode no-install view
 
-stage "View document in Chromium (Node test runner, playwright-core)"
-# Uses the debug binary the native tests just built.
-node --test --test-timeout=120000 e2e/
+stage "View document in Chromium, under the MCP Apps default CSP (JavaScript engine)"
+# Uses the debug binary the native tests just built. The default policy refuses WebAssembly, so
+# the View must run its wasm2js engine; the chat scenarios then run again where it may compile.
+E2E_CSP=strict node --test --test-timeout=120000 e2e/
+
+stage "End-to-end chat under a CSP with 'wasm-unsafe-eval' (WebAssembly engine)"
+E2E_CSP=wasm node --test --test-timeout=120000 e2e/chat.test.mjs
 
 stage "All test suites passed"

@@ -1,13 +1,15 @@
 //! Embeds the View as one self-contained HTML document.
 //!
-//! trunk builds the View into `target/view-dist/` (an `index.html`, the wasm-bindgen JS glue and
-//! the `.wasm`). A View runs in a sandboxed iframe with no server of its own and `connect-src
-//! 'none'`, so it can fetch nothing: this script folds the three files into one document — the
-//! glue as an inline module script, the wasm gzip-compressed and base64-encoded inside it,
-//! inflated with `DecompressionStream` and handed to the glue as bytes — and the server
-//! `include_str!`s the result. `mcp-chat` is then one binary with no files beside it.
+//! `scripts/build-view.sh` builds the View into `target/view-dist/`: trunk's `index.html`, the
+//! wasm-bindgen JS glue, the `.wasm`, and `mcp-chat-view.engine.js` (the same module translated to
+//! JavaScript by wasm2js, for hosts whose CSP refuses WebAssembly). A View runs in a sandboxed
+//! iframe with no server of its own and `connect-src 'none'`, so it can fetch nothing: this script
+//! folds the files into one document — the glue and the loader (`view-loader.js`) in one inline
+//! module script, both engines gzip-compressed and base64-encoded inside it, inflated with
+//! `DecompressionStream` — and the server `include_str!`s the result. `mcp-chat` is then one
+//! binary with no files beside it.
 //!
-//! The View is not built from here: a nested trunk/cargo run inside a build script would hide its
+//! The View is not built from here: a nested cargo run inside a build script would hide its
 //! progress for minutes and contend for the target directory's lock. When the View is missing the
 //! build stops and says which command builds it.
 
@@ -19,7 +21,7 @@ use std::process::exit;
 
 use base64::Engine as _;
 
-/// File stem trunk gives the View's outputs (`filehash = false` in Trunk.toml keeps it stable).
+/// File stem of the View's outputs (`scripts/build-view.sh` and trunk's `filehash = false`).
 const VIEW_STEM: &str = "mcp-chat-view";
 
 fn main() {
@@ -32,10 +34,13 @@ fn main() {
     let index = dist.join("index.html");
     let glue = dist.join(format!("{VIEW_STEM}.js"));
     let wasm = dist.join(format!("{VIEW_STEM}_bg.wasm"));
-    for file in [&index, &glue, &wasm] {
+    let engine_js = dist.join(format!("{VIEW_STEM}.engine.js"));
+    let loader = manifest_dir.join("view-loader.js");
+    let inputs = [&index, &glue, &wasm, &engine_js, &loader];
+    for file in inputs {
         println!("cargo::rerun-if-changed={}", file.display());
     }
-    if let Some(missing) = [&index, &glue, &wasm].into_iter().find(|f| !f.exists()) {
+    if let Some(missing) = inputs.into_iter().find(|f| !f.exists()) {
         fail(&format!(
             "the View has not been built: {} is missing.\n\
              Build it first with `scripts/build-view.sh` (or run `./run.sh`, which builds \
@@ -44,13 +49,24 @@ fn main() {
         ));
     }
 
-    let html = read(&index);
-    let glue = read(&glue);
-    let wasm = fs::read(&wasm).unwrap_or_else(|e| fail(&format!("{}: {e}", wasm.display())));
-
-    let document = bundle(&html, &glue, &wasm).unwrap_or_else(|e| fail(&e));
+    let view = View {
+        html: read(&index),
+        glue: read(&glue),
+        loader: read(&loader),
+        wasm: fs::read(&wasm).unwrap_or_else(|e| fail(&format!("{}: {e}", wasm.display()))),
+        engine_js: read(&engine_js),
+    };
+    let document = bundle(&view).unwrap_or_else(|e| fail(&e));
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets it")).join("view.html");
     fs::write(&out, document).unwrap_or_else(|e| fail(&format!("{}: {e}", out.display())));
+}
+
+struct View {
+    html: String,
+    glue: String,
+    loader: String,
+    wasm: Vec<u8>,
+    engine_js: String,
 }
 
 fn read(path: &Path) -> String {
@@ -62,47 +78,74 @@ fn fail(message: &str) -> ! {
     exit(1)
 }
 
-/// Replaces trunk's loader (which fetches the glue and the wasm by URL) with an inline one.
-fn bundle(html: &str, glue: &str, wasm: &[u8]) -> Result<String, String> {
-    if glue.contains("</script") {
-        return Err("the JS glue contains `</script`, which would end the inline script".into());
+/// gzip, then base64: what the loader's `unpack` reverses.
+fn pack(bytes: &[u8]) -> Result<String, String> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(bytes).map_err(|e| e.to_string())?;
+    let gzipped = gz.finish().map_err(|e| e.to_string())?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(gzipped))
+}
+
+/// The loader without its comments and indentation: they explain the source, not the document.
+fn compact(script: &str) -> String {
+    script
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Replaces trunk's page furniture with the inline glue, loader and payloads.
+fn bundle(view: &View) -> Result<String, String> {
+    for (name, script) in [("JS glue", &view.glue), ("loader", &view.loader)] {
+        if script.contains("</script") {
+            return Err(format!(
+                "the {name} contains `</script`, which would end the inline script"
+            ));
+        }
     }
-    let mut html = html.to_owned();
-    // trunk injects `<link rel="modulepreload"|"preload" href="/mcp-chat-view…">` and a
-    // `<script type="module">` that imports the glue; all of them point at our files by URL.
+    let mut html = view.html.clone();
+    // trunk leaves the `<link data-trunk rel="rust" … data-trunk-skip>` it did not build, and
+    // would inject preload links and a loader script if it had; all of them name our files.
     while let Some(range) = find_tag(&html, "<link", ">", VIEW_STEM) {
         html.replace_range(range, "");
     }
     while let Some(range) = find_tag(&html, "<script", "</script>", VIEW_STEM) {
         html.replace_range(range, "");
     }
+    while let Some(range) = find_tag(&html, "<!--", "-->", "") {
+        html.replace_range(range, "");
+    }
     if html.contains(VIEW_STEM) {
         return Err(format!(
-            "trunk's index.html still refers to {VIEW_STEM} after removing its loader; \
+            "trunk's index.html still refers to {VIEW_STEM} after removing its tags; \
              its output format may have changed"
         ));
     }
 
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    gz.write_all(wasm).map_err(|e| e.to_string())?;
-    let packed =
-        base64::engine::general_purpose::STANDARD.encode(gz.finish().map_err(|e| e.to_string())?);
-
-    // The glue keeps its `export`s (legal in a module script). Its `__wbg_init` is called with
-    // the bytes, never a URL: `import.meta.url` is `about:srcdoc` inside a host's iframe.
-    let loader = format!(
-        "<script type=\"module\">\n{glue}\n\
-         const packedWasm = \"{packed}\";\n\
-         const gzipped = Uint8Array.from(atob(packedWasm), (c) => c.charCodeAt(0));\n\
-         const inflated = new Blob([gzipped]).stream().pipeThrough(new DecompressionStream(\"gzip\"));\n\
-         const wasmBytes = await new Response(inflated).arrayBuffer();\n\
-         await __wbg_init({{ module_or_path: wasmBytes }});\n\
-         </script>\n"
+    let loader = compact(&view.loader);
+    for placeholder in ["\"@WASM@\"", "\"@JS@\""] {
+        if loader.matches(placeholder).count() != 1 {
+            return Err(format!(
+                "view-loader.js must hold {placeholder} exactly once"
+            ));
+        }
+    }
+    let loader = loader
+        .replace("\"@WASM@\"", &format!("\"{}\"", pack(&view.wasm)?))
+        .replace(
+            "\"@JS@\"",
+            &format!("\"{}\"", pack(view.engine_js.as_bytes())?),
+        );
+    let script = format!(
+        "<script type=\"module\">\n{}\n{loader}\n</script>\n",
+        view.glue.trim()
     );
     let at = html
         .rfind("</body>")
         .ok_or("trunk's index.html has no </body>")?;
-    html.insert_str(at, &loader);
+    html.insert_str(at, &script);
     Ok(html)
 }
 

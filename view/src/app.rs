@@ -25,6 +25,19 @@ pub fn app_info() -> Implementation {
     }
 }
 
+/// Which engine the document's loader started: the same program runs as WebAssembly, or as its
+/// JavaScript translation where the host's CSP refuses WebAssembly (see server/view-loader.js).
+fn engine() -> &'static str {
+    let attribute = leptos::prelude::document()
+        .document_element()
+        .and_then(|root| root.get_attribute("data-engine"));
+    match attribute.as_deref() {
+        Some("wasm") => "WebAssembly",
+        Some("js") => "JavaScript (the host's CSP refuses WebAssembly)",
+        _ => "WebAssembly (loaded without the View's loader)",
+    }
+}
+
 #[component]
 pub fn App(bridge: Bridge) -> impl IntoView {
     let host = Host::new(bridge);
@@ -96,6 +109,7 @@ pub fn App(bridge: Bridge) -> impl IntoView {
                     state.connection.set(Connection::Idle);
                 }
                 host.start_auto_resize();
+                host.log("info", format!("running on {}", engine()));
             }
             Err(error) => state.connection.set(Connection::Failed(error.to_string())),
         }
