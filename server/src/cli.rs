@@ -70,8 +70,9 @@ pub struct ServeArgs {
     pub auth_token: Option<String>,
 
     /// Where chats are kept: `sqlite` (the default: a file under the user's data directory,
-    /// e.g. ~/.local/share/mcp-chat/chat.db), `sqlite:PATH`, or `memory` (nothing survives a
-    /// restart). One process per SQLite file.
+    /// e.g. ~/.local/share/mcp-chat/chat.db), `sqlite:PATH`, `memory` (nothing survives a
+    /// restart), or `redis://[:PASSWORD@]HOST:PORT[/DB][?prefix=P&ttl=SECS]` (shared by several
+    /// instances, e.g. behind a load balancer). One process per SQLite file.
     #[arg(
         long,
         default_value = "sqlite",
