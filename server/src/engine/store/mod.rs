@@ -141,8 +141,14 @@ impl std::str::FromStr for StoreSpec {
                 }
                 Some(path) => Ok(StoreSpec::Sqlite(Some(PathBuf::from(path)))),
                 None => Err(format!(
-                    "unknown store {s:?}: use memory, sqlite (the default file), sqlite:PATH or \
-                     redis://HOST:PORT"
+                    "unknown store {}: use memory, sqlite (the default file), sqlite:PATH or \
+                     redis://HOST:PORT",
+                    // Whatever it is, it may hold a password.
+                    if s.contains('@') {
+                        "(not shown)".to_owned()
+                    } else {
+                        format!("{s:?}")
+                    }
                 )),
             },
         }
@@ -244,4 +250,35 @@ pub fn stamp(room: &mut Room, drafts: Vec<Draft>, now: u64) -> Vec<ChatMessage> 
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_parse_and_never_show_a_password() {
+        assert_eq!("memory".parse::<StoreSpec>().unwrap(), StoreSpec::Memory);
+        assert_eq!(
+            "sqlite".parse::<StoreSpec>().unwrap(),
+            StoreSpec::Sqlite(None)
+        );
+        let spec: StoreSpec = "redis://:pw123@127.0.0.1:6379/1?prefix=x:".parse().unwrap();
+        let described = spec.describe();
+        assert!(
+            described.starts_with("redis at redis://:***@127.0.0.1:6379/1"),
+            "{described}"
+        );
+        assert!(described.contains(r#"keys under "x:""#), "{described}");
+        assert!(!described.contains("pw123"));
+        assert!(!format!("{spec:?}").contains("pw123"));
+        for bad in [
+            "redis://:pw123@h/?prefix=*",
+            "redis:/:pw123@h",
+            "rediss://:pw123@h",
+        ] {
+            let err = bad.parse::<StoreSpec>().unwrap_err();
+            assert!(!err.contains("pw123"), "{err}");
+        }
+    }
 }
