@@ -163,6 +163,14 @@ impl RedisStore {
     /// Connects, checks that the server answers and subscribes to wake-ups; fails at once with
     /// the cause when the server cannot be reached.
     pub async fn open(target: &RedisTarget, key_ttl: Duration) -> Result<RedisStore, ChatError> {
+        Self::open_with(target, key_ttl, RESPONSE_TIMEOUT).await
+    }
+
+    async fn open_with(
+        target: &RedisTarget,
+        key_ttl: Duration,
+        response_timeout: Duration,
+    ) -> Result<RedisStore, ChatError> {
         let unreachable =
             |e: &dyn std::fmt::Display| storage(format!("cannot connect to {target}: {e}"));
         let client = redis::Client::open(target.connect_url()).map_err(|e| unreachable(&e))?;
@@ -179,7 +187,7 @@ impl RedisStore {
 
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_response_timeout(Some(RESPONSE_TIMEOUT))
+            .set_response_timeout(Some(response_timeout))
             .set_max_delay(Duration::from_secs(2));
         let conn = ConnectionManager::new_with_config(client.clone(), config)
             .await

@@ -201,3 +201,50 @@ async fn an_unreachable_server_fails_at_once_with_the_address_and_no_password() 
     assert!(message.contains(&format!("127.0.0.1:{port}")), "{message}");
     assert!(!message.contains("hunter2"), "{message}");
 }
+
+#[tokio::test]
+async fn a_commit_answered_too_late_is_applied_once_and_acknowledged() {
+    use mcp_chat_shared::chat::MessageKind;
+
+    use crate::engine::model::{Draft, Room, RoomKind};
+
+    let server = RedisServer::start();
+    let target = RedisTarget::parse(&server.url()).unwrap();
+    let store = RedisStore::open_with(&target, DEFAULT_KEY_TTL, Duration::from_millis(200))
+        .await
+        .unwrap();
+    let now = crate::engine::ids::now_ms();
+    let room = Room::new("late".into(), RoomKind::Named, 2, now);
+    store
+        .transact_room("late", Some(room), 10, now, &mut |_| Ok(Vec::new()))
+        .await
+        .unwrap();
+
+    // Writes stall for five response timeouts: the commit's answer is "lost", and only its
+    // marker can tell that it was applied once the pause ends.
+    let mut admin = redis::Client::open(server.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(1000)
+        .arg("WRITE")
+        .query(&mut admin)
+        .unwrap();
+    let committed = store
+        .transact_room("late", None, usize::MAX, now, &mut |_| {
+            Ok(vec![Draft {
+                kind: MessageKind::Chat,
+                sender: None,
+                text: "once".into(),
+            }])
+        })
+        .await
+        .unwrap();
+    assert_eq!(committed.appended[0].seq, 1);
+    let log = store.messages_after("late", 0, 100).await.unwrap();
+    let texts: Vec<&str> = log.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts, ["once"], "applied exactly once");
+    assert_eq!(store.room("late").await.unwrap().unwrap().latest_seq, 1);
+}
