@@ -151,19 +151,19 @@ async fn a_wait_on_one_instance_wakes_promptly_for_a_send_on_another() {
             let cb = cb.peer().clone();
             let bob = bob.clone();
             tokio::spawn(async move {
-                let started = Instant::now();
                 let r = wait(&cb, "wake", &bob, 30.0).await;
-                (started.elapsed(), chat_texts(&r))
+                (Instant::now(), chat_texts(&r))
             })
         };
         tokio::time::sleep(Duration::from_millis(300)).await;
         let sent_at = Instant::now();
         send(&ca, "wake", &alice, &format!("ping {round}")).await;
-        let (waited, texts) = waiter.await.unwrap();
+        let (woken_at, texts) = waiter.await.unwrap();
         assert_eq!(texts, [format!("ping {round}")]);
+        let latency = woken_at.duration_since(sent_at);
         assert!(
-            sent_at.elapsed() < Duration::from_secs(2) && waited < Duration::from_secs(3),
-            "woken by the send, not by the 30 s timeout: {waited:?}"
+            latency < Duration::from_secs(2),
+            "woken by the send, not by the 30 s timeout: {latency:?} after it"
         );
     }
 }
