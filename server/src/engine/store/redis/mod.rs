@@ -21,6 +21,7 @@
 //!   reconnects on its own, logs the loss and the return, and resubscribes.
 
 mod config;
+mod conn;
 pub mod keys;
 mod scripts;
 mod session_store;
@@ -29,7 +30,6 @@ pub mod testing;
 mod wake;
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,7 +37,6 @@ use async_trait::async_trait;
 use mcp_chat_shared::chat::{ChatMessage, RoomStatus};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::streams::StreamRangeReply;
-use redis::{FromRedisValue, RedisError, RedisResult, RetryMethod, ScriptInvocation};
 use tokio::time::Instant;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
@@ -47,6 +46,7 @@ pub use session_store::RedisSessionStore;
 use super::{Committed, QueueTx, RoomTx, Store, member_ids, stamp};
 use crate::engine::error::ChatError;
 use crate::engine::model::{ClientRecord, Queue, Room};
+use conn::{Attempts, Commit, Conn};
 use keys::Keys;
 use wake::Wakers;
 
@@ -57,11 +57,9 @@ const COMMIT_MARKER_TTL_SECS: u64 = 120;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Generous: a slow answer is retried (safely, see `commit`), but only after this.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long a call keeps retrying through a lost connection or lost races before it fails.
-const RETRY_BUDGET: Duration = Duration::from_secs(10);
 
 pub struct RedisStore {
-    conn: ConnectionManager,
+    conn: Conn,
     keys: Keys,
     key_ttl_secs: u64,
     wakers: Arc<Wakers>,
@@ -70,15 +68,6 @@ pub struct RedisStore {
 
 fn storage(e: impl std::fmt::Display) -> ChatError {
     ChatError::Storage(format!("redis: {e}"))
-}
-
-/// Failures of the connection rather than of the command: worth another try.
-fn transient(e: &RedisError) -> bool {
-    e.is_timeout()
-        || matches!(
-            e.retry_method(),
-            RetryMethod::Reconnect | RetryMethod::RetryImmediately | RetryMethod::WaitAndRetry
-        )
 }
 
 fn random_token() -> String {
@@ -113,50 +102,6 @@ fn messages_of(reply: StreamRangeReply) -> Result<Vec<ChatMessage>, ChatError> {
             serde_json::from_str(&body).map_err(storage)
         })
         .collect()
-}
-
-/// What became of a commit script.
-enum Commit<T> {
-    /// Redis answered.
-    Answered(T),
-    /// The answer was lost, but the commit's marker shows it was applied.
-    Applied,
-    /// The answer was lost and the commit was not applied: run the transaction again.
-    NotApplied,
-}
-
-/// Paces the retries of a transaction that lost a race or a connection.
-struct Attempts {
-    started: Instant,
-    count: u32,
-}
-
-impl Attempts {
-    fn new() -> Attempts {
-        Attempts {
-            started: Instant::now(),
-            count: 0,
-        }
-    }
-
-    async fn again(&mut self, what: &str) -> Result<(), ChatError> {
-        self.count += 1;
-        if self.started.elapsed() > RETRY_BUDGET {
-            return Err(storage(format!(
-                "{what} gave up after {} attempts",
-                self.count
-            )));
-        }
-        // The first retries go at once (a lost race is usually won next time); after that a
-        // random pause keeps a crowd of contenders from colliding in step.
-        if self.count > 2 {
-            let mut jitter = [0u8; 1];
-            let _ = getrandom::fill(&mut jitter);
-            let cap = self.count.min(50) as u64;
-            tokio::time::sleep(Duration::from_millis(1 + jitter[0] as u64 % cap)).await;
-        }
-        Ok(())
-    }
 }
 
 impl RedisStore {
@@ -207,7 +152,7 @@ impl RedisStore {
             .map_err(|_| unreachable(&"could not subscribe to wake-ups"))?
             .map_err(|_| unreachable(&"the wake-up subscriber stopped"))?;
         Ok(RedisStore {
-            conn,
+            conn: Conn(conn),
             keys,
             key_ttl_secs: key_ttl.as_secs().max(1),
             wakers,
@@ -220,76 +165,15 @@ impl RedisStore {
         RedisSessionStore::new(self.conn.clone(), self.keys.clone(), ttl)
     }
 
-    /// Runs `op` on the shared connection, again while the connection is what fails. Only for
-    /// operations that are harmless to repeat.
-    async fn retrying<T, F, Fut>(&self, mut op: F) -> Result<T, ChatError>
-    where
-        F: FnMut(ConnectionManager) -> Fut,
-        Fut: Future<Output = RedisResult<T>>,
-    {
-        let started = Instant::now();
-        let mut delay = Duration::from_millis(25);
-        loop {
-            match op(self.conn.clone()).await {
-                Ok(v) => return Ok(v),
-                Err(e) if transient(&e) && started.elapsed() < RETRY_BUDGET => {
-                    tracing::debug!(error = %e, "redis command failed; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(1));
-                }
-                Err(e) => return Err(storage(e)),
-            }
-        }
-    }
-
-    async fn query<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, ChatError> {
-        self.retrying(|mut c| async move { cmd.query_async(&mut c).await })
-            .await
-    }
-
-    async fn query_pipe<T: FromRedisValue>(&self, pipe: &redis::Pipeline) -> Result<T, ChatError> {
-        self.retrying(|mut c| async move { pipe.query_async(&mut c).await })
-            .await
-    }
-
-    async fn invoke<T: FromRedisValue>(
-        &self,
-        script: &ScriptInvocation<'_>,
-    ) -> Result<T, ChatError> {
-        self.retrying(|mut c| async move { script.invoke_async(&mut c).await })
-            .await
-    }
-
-    /// Runs a commit script that leaves the marker `marker` when it applies. A commit is not
-    /// harmless to repeat, so a failed connection is not retried blindly: the marker tells
-    /// whether it got through.
-    async fn commit<T: FromRedisValue>(
-        &self,
-        script: &ScriptInvocation<'_>,
-        marker: &str,
-    ) -> Result<Commit<T>, ChatError> {
-        match script.invoke_async(&mut self.conn.clone()).await {
-            Ok(v) => Ok(Commit::Answered(v)),
-            Err(e) if transient(&e) => {
-                tracing::debug!(error = %e, "commit interrupted; checking whether it applied");
-                let applied: bool = self.query(redis::cmd("EXISTS").arg(marker)).await?;
-                Ok(if applied {
-                    Commit::Applied
-                } else {
-                    Commit::NotApplied
-                })
-            }
-            Err(e) => Err(storage(e)),
-        }
-    }
-
     async fn read_room(&self, room_id: &str) -> Result<Option<String>, ChatError> {
-        self.query(redis::cmd("GET").arg(self.keys.room(room_id)))
+        self.conn
+            .query(redis::cmd("GET").arg(self.keys.room(room_id)))
             .await
     }
 
     async fn read_queue(&self) -> Result<(Queue, u64), ChatError> {
         let (state, version): (Option<String>, Option<u64>) = self
+            .conn
             .query(
                 redis::cmd("HMGET")
                     .arg(self.keys.queue())
@@ -315,10 +199,12 @@ impl RedisStore {
         let (exists, reply) = match range {
             Some(cmd) => {
                 pipe.add_command(cmd);
-                self.query_pipe::<(bool, StreamRangeReply)>(&pipe).await?
+                self.conn
+                    .query_pipe::<(bool, StreamRangeReply)>(&pipe)
+                    .await?
             }
             None => {
-                let (exists,): (bool,) = self.query_pipe(&pipe).await?;
+                let (exists,): (bool,) = self.conn.query_pipe(&pipe).await?;
                 (exists, StreamRangeReply::default())
             }
         };
@@ -347,7 +233,7 @@ impl Store for RedisStore {
             .arg(client.created_ms)
             .arg(client.last_seen_ms)
             .arg(self.key_ttl_secs);
-        match self.invoke::<i64>(&script).await? {
+        match self.conn.invoke::<i64>(&script).await? {
             1 => Ok(()),
             _ => Err(ChatError::ServerFull {
                 what: "clients",
@@ -358,6 +244,7 @@ impl Store for RedisStore {
 
     async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, ChatError> {
         let h: HashMap<String, String> = self
+            .conn
             .query(redis::cmd("HGETALL").arg(self.keys.client(client_id)))
             .await?;
         if h.is_empty() {
@@ -377,7 +264,7 @@ impl Store for RedisStore {
             .arg(client_id)
             .arg(now)
             .arg(self.key_ttl_secs);
-        self.invoke::<i64>(&script).await.map(drop)
+        self.conn.invoke::<i64>(&script).await.map(drop)
     }
 
     async fn remove_client(&self, client_id: &str) -> Result<(), ChatError> {
@@ -391,11 +278,12 @@ impl Store for RedisStore {
             .arg(self.keys.clients())
             .arg(client_id)
             .ignore();
-        self.query_pipe::<()>(&pipe).await
+        self.conn.query_pipe::<()>(&pipe).await
     }
 
     async fn idle_clients(&self, cutoff_ms: u64) -> Result<Vec<ClientRecord>, ChatError> {
         let ids: Vec<String> = self
+            .conn
             .query(
                 redis::cmd("ZRANGEBYSCORE")
                     .arg(self.keys.clients())
@@ -410,7 +298,7 @@ impl Store for RedisStore {
         for id in &ids {
             pipe.cmd("HGETALL").arg(self.keys.client(id));
         }
-        let hashes: Vec<HashMap<String, String>> = self.query_pipe(&pipe).await?;
+        let hashes: Vec<HashMap<String, String>> = self.conn.query_pipe(&pipe).await?;
         Ok(ids
             .iter()
             .zip(&hashes)
@@ -430,6 +318,7 @@ impl Store for RedisStore {
 
     async fn client_rooms(&self, client_id: &str) -> Result<Vec<String>, ChatError> {
         let mut rooms: Vec<String> = self
+            .conn
             .query(redis::cmd("SMEMBERS").arg(self.keys.client_rooms(client_id)))
             .await?;
         rooms.sort();
@@ -487,7 +376,7 @@ impl Store for RedisStore {
                     .arg(m.seq)
                     .arg(serde_json::to_string(m).map_err(storage)?);
             }
-            match self.commit::<i64>(&script, &marker).await? {
+            match self.conn.commit::<i64>(&script, &marker).await? {
                 Commit::Answered(1) | Commit::Applied => break (room, appended, created),
                 Commit::Answered(-1) => {
                     return Err(ChatError::ServerFull {
@@ -578,6 +467,7 @@ impl Store for RedisStore {
 
     async fn idle_rooms(&self, cutoff_ms: u64) -> Result<Vec<String>, ChatError> {
         let ids: Vec<String> = self
+            .conn
             .query(
                 redis::cmd("ZRANGEBYSCORE")
                     .arg(self.keys.rooms())
@@ -592,7 +482,7 @@ impl Store for RedisStore {
         for id in &ids {
             pipe.cmd("GET").arg(self.keys.room(id));
         }
-        let states: Vec<Option<String>> = self.query_pipe(&pipe).await?;
+        let states: Vec<Option<String>> = self.conn.query_pipe(&pipe).await?;
         let mut idle = Vec::new();
         for (id, state) in ids.into_iter().zip(states) {
             let closable = match state {
@@ -632,7 +522,7 @@ impl Store for RedisStore {
                 .arg(self.keys.room_channel(room_id))
                 .arg(self.wakers.instance());
             // Removing twice is harmless, so a lost answer may simply be retried.
-            if self.invoke::<i64>(&script).await? == 1 {
+            if self.conn.invoke::<i64>(&script).await? == 1 {
                 break;
             }
             attempts.again("room removal").await?;
@@ -642,7 +532,9 @@ impl Store for RedisStore {
     }
 
     async fn room_count(&self) -> Result<usize, ChatError> {
-        self.query(redis::cmd("ZCARD").arg(self.keys.rooms())).await
+        self.conn
+            .query(redis::cmd("ZCARD").arg(self.keys.rooms()))
+            .await
     }
 
     async fn transact_queue(&self, tx_fn: QueueTx<'_>) -> Result<u64, ChatError> {
@@ -665,7 +557,7 @@ impl Store for RedisStore {
                 .arg(COMMIT_MARKER_TTL_SECS)
                 .arg(self.keys.queue_channel())
                 .arg(self.wakers.instance());
-            let new_version = match self.commit::<i64>(&script, &marker).await? {
+            let new_version = match self.conn.commit::<i64>(&script, &marker).await? {
                 Commit::Answered(v) if v >= 0 => v as u64,
                 Commit::Applied => version + 1,
                 Commit::Answered(_) | Commit::NotApplied => {
@@ -687,6 +579,7 @@ impl Store for RedisStore {
         tokio::pin!(notified);
         notified.as_mut().enable();
         let version: Option<u64> = self
+            .conn
             .query(redis::cmd("HGET").arg(self.keys.queue()).arg("version"))
             .await?;
         if version.unwrap_or(0) != seen_version {

@@ -11,22 +11,22 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redis::aio::ConnectionManager;
 use rmcp::transport::streamable_http_server::session::store::{
     SessionState, SessionStore, SessionStoreError,
 };
 
+use super::conn::Conn;
 use super::keys::Keys;
 
 pub struct RedisSessionStore {
-    conn: ConnectionManager,
+    conn: Conn,
     keys: Keys,
     ttl: Duration,
 }
 
 impl RedisSessionStore {
     /// Sessions are forgotten `ttl` after they were created or last restored somewhere.
-    pub fn new(conn: ConnectionManager, keys: Keys, ttl: Duration) -> RedisSessionStore {
+    pub fn new(conn: Conn, keys: Keys, ttl: Duration) -> RedisSessionStore {
         RedisSessionStore { conn, keys, ttl }
     }
 }
@@ -35,31 +35,37 @@ impl RedisSessionStore {
 impl SessionStore for RedisSessionStore {
     async fn load(&self, session_id: &str) -> Result<Option<SessionState>, SessionStoreError> {
         // GETEX: a session that moves between instances stays known while it is in use.
-        let stored: Option<String> = redis::cmd("GETEX")
-            .arg(self.keys.session(session_id))
-            .arg("EX")
-            .arg(self.ttl.as_secs())
-            .query_async(&mut self.conn.clone())
+        let stored: Option<String> = self
+            .conn
+            .query(
+                redis::cmd("GETEX")
+                    .arg(self.keys.session(session_id))
+                    .arg("EX")
+                    .arg(self.ttl.as_secs()),
+            )
             .await?;
         Ok(stored.map(|s| serde_json::from_str(&s)).transpose()?)
     }
 
     async fn store(&self, session_id: &str, state: &SessionState) -> Result<(), SessionStoreError> {
         let json = serde_json::to_string(state)?;
-        let () = redis::cmd("SET")
-            .arg(self.keys.session(session_id))
-            .arg(json)
-            .arg("EX")
-            .arg(self.ttl.as_secs())
-            .query_async(&mut self.conn.clone())
+        let () = self
+            .conn
+            .query(
+                redis::cmd("SET")
+                    .arg(self.keys.session(session_id))
+                    .arg(json)
+                    .arg("EX")
+                    .arg(self.ttl.as_secs()),
+            )
             .await?;
         Ok(())
     }
 
     async fn delete(&self, session_id: &str) -> Result<(), SessionStoreError> {
-        let _: i64 = redis::cmd("DEL")
-            .arg(self.keys.session(session_id))
-            .query_async(&mut self.conn.clone())
+        let _: i64 = self
+            .conn
+            .query(redis::cmd("DEL").arg(self.keys.session(session_id)))
             .await?;
         Ok(())
     }

@@ -151,7 +151,7 @@ async fn every_key_expires_on_its_own() {
     e.enter_queue(Some("Q"), None, None, &CancellationToken::new())
         .await
         .unwrap();
-    let mut conn = store.conn.clone();
+    let mut conn = store.conn.0.clone();
     let keys: Vec<String> = redis::cmd("KEYS")
         .arg("mcp-chat:*")
         .query_async(&mut conn)
