@@ -147,6 +147,8 @@ impl RedisStore {
             target.redacted().to_owned(),
             stop.clone(),
         );
+        // Armed now, so that failing below stops the subscriber too.
+        let subscriber = stop.drop_guard();
         tokio::time::timeout(CONNECT_TIMEOUT * 2, ready)
             .await
             .map_err(|_| unreachable(&"could not subscribe to wake-ups"))?
@@ -156,7 +158,7 @@ impl RedisStore {
             keys,
             key_ttl_secs: key_ttl.as_secs().max(1),
             wakers,
-            _subscriber: stop.drop_guard(),
+            _subscriber: subscriber,
         })
     }
 
