@@ -63,6 +63,14 @@ else
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium chromium-driver
 fi
 
+step "Redis server (Debian package; the Redis store's tests start their own instances)"
+if command -v redis-server >/dev/null 2>&1; then
+  skip "$(redis-server --version 2>/dev/null | head -n1)"
+else
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq redis-server
+fi
+
 step "npm tools (binaryen's wasm-opt, esbuild, playwright-core) from package-lock.json"
 if [ -f package-lock.json ]; then
   # `npm ci` wipes node_modules: only run it when the lock file changed since the last install.

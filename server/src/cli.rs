@@ -40,7 +40,9 @@ pub struct StdioArgs {
         long,
         default_value = "memory",
         env = "MCP_CHAT_STORE",
-        value_name = "STORE"
+        hide_env_values = true,
+        value_name = "STORE",
+        value_parser = StoreParser
     )]
     pub store: StoreSpec,
 
@@ -70,18 +72,50 @@ pub struct ServeArgs {
     pub auth_token: Option<String>,
 
     /// Where chats are kept: `sqlite` (the default: a file under the user's data directory,
-    /// e.g. ~/.local/share/mcp-chat/chat.db), `sqlite:PATH`, or `memory` (nothing survives a
-    /// restart). One process per SQLite file.
+    /// e.g. ~/.local/share/mcp-chat/chat.db), `sqlite:PATH`, `memory` (nothing survives a
+    /// restart), or `redis://[:PASSWORD@]HOST:PORT[/DB][?prefix=P&ttl=SECS]` (shared by several
+    /// instances, e.g. behind a load balancer). One process per SQLite file.
     #[arg(
         long,
         default_value = "sqlite",
         env = "MCP_CHAT_STORE",
-        value_name = "STORE"
+        hide_env_values = true,
+        value_name = "STORE",
+        value_parser = StoreParser
     )]
     pub store: StoreSpec,
 
     #[command(flatten)]
     pub limits: LimitArgs,
+}
+
+/// Parses `--store` without echoing the value in errors, as clap's default parsers do: a Redis
+/// URL may carry a password. (The environment value is hidden from `--help` for the same reason.)
+#[derive(Debug, Clone, Copy)]
+struct StoreParser;
+
+impl clap::builder::TypedValueParser for StoreParser {
+    type Value = StoreSpec;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<StoreSpec, clap::Error> {
+        let invalid = |reason: String| {
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("invalid --store: {reason}\n"),
+            )
+            .with_cmd(cmd)
+        };
+        value
+            .to_str()
+            .ok_or_else(|| invalid("not valid UTF-8".into()))?
+            .parse()
+            .map_err(invalid)
+    }
 }
 
 /// Limits, each with a safe default. Durations are in seconds.
@@ -164,5 +198,32 @@ impl LimitArgs {
             progress_interval: std::time::Duration::from_millis(self.progress_interval_ms),
             ..crate::engine::Limits::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Cli, Command};
+
+    #[test]
+    fn a_bad_store_url_is_refused_without_echoing_it() {
+        let err = Cli::try_parse_from([
+            "mcp-chat",
+            "serve",
+            "--store",
+            "redis://:pw123@127.0.0.1/?prefix=*",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("invalid --store"), "{err}");
+        assert!(!err.contains("pw123"), "{err}");
+        let ok = Cli::try_parse_from(["mcp-chat", "serve", "--store", "redis://127.0.0.1:6379"])
+            .unwrap();
+        let Command::Serve(args) = ok.command else {
+            panic!("serve")
+        };
+        assert!(args.store.describe().contains("redis://127.0.0.1:6379"));
     }
 }

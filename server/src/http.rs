@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::serve::ListenerExt;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::session::store::SessionStore;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
@@ -26,14 +27,23 @@ const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 const SESSION_IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 /// Builds the router: `/mcp` (MCP, behind the optional bearer token) and `/healthz`.
-pub fn router(server: ChatServer, args: &ServeArgs, shutdown: &CancellationToken) -> Router {
+///
+/// With `sessions`, MCP sessions are saved there, and a request whose session this process does
+/// not hold is continued from it instead of being refused: any instance serves any client.
+pub fn router(
+    server: ChatServer,
+    sessions: Option<Arc<dyn SessionStore>>,
+    args: &ServeArgs,
+    shutdown: &CancellationToken,
+) -> Router {
     let allowed_hosts = LOOPBACK_HOSTS
         .iter()
         .map(|h| h.to_string())
         .chain(args.allowed_hosts.iter().cloned());
-    let config = StreamableHttpServerConfig::default()
+    let mut config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(allowed_hosts)
         .with_cancellation_token(shutdown.child_token());
+    config.session_store = sessions;
     let mut sessions = LocalSessionManager::default();
     sessions.session_config.keep_alive = Some(SESSION_IDLE_TIMEOUT);
     let mcp = StreamableHttpService::new(move || Ok(server.clone()), Arc::new(sessions), config);
@@ -49,6 +59,7 @@ pub fn router(server: ChatServer, args: &ServeArgs, shutdown: &CancellationToken
 /// with port 0) once it accepts connections.
 pub async fn run(
     server: ChatServer,
+    sessions: Option<Arc<dyn SessionStore>>,
     args: ServeArgs,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
@@ -61,7 +72,7 @@ pub async fn run(
             "listening on a non-loopback address without --auth-token: anyone who can reach {local} can chat"
         );
     }
-    let app = router(server, &args, &shutdown);
+    let app = router(server, sessions, &args, &shutdown);
     // Without TCP_NODELAY, Nagle's algorithm and the client's delayed ACK hold small responses
     // back ~40 ms: every tool call (and every message delivered) would pay it.
     let listener = listener.tap_io(|tcp| {

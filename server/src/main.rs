@@ -44,14 +44,15 @@ async fn run() -> anyhow::Result<()> {
         Command::Stdio(args) => (args.limits.to_limits(), &args.store),
     };
     let opened = store
-        .open()
+        .open(&limits)
+        .await
         .map_err(|e| anyhow::anyhow!("cannot open the store: {e}"))?;
     tracing::info!("store: {}", store.describe());
-    let engine = Engine::new(opened, limits, stop.clone());
+    let engine = Engine::new(opened.store, limits, stop.clone());
     let sweeper = engine.spawn_sweeper();
     let server = ChatServer::new(engine);
     let result = match cli.command {
-        Command::Serve(args) => http::run(server, args, stop.clone()).await,
+        Command::Serve(args) => http::run(server, opened.sessions, args, stop.clone()).await,
         Command::Stdio(_) => stdio::run(server, stop.clone()).await,
     };
     sweeper.abort();

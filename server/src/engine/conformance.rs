@@ -279,52 +279,67 @@ pub async fn failed_operations_change_nothing(store: Arc<dyn Store>) {
 }
 
 /// Instantiates every conformance test for a store: `conformance_tests!(memory, MemoryStore::new());`
+///
+/// `conformance_tests!(name, guarded EXPR)` takes an expression (it may `.await`) that yields
+/// `(store, guard)`, where the guard must outlive the test, e.g. the server the store talks to.
 #[macro_export]
 macro_rules! conformance_tests {
-    ($module:ident, $make:expr) => {
+    ($module:ident, guarded $make:expr) => {
         mod $module {
             use std::sync::Arc;
 
             use $crate::engine::conformance as c;
             use $crate::engine::store::Store;
 
-            fn store() -> Arc<dyn Store> {
-                Arc::new($make)
+            async fn store() -> (Arc<dyn Store>, Box<dyn std::any::Any>) {
+                let (store, guard) = $make;
+                (Arc::new(store), Box::new(guard))
             }
 
             #[tokio::test]
             async fn log_is_numbered_without_gaps() {
-                c::log_is_numbered_without_gaps(store()).await
+                let (s, _guard) = store().await;
+                c::log_is_numbered_without_gaps(s).await
             }
             #[tokio::test]
             async fn a_send_wakes_a_parked_wait() {
-                c::a_send_wakes_a_parked_wait(store()).await
+                let (s, _guard) = store().await;
+                c::a_send_wakes_a_parked_wait(s).await
             }
             #[tokio::test]
             async fn waits_wake_only_for_their_own_room() {
-                c::waits_wake_only_for_their_own_room(store()).await
+                let (s, _guard) = store().await;
+                c::waits_wake_only_for_their_own_room(s).await
             }
             #[tokio::test]
             async fn overlapping_waits_share_without_loss_or_duplicates() {
-                c::overlapping_waits_share_without_loss_or_duplicates(store()).await
+                let (s, _guard) = store().await;
+                c::overlapping_waits_share_without_loss_or_duplicates(s).await
             }
             #[tokio::test]
             async fn a_cancelled_claim_is_given_back() {
-                c::a_cancelled_claim_is_given_back(store()).await
+                let (s, _guard) = store().await;
+                c::a_cancelled_claim_is_given_back(s).await
             }
             #[tokio::test]
             async fn queue_pairs_in_arrival_order() {
-                c::queue_pairs_in_arrival_order(store()).await
+                let (s, _guard) = store().await;
+                c::queue_pairs_in_arrival_order(s).await
             }
             #[tokio::test]
             async fn sweeping_expires_idle_state() {
-                c::sweeping_expires_idle_state(store()).await
+                let (s, _guard) = store().await;
+                c::sweeping_expires_idle_state(s).await
             }
             #[tokio::test]
             async fn failed_operations_change_nothing() {
-                c::failed_operations_change_nothing(store()).await
+                let (s, _guard) = store().await;
+                c::failed_operations_change_nothing(s).await
             }
         }
+    };
+    ($module:ident, $make:expr) => {
+        $crate::conformance_tests!($module, guarded($make, ()));
     };
 }
 

@@ -49,18 +49,22 @@ impl HttpServer {
             .spawn()
             .expect("spawn mcp-chat serve");
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let log = Arc::new(Mutex::new(Vec::new()));
         let addr = tokio::time::timeout(Duration::from_secs(20), async {
             while let Some(line) = lines.next_line().await.unwrap() {
+                log.lock().unwrap().push(line.clone());
                 if let Some(rest) = line.split("listening on http://").nth(1) {
                     return rest.trim_end_matches("/mcp").to_owned();
                 }
             }
-            panic!("mcp-chat exited before listening");
+            panic!(
+                "mcp-chat exited before listening:\n{}",
+                log.lock().unwrap().join("\n")
+            );
         })
         .await
         .expect("mcp-chat did not start listening within 20 s");
         // Keep draining stderr so the server never blocks on a full pipe.
-        let log = Arc::new(Mutex::new(Vec::new()));
         let sink = log.clone();
         tokio::spawn(async move {
             while let Ok(Some(line)) = lines.next_line().await {
@@ -88,6 +92,156 @@ impl HttpServer {
         ().serve(transport)
             .await
             .expect("MCP client connects over HTTP")
+    }
+
+    /// True once a log line contains `needle` (waiting up to `within`).
+    pub async fn logged(&self, needle: &str, within: Duration) -> bool {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            if self.log.lock().unwrap().iter().any(|l| l.contains(needle)) {
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    /// SIGTERM, then waits (up to 10 s) for a clean exit.
+    pub async fn terminate(&mut self) {
+        let pid = self.child.id().expect("still running");
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exit = tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+            .await
+            .expect("the server exits within 10 s of SIGTERM")
+            .unwrap();
+        assert!(exit.success(), "clean exit, got {exit:?}");
+    }
+
+    /// SIGKILL: no chance to flush or say goodbye.
+    pub async fn kill(&mut self) {
+        self.child.start_kill().unwrap();
+        self.child.wait().await.unwrap();
+    }
+}
+
+/// A real `redis-server` on a free loopback port with its own temporary directory, killed on
+/// drop. The tests fail (not skip) when it is not installed.
+pub struct RedisServer {
+    child: Option<std::process::Child>,
+    pub port: u16,
+    dir: std::path::PathBuf,
+    extra: Vec<String>,
+}
+
+impl RedisServer {
+    /// No persistence: a restart starts empty.
+    pub fn start() -> RedisServer {
+        Self::start_with(&[])
+    }
+
+    /// With `extra` arguments, e.g. `["--appendonly", "yes"]` to survive a restart, or
+    /// `["--requirepass", "pw"]`.
+    pub fn start_with(extra: &[&str]) -> RedisServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free loopback port")
+            .port();
+        let dir =
+            std::env::temp_dir().join(format!("mcp-chat-it-redis-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut server = RedisServer {
+            child: None,
+            port,
+            dir,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+        };
+        server.spawn();
+        server
+    }
+
+    fn spawn(&mut self) {
+        // Later arguments win, so `extra` may turn persistence back on.
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(&self.dir)
+            .args(&self.extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start redis-server ({e}): the Redis tests need it; install it with \
+                     scripts/setup.sh"
+                )
+            });
+        self.child = Some(child);
+        self.wait_ready();
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn wait_ready(&self) {
+        let started = std::time::Instant::now();
+        loop {
+            let ping = redis::Client::open(self.url())
+                .and_then(|c| c.get_connection())
+                .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c));
+            let answered = match ping {
+                Ok(_) => true,
+                // NOAUTH, LOADING and the like: it answers, so it is up.
+                Err(e) => !e.is_io_error(),
+            };
+            if answered {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "redis-server on port {} did not answer within 10 s",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops the server (SIGTERM: a clean shutdown) and starts it again on the same port.
+    pub fn restart(&mut self, down_for: Duration) {
+        self.stop();
+        std::thread::sleep(down_for);
+        self.spawn();
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

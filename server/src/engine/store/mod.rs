@@ -5,8 +5,12 @@
 //! appends the drafts the rule returns with consecutive `seq`s in the same transaction and wakes
 //! exactly that room's waiters. A durable or distributed backend implements the same few
 //! operations (load, apply, persist, wake) and the rules stay in [`super::rules`].
+//!
+//! Backends: [`memory`] (one process, nothing kept), [`sqlite`] (one process, durable) and
+//! [`redis`] (shared by several processes).
 
 pub mod memory;
+pub mod redis;
 pub mod sqlite;
 
 use std::path::PathBuf;
@@ -14,9 +18,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use mcp_chat_shared::chat::ChatMessage;
+use rmcp::transport::streamable_http_server::session::store::SessionStore;
 use tokio::time::Instant;
 
 use super::error::ChatError;
+use super::limits::Limits;
 use super::model::{ClientRecord, Draft, Queue, Room};
 
 /// A rule applied to a room inside a transaction. An `Err` aborts the transaction: nothing of it
@@ -107,6 +113,16 @@ pub enum StoreSpec {
     Memory,
     /// A SQLite file; `None` means the default file under the user's data directory.
     Sqlite(Option<PathBuf>),
+    /// A Redis server shared by every instance that names it.
+    Redis(redis::RedisTarget),
+}
+
+/// An opened store, and what the HTTP transport needs from it.
+pub struct Opened {
+    pub store: Arc<dyn Store>,
+    /// Where MCP sessions are kept so that any instance can continue them; `None` keeps them
+    /// in the process that created them.
+    pub sessions: Option<Arc<dyn SessionStore>>,
 }
 
 impl std::str::FromStr for StoreSpec {
@@ -116,13 +132,23 @@ impl std::str::FromStr for StoreSpec {
         match s {
             "memory" => Ok(StoreSpec::Memory),
             "sqlite" => Ok(StoreSpec::Sqlite(None)),
+            _ if s.starts_with("redis://") || s.starts_with("rediss://") => {
+                redis::RedisTarget::parse(s).map(StoreSpec::Redis)
+            }
             _ => match s.strip_prefix("sqlite:") {
                 Some("") => {
                     Err("sqlite: needs a path, e.g. sqlite:/var/lib/mcp-chat/chat.db".into())
                 }
                 Some(path) => Ok(StoreSpec::Sqlite(Some(PathBuf::from(path)))),
                 None => Err(format!(
-                    "unknown store {s:?}: use memory, sqlite (the default file) or sqlite:PATH"
+                    "unknown store {}: use memory, sqlite (the default file), sqlite:PATH or \
+                     redis://HOST:PORT",
+                    // Whatever it is, it may hold a password.
+                    if s.contains('@') {
+                        "(not shown)".to_owned()
+                    } else {
+                        format!("{s:?}")
+                    }
                 )),
             },
         }
@@ -138,16 +164,32 @@ impl StoreSpec {
             .join("chat.db")
     }
 
-    pub fn open(&self) -> Result<Arc<dyn Store>, ChatError> {
-        Ok(match self {
+    /// Opens the store. `limits` tells a store that expires keys on its own how long the
+    /// engine keeps things, so that it never drops them first.
+    pub async fn open(&self, limits: &Limits) -> Result<Opened, ChatError> {
+        let store: Arc<dyn Store> = match self {
             StoreSpec::Memory => Arc::new(memory::MemoryStore::new()),
             StoreSpec::Sqlite(path) => {
                 let path = path.clone().unwrap_or_else(Self::default_sqlite_path);
                 Arc::new(sqlite::SqliteStore::open(&path)?)
             }
+            StoreSpec::Redis(target) => {
+                let ttl = redis_key_ttl(target, limits);
+                let store = redis::RedisStore::open(target, ttl).await?;
+                let sessions: Arc<dyn SessionStore> = Arc::new(store.session_store(ttl));
+                return Ok(Opened {
+                    store: Arc::new(store),
+                    sessions: Some(sessions),
+                });
+            }
+        };
+        Ok(Opened {
+            store,
+            sessions: None,
         })
     }
 
+    /// For the log: never contains a password.
     pub fn describe(&self) -> String {
         match self {
             StoreSpec::Memory => "memory (nothing survives a restart)".into(),
@@ -155,8 +197,33 @@ impl StoreSpec {
                 let path = path.clone().unwrap_or_else(Self::default_sqlite_path);
                 format!("sqlite at {}", path.display())
             }
+            StoreSpec::Redis(target) => format!(
+                "redis at {} (keys under {:?})",
+                target.redacted(),
+                target.prefix()
+            ),
         }
     }
+}
+
+/// Redis keys expire this long after their last write: the URL's `ttl=` (default a day), but
+/// never sooner than twice the longest expiry the engine applies itself, so that the sweep,
+/// not Redis, decides when a client or room ends.
+fn redis_key_ttl(target: &redis::RedisTarget, limits: &Limits) -> std::time::Duration {
+    let engine = limits
+        .client_idle_ttl
+        .max(limits.room_idle_ttl)
+        .max(limits.queue_ttl)
+        * 2;
+    let asked = target.ttl().unwrap_or(redis::DEFAULT_KEY_TTL);
+    if asked < engine {
+        tracing::warn!(
+            "redis ttl of {} s is shorter than twice the engine's idle expiry; using {} s",
+            asked.as_secs(),
+            engine.as_secs()
+        );
+    }
+    asked.max(engine)
 }
 
 /// The client ids of a room's members: taken before and after a transaction, their differences
@@ -183,4 +250,35 @@ pub fn stamp(room: &mut Room, drafts: Vec<Draft>, now: u64) -> Vec<ChatMessage> 
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_parse_and_never_show_a_password() {
+        assert_eq!("memory".parse::<StoreSpec>().unwrap(), StoreSpec::Memory);
+        assert_eq!(
+            "sqlite".parse::<StoreSpec>().unwrap(),
+            StoreSpec::Sqlite(None)
+        );
+        let spec: StoreSpec = "redis://:pw123@127.0.0.1:6379/1?prefix=x:".parse().unwrap();
+        let described = spec.describe();
+        assert!(
+            described.starts_with("redis at redis://:***@127.0.0.1:6379/1"),
+            "{described}"
+        );
+        assert!(described.contains(r#"keys under "x:""#), "{described}");
+        assert!(!described.contains("pw123"));
+        assert!(!format!("{spec:?}").contains("pw123"));
+        for bad in [
+            "redis://:pw123@h/?prefix=*",
+            "redis:/:pw123@h",
+            "rediss://:pw123@h",
+        ] {
+            let err = bad.parse::<StoreSpec>().unwrap_err();
+            assert!(!err.contains("pw123"), "{err}");
+        }
+    }
 }

@@ -1,0 +1,250 @@
+//! The Redis store against a real `redis-server`: the shared conformance suite, and what only a
+//! shared store must do (several instances, one state).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::testing::RedisServer;
+use super::{DEFAULT_KEY_TTL, RedisStore, RedisTarget};
+use crate::engine::conformance::engine;
+use crate::engine::store::Store;
+
+async fn open(url: &str) -> RedisStore {
+    let target = RedisTarget::parse(url).unwrap();
+    RedisStore::open(&target, DEFAULT_KEY_TTL).await.unwrap()
+}
+
+crate::conformance_tests!(
+    conformance,
+    guarded {
+        let server = super::RedisServer::start();
+        (super::open(&server.url()).await, server)
+    }
+);
+
+/// Two stores on one server stand for two instances.
+async fn two_instances() -> (RedisServer, Arc<dyn Store>, Arc<dyn Store>) {
+    let server = RedisServer::start();
+    let a: Arc<dyn Store> = Arc::new(open(&server.url()).await);
+    let b: Arc<dyn Store> = Arc::new(open(&server.url()).await);
+    (server, a, b)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_instances_neither_lose_nor_duplicate_and_number_without_gaps() {
+    let (_server, a, b) = two_instances().await;
+    let (ea, eb) = (engine(a), engine(b));
+    let mut senders = Vec::new();
+    for i in 0..6 {
+        let e = if i % 2 == 0 { ea.clone() } else { eb.clone() };
+        let joined = e
+            .join_room("race", &format!("P{i}"), Some(6), None)
+            .await
+            .unwrap();
+        senders.push((e, joined.client_id));
+    }
+    let reader = senders[0].1.clone();
+    let tasks: Vec<_> = senders
+        .into_iter()
+        .enumerate()
+        .map(|(i, (e, id))| {
+            tokio::spawn(async move {
+                let mut seqs = Vec::new();
+                for n in 0..25 {
+                    seqs.push(e.send("race", &id, &format!("{i}:{n}")).await.unwrap().seq);
+                }
+                seqs
+            })
+        })
+        .collect();
+    let mut seqs = Vec::new();
+    for t in tasks {
+        seqs.extend(t.await.unwrap());
+    }
+    let unique: HashSet<u64> = seqs.iter().copied().collect();
+    assert_eq!(unique.len(), seqs.len(), "no seq handed out twice");
+
+    let history = ea.history("race", &reader, None, Some(500)).await.unwrap();
+    let log: Vec<u64> = history.messages.iter().map(|m| m.seq).collect();
+    assert_eq!(log, (1..=log.len() as u64).collect::<Vec<_>>(), "gap-free");
+    let texts: HashSet<&str> = history
+        .messages
+        .iter()
+        .filter(|m| m.kind == mcp_chat_shared::chat::MessageKind::Chat)
+        .map(|m| m.text.as_str())
+        .collect();
+    assert_eq!(texts.len(), 150, "every acknowledged message once");
+}
+
+#[tokio::test]
+async fn a_commit_on_one_instance_wakes_a_waiter_on_another() {
+    let (_server, a, b) = two_instances().await;
+    let (ea, eb) = (engine(a), engine(b.clone()));
+    let alice = ea.join_room("x", "Alice", None, None).await.unwrap();
+    let bob = eb.join_room("x", "Bob", None, None).await.unwrap();
+    let never = CancellationToken::new();
+    eb.wait(Some("x"), &bob.client_id, Some(0.0), None, false, &never)
+        .await
+        .unwrap();
+    let waiter = tokio::spawn(async move {
+        let started = Instant::now();
+        let r = eb
+            .wait(Some("x"), &bob.client_id, Some(30.0), None, false, &never)
+            .await
+            .unwrap();
+        (started.elapsed(), r.messages.len())
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    ea.send("x", &alice.client_id, "across").await.unwrap();
+    let (elapsed, n) = waiter.await.unwrap();
+    assert_eq!(n, 1);
+    assert!(
+        elapsed < Duration::from_secs(2),
+        "woken, not timed out: {elapsed:?}"
+    );
+
+    // The queue wakes across instances too.
+    let seen = b.queue().await.unwrap().1;
+    let queue_waiter = tokio::spawn(async move {
+        let started = Instant::now();
+        b.wait_queue(seen, Instant::now() + Duration::from_secs(30))
+            .await
+            .unwrap();
+        started.elapsed()
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    ea.enter_queue(Some("Q"), None, None, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(queue_waiter.await.unwrap() < Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn concurrent_sweeps_remove_each_thing_once_without_errors() {
+    let (_server, a, b) = two_instances().await;
+    let (ea, eb) = (engine(a.clone()), engine(b));
+    for i in 0..5 {
+        let room = format!("r{i}");
+        let x = ea.join_room(&room, "X", None, None).await.unwrap();
+        eb.join_room(&room, "Y", None, None).await.unwrap();
+        ea.leave(&room, &x.client_id).await.unwrap();
+    }
+    let far = crate::engine::ids::now_ms() + 365 * 24 * 3600 * 1000;
+    let (ra, rb) = tokio::join!(ea.sweep(far), eb.sweep(far));
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    assert!(ra.clients + rb.clients >= 10, "{ra:?} {rb:?}");
+    assert_eq!(a.room_count().await.unwrap(), 0);
+    assert!(a.idle_clients(u64::MAX).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn every_key_expires_on_its_own() {
+    let server = RedisServer::start();
+    let store = open(&server.url()).await;
+    let e = engine(Arc::new(open(&server.url()).await));
+    let a = e.join_room("ttl", "A", None, None).await.unwrap();
+    e.send("ttl", &a.client_id, "hi").await.unwrap();
+    e.enter_queue(Some("Q"), None, None, &CancellationToken::new())
+        .await
+        .unwrap();
+    let mut conn = store.conn.0.clone();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("mcp-chat:*")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(keys.len() >= 7, "{keys:?}");
+    for key in keys {
+        let ttl: i64 = redis::cmd("TTL")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert!(
+            ttl > 0 && ttl as u64 <= DEFAULT_KEY_TTL.as_secs(),
+            "{key} has TTL {ttl}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn prefixes_keep_deployments_apart() {
+    let server = RedisServer::start();
+    let one = engine(Arc::new(
+        open(&format!("{}/?prefix=one:", server.url())).await,
+    ));
+    let two: Arc<dyn Store> = Arc::new(open(&format!("{}/?prefix=two:", server.url())).await);
+    one.join_room("shared-name", "A", None, None).await.unwrap();
+    assert!(two.room("shared-name").await.unwrap().is_none());
+    assert_eq!(two.room_count().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn an_unreachable_server_fails_at_once_with_the_address_and_no_password() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let target = RedisTarget::parse(&format!("redis://:hunter2@127.0.0.1:{port}")).unwrap();
+    let started = Instant::now();
+    let err = RedisStore::open(&target, DEFAULT_KEY_TTL)
+        .await
+        .err()
+        .expect("nothing listens there");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let message = err.to_string();
+    assert!(message.contains(&format!("127.0.0.1:{port}")), "{message}");
+    assert!(!message.contains("hunter2"), "{message}");
+}
+
+#[tokio::test]
+async fn a_commit_answered_too_late_is_applied_once_and_acknowledged() {
+    use mcp_chat_shared::chat::MessageKind;
+
+    use crate::engine::model::{Draft, Room, RoomKind};
+
+    let server = RedisServer::start();
+    let target = RedisTarget::parse(&server.url()).unwrap();
+    let store = RedisStore::open_with(&target, DEFAULT_KEY_TTL, Duration::from_millis(200))
+        .await
+        .unwrap();
+    let now = crate::engine::ids::now_ms();
+    let room = Room::new("late".into(), RoomKind::Named, 2, now);
+    store
+        .transact_room("late", Some(room), 10, now, &mut |_| Ok(Vec::new()))
+        .await
+        .unwrap();
+
+    // Writes stall for five response timeouts: the commit's answer is "lost", and only its
+    // marker can tell that it was applied once the pause ends.
+    let mut admin = redis::Client::open(server.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(1000)
+        .arg("WRITE")
+        .query(&mut admin)
+        .unwrap();
+    let committed = store
+        .transact_room("late", None, usize::MAX, now, &mut |_| {
+            Ok(vec![Draft {
+                kind: MessageKind::Chat,
+                sender: None,
+                text: "once".into(),
+            }])
+        })
+        .await
+        .unwrap();
+    assert_eq!(committed.appended[0].seq, 1);
+    let log = store.messages_after("late", 0, 100).await.unwrap();
+    let texts: Vec<&str> = log.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts, ["once"], "applied exactly once");
+    assert_eq!(store.room("late").await.unwrap().unwrap().latest_seq, 1);
+}
