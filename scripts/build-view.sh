@@ -51,8 +51,10 @@ wasm2js -Oz "$dist/mcp-chat-view_bg.wasm" -o "$work/wasm2js.js"
 node scripts/lib/js-engine.mjs "$work/wasm2js.js" "$work/engine.js"
 esbuild "$work/engine.js" --minify --log-level=warning --outfile="$dist/mcp-chat-view.engine.js" --allow-overwrite
 
-# The glue hands its instantiation hooks to the document's loader (server/build.rs writes it):
-# both engines are instantiated there, from the same import object.
+# The glue hands its instantiation hooks to the document's loader (server/view-loader.js): both
+# engines are instantiated there, from the same import object. It becomes a classic script (IIFE)
+# so the loader can run it from a compressed payload; its `import.meta.url` fallback is for
+# loading the wasm by URL, which the loader never does.
 glue="$work/mcp-chat-view.js"
 for hook in __wbg_get_imports __wbg_finalize_init; do
   grep -q "function $hook(" "$glue" || {
@@ -60,7 +62,7 @@ for hook in __wbg_get_imports __wbg_finalize_init; do
 done
 { cat "$glue"; echo 'globalThis.mcpChatGlue = { imports: __wbg_get_imports, start: __wbg_finalize_init };'; } \
   >"$work/glue.js"
-esbuild "$work/glue.js" --minify --format=esm --log-level=warning --outfile="$dist/mcp-chat-view.js" --allow-overwrite
+esbuild "$work/glue.js" --minify --format=iife --log-level=error --outfile="$dist/mcp-chat-view.js" --allow-overwrite
 
 size() { printf '%s bytes (%s gzipped)' "$(wc -c <"$1")" "$(gzip -9 -c "$1" | wc -c)"; }
 echo "    wasm:      $(size "$dist/mcp-chat-view_bg.wasm")" >&2

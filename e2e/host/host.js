@@ -74,7 +74,11 @@ window.host = {
   async openView(toolName, args, result, { csp = 'wasm', height = 640 } = {}) {
     const read = await forward('resources/read', { uri: 'ui://mcp-chat/room.html' });
     const html = read.contents[0].text;
-    const doc = html.replace('<head>', `<head><meta http-equiv="Content-Security-Policy" content="${CSP[csp]}">`);
+    // The document may omit its optional <head> tag (minified HTML); a <meta> right after <html>
+    // still lands in the implied head, where a CSP meta takes effect.
+    const meta = `<meta http-equiv="Content-Security-Policy" content="${CSP[csp]}">`;
+    const doc = html.replace(/<head>|<html[^>]*>/i, (tag) => tag + meta);
+    if (!doc.includes(meta)) throw new Error('could not place the CSP in the View document');
     frame = document.createElement('iframe');
     frame.setAttribute('sandbox', 'allow-scripts');
     frame.style.cssText = `width:${context.containerDimensions.width}px;height:200px;border:1px solid #ccc;display:block`;

@@ -77,7 +77,16 @@ async fn check_view_resource(client: &common::Client) -> String {
             "the View refers outside itself via {reference}"
         );
     }
-    assert!(text.contains("__wbg_init"), "the JS glue is inline");
+    for part in [
+        "WebAssembly.instantiate",
+        "mcpChatJsEngine",
+        "DecompressionStream",
+    ] {
+        assert!(
+            text.contains(part),
+            "the loader of both engines is inline ({part})"
+        );
+    }
     text.clone()
 }
 
