@@ -3,7 +3,13 @@
 //!
 //! `pairs`: P rooms of two; each round the receiver's `wait_for_message` is already pending when
 //! the sender sends; latency = send start → the receiver's wait returning that message.
+//! `fanout`: one room of N members; one sends, the other N−1 each have a wait pending; latency is
+//! counted per receiver.
+//! `idle`: N clients parked in `wait_for_message` (rooms of two); the server's memory per parked
+//! client is read from `/proc`, then probe messages to random parked clients measure latency
+//! while all the others stay parked.
 //! A `ping` round trip on the same transport is measured first: the floor chat latency sits on.
+//! `--store redis` starts a private `redis-server` on a free loopback port for the run.
 
 use std::process::Stdio;
 use std::sync::Arc;
@@ -11,17 +17,21 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
+use futures::StreamExt;
 use rmcp::model::{CallToolRequestParams, ClientRequest};
 use rmcp::service::{Peer, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Value, json};
+use tempfile::TempDir;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Mode {
     Pairs,
+    Fanout,
+    Idle,
 }
 
 #[derive(Debug, Parser)]
@@ -30,7 +40,8 @@ struct Args {
     /// The mcp-chat binary to start.
     #[arg(long, default_value = "target/release/mcp-chat")]
     server: String,
-    /// Store for the started server (`memory`, `sqlite:PATH`).
+    /// Store for the started server: `memory`, `sqlite:PATH`, `redis://HOST:PORT`, or `redis`
+    /// (starts a private redis-server for the run).
     #[arg(long, default_value = "memory")]
     store: String,
     #[arg(long, value_enum, default_value = "pairs")]
@@ -44,6 +55,24 @@ struct Args {
     /// MCP sessions the chat clients are spread over.
     #[arg(long, default_value_t = 8)]
     sessions: usize,
+    /// fanout: members of the one room.
+    #[arg(long, default_value_t = 50)]
+    members: usize,
+    /// idle: clients parked in wait_for_message.
+    #[arg(long, default_value_t = 10_000)]
+    parked: usize,
+    /// idle: probe messages sent (one at a time) while the others stay parked.
+    #[arg(long, default_value_t = 200)]
+    probes: usize,
+}
+
+/// What one mode measured.
+#[derive(Default)]
+struct Outcome {
+    latencies: Vec<Duration>,
+    lost: usize,
+    elapsed: Duration,
+    notes: Vec<String>,
 }
 
 type Client = RunningService<RoleClient, ()>;
@@ -86,18 +115,70 @@ fn memory_kib(pid: u32) -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// Calls one session may carry at once.
+const MAX_CONCURRENT: usize = 1024;
+
 async fn connect(url: &str, http: &reqwest::Client) -> anyhow::Result<Client> {
-    let config =
-        StreamableHttpClientTransportConfig::with_uri(url.to_owned()).max_concurrent_requests(1024);
+    let config = StreamableHttpClientTransportConfig::with_uri(url.to_owned())
+        .max_concurrent_requests(MAX_CONCURRENT);
     let transport = StreamableHttpClientTransport::with_client(http.clone(), config);
     Ok(().serve(transport).await?)
+}
+
+/// A private redis-server for `--store redis`, stopped when dropped.
+struct PrivateRedis {
+    _child: tokio::process::Child,
+    _dir: TempDir,
+    url: String,
+}
+
+async fn start_redis() -> anyhow::Result<PrivateRedis> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let dir = TempDir::new()?;
+    let child = tokio::process::Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
+        .args(["--appendonly", "no", "--dir"])
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("cannot start redis-server (scripts/setup.sh installs it)")?;
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return Ok(PrivateRedis {
+                _child: child,
+                _dir: dir,
+                url: format!("redis://127.0.0.1:{port}"),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("redis-server did not start listening on port {port}")
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    let redis = if args.store == "redis" {
+        Some(start_redis().await?)
+    } else {
+        None
+    };
+    let store = redis.as_ref().map_or(args.store.clone(), |r| r.url.clone());
     let mut server = tokio::process::Command::new(&args.server)
-        .args(["serve", "--bind", "127.0.0.1:0", "--store", &args.store])
+        .args(["serve", "--bind", "127.0.0.1:0", "--store", &store])
         .args([
             "--messages-per-second",
             "100000",
@@ -105,6 +186,8 @@ async fn main() -> anyhow::Result<()> {
             "100000",
             "--max-rooms",
             "1000000",
+            "--max-room-capacity",
+            &args.members.max(2).to_string(),
         ])
         .env("RUST_LOG", "warn,mcp_chat::http=info")
         .stdin(Stdio::null())
@@ -127,11 +210,18 @@ async fn main() -> anyhow::Result<()> {
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     let (rss_idle, _) = memory_kib(pid);
 
+    // Each session carries at most `max_concurrent_requests` calls at once: parked waiters need
+    // enough sessions to hold them all.
+    let wanted = match args.mode {
+        Mode::Idle => args.sessions.max(args.parked.div_ceil(MAX_CONCURRENT / 2)),
+        _ => args.sessions.max(1),
+    };
     let http = reqwest::Client::new();
     let mut sessions = Vec::new();
-    for _ in 0..args.sessions.max(1) {
+    for _ in 0..wanted {
         sessions.push(connect(&url, &http).await?);
     }
+    let peers: Vec<Peer<RoleClient>> = sessions.iter().map(|s| s.peer().clone()).collect();
 
     // The floor: a bare MCP round trip on the same transport.
     let mut pings = Vec::new();
@@ -144,55 +234,296 @@ async fn main() -> anyhow::Result<()> {
     }
     pings.sort();
 
-    let Mode::Pairs = args.mode;
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for p in 0..args.pairs {
-        let peer = sessions[p % sessions.len()].peer().clone();
-        let rounds = args.rounds;
-        tasks.push(tokio::spawn(async move { pair(peer, p, rounds).await }));
-    }
-    let mut latencies = Vec::new();
-    let mut lost = 0usize;
-    for t in tasks {
-        let (l, missing) = t.await??;
-        latencies.extend(l);
-        lost += missing;
-    }
-    let elapsed = started.elapsed();
-    latencies.sort();
+    let (title, mut outcome) = match args.mode {
+        Mode::Pairs => (
+            format!("pairs: {} pairs × {} rounds", args.pairs, args.rounds),
+            run_pairs(&peers, args.pairs, args.rounds).await?,
+        ),
+        Mode::Fanout => (
+            format!(
+                "fanout: 1 room of {} members × {} messages",
+                args.members, args.rounds
+            ),
+            run_fanout(&peers, args.members, args.rounds).await?,
+        ),
+        Mode::Idle => (
+            format!(
+                "idle: {} parked waiters, {} probes",
+                args.parked, args.probes
+            ),
+            run_idle(&peers, args.parked, args.probes, pid, rss_idle).await?,
+        ),
+    };
+    outcome.latencies.sort();
     let (rss_now, rss_peak) = memory_kib(pid);
-    let delivered = latencies.len();
+    let delivered = outcome.latencies.len();
+    let floor = percentile(&pings, 0.5);
+    let p50 = percentile(&outcome.latencies, 0.5);
+    let p99 = percentile(&outcome.latencies, 0.99);
 
     println!(
-        "mode pairs: {} pairs × {} rounds over {} sessions, store {}",
-        args.pairs,
-        args.rounds,
+        "mode {title} over {} sessions, store {}",
         sessions.len(),
         args.store
     );
     println!(
         "ping floor: p50 {} p99 {}",
-        ms(percentile(&pings, 0.5)),
+        ms(floor),
         ms(percentile(&pings, 0.99))
     );
-    println!("delivered {delivered}, lost {lost}");
+    println!("delivered {delivered}, lost {}", outcome.lost);
     println!(
-        "latency: p50 {} p99 {} max {}",
-        ms(percentile(&latencies, 0.5)),
-        ms(percentile(&latencies, 0.99)),
-        ms(latencies.last().copied().unwrap_or_default())
+        "latency: p50 {} p99 {} max {} (above the floor: p50 {} p99 {})",
+        ms(p50),
+        ms(p99),
+        ms(outcome.latencies.last().copied().unwrap_or_default()),
+        ms(p50.saturating_sub(floor)),
+        ms(p99.saturating_sub(floor)),
     );
-    println!(
-        "throughput: {:.0} messages/s",
-        delivered as f64 / elapsed.as_secs_f64()
-    );
-    println!(
-        "server memory: {} KiB at start, {} KiB now, {} KiB peak",
-        rss_idle, rss_now, rss_peak
-    );
+    if args.mode != Mode::Idle {
+        println!(
+            "throughput: {:.0} messages/s",
+            delivered as f64 / outcome.elapsed.as_secs_f64()
+        );
+    }
+    for note in &outcome.notes {
+        println!("{note}");
+    }
+    println!("server memory: {rss_idle} KiB at start, {rss_now} KiB now, {rss_peak} KiB peak");
     let _ = server.start_kill();
     Ok(())
+}
+
+async fn run_pairs(
+    peers: &[Peer<RoleClient>],
+    pairs: usize,
+    rounds: usize,
+) -> anyhow::Result<Outcome> {
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for p in 0..pairs {
+        let peer = peers[p % peers.len()].clone();
+        tasks.push(tokio::spawn(async move { pair(peer, p, rounds).await }));
+    }
+    let mut outcome = Outcome::default();
+    for t in tasks {
+        let (l, missing) = t.await??;
+        outcome.latencies.extend(l);
+        outcome.lost += missing;
+    }
+    outcome.elapsed = started.elapsed();
+    Ok(outcome)
+}
+
+/// Joins `room` as `name`; returns the client id, with its cursor moved past the join notices.
+async fn member(
+    peer: &Peer<RoleClient>,
+    room: &str,
+    name: &str,
+    capacity: usize,
+) -> anyhow::Result<String> {
+    let joined = tool(
+        peer,
+        "join_room",
+        json!({"room_id": room, "display_name": name, "capacity": capacity}),
+    )
+    .await?;
+    let id = joined["client_id"]
+        .as_str()
+        .context("client_id")?
+        .to_owned();
+    tool(
+        peer,
+        "wait_for_message",
+        json!({"room_id": room, "client_id": id, "timeout": 0}),
+    )
+    .await?;
+    Ok(id)
+}
+
+/// Waits until `text` reaches `client` (re-parking on timeouts); the instant it arrived, if it did.
+async fn await_text(
+    peer: Peer<RoleClient>,
+    room: String,
+    client: String,
+    text: String,
+) -> anyhow::Result<Option<Instant>> {
+    loop {
+        let got = tool(
+            &peer,
+            "wait_for_message",
+            json!({"room_id": room, "client_id": client, "timeout": 10}),
+        )
+        .await?;
+        if got["messages"]
+            .as_array()
+            .is_some_and(|m| m.iter().any(|m| m["text"] == text.as_str()))
+        {
+            return Ok(Some(Instant::now()));
+        }
+        if got["timeout"] == true {
+            return Ok(None);
+        }
+    }
+}
+
+async fn run_fanout(
+    peers: &[Peer<RoleClient>],
+    members: usize,
+    messages: usize,
+) -> anyhow::Result<Outcome> {
+    let room = "fanout";
+    let mut ids = Vec::new();
+    for m in 0..members.max(2) {
+        ids.push(
+            member(
+                &peers[m % peers.len()],
+                room,
+                &format!("M{m}"),
+                members.max(2),
+            )
+            .await?,
+        );
+    }
+    // Every member saw the later joins: move all cursors to the present.
+    for (m, id) in ids.iter().enumerate() {
+        tool(
+            &peers[m % peers.len()],
+            "wait_for_message",
+            json!({"room_id": room, "client_id": id, "timeout": 0}),
+        )
+        .await?;
+    }
+    let mut outcome = Outcome::default();
+    let started = Instant::now();
+    for i in 0..messages {
+        let text = format!("fan-{i}");
+        let waiters: Vec<_> = ids[1..]
+            .iter()
+            .enumerate()
+            .map(|(m, id)| {
+                let peer = peers[(m + 1) % peers.len()].clone();
+                tokio::spawn(await_text(peer, room.into(), id.clone(), text.clone()))
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let sent_at = Instant::now();
+        tool(
+            &peers[0],
+            "send_message",
+            json!({"room_id": room, "client_id": ids[0], "message": text}),
+        )
+        .await?;
+        for w in waiters {
+            match w.await?? {
+                Some(at) => outcome.latencies.push(at - sent_at),
+                None => outcome.lost += 1,
+            }
+        }
+    }
+    outcome.elapsed = started.elapsed();
+    Ok(outcome)
+}
+
+async fn run_idle(
+    peers: &[Peer<RoleClient>],
+    parked: usize,
+    probes: usize,
+    pid: u32,
+    rss_idle: u64,
+) -> anyhow::Result<Outcome> {
+    let rooms = parked.div_ceil(2);
+    // Join everyone (bounded concurrency keeps the setup from drowning the server).
+    let mut members: Vec<(usize, String, String)> = Vec::with_capacity(rooms * 2);
+    let joins = futures::stream::iter(0..rooms * 2)
+        .map(|i| {
+            let peer = peers[i % peers.len()].clone();
+            async move {
+                let room = format!("idle-{}", i / 2);
+                let id = member(&peer, &room, &format!("P{i}"), 2).await?;
+                anyhow::Ok((i, room, id))
+            }
+        })
+        .buffer_unordered(64);
+    futures::pin_mut!(joins);
+    while let Some(joined) = joins.next().await {
+        members.push(joined?);
+    }
+    members.sort();
+    // Everyone moves past the partner's join, then parks in a long wait that re-parks on return.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Instant)>();
+    let (rss_joined, _) = memory_kib(pid);
+    for (i, room, id) in &members {
+        let peer = peers[i % peers.len()].clone();
+        tool(
+            &peer,
+            "wait_for_message",
+            json!({"room_id": room, "client_id": id, "timeout": 0}),
+        )
+        .await?;
+        let (tx, i, room, id) = (tx.clone(), *i, room.clone(), id.clone());
+        tokio::spawn(async move {
+            loop {
+                let got = tool(
+                    &peer,
+                    "wait_for_message",
+                    json!({"room_id": room, "client_id": id, "timeout": 50}),
+                )
+                .await;
+                match got {
+                    Ok(got) if got["messages"].as_array().is_some_and(|m| !m.is_empty()) => {
+                        if tx.send((i, Instant::now())).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => return,
+                }
+            }
+        });
+    }
+    // Let every wait arrive and park before reading the memory.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (rss_parked, _) = memory_kib(pid);
+    let mut outcome = Outcome::default();
+    let per_client = rss_parked.saturating_sub(rss_idle) as f64 / parked as f64;
+    let per_wait = rss_parked.saturating_sub(rss_joined) as f64 / parked as f64;
+    outcome.notes.push(format!(
+        "memory: {rss_idle} KiB empty, {rss_joined} KiB with {} clients joined, {rss_parked} KiB with all parked",
+        members.len()
+    ));
+    outcome.notes.push(format!(
+        "per parked client: {per_client:.1} KiB (of which the parked wait itself: {per_wait:.1} KiB)"
+    ));
+    let started = Instant::now();
+    for probe in 0..probes {
+        // A different room each time, spread over the whole population.
+        let target = (probe * 7919) % members.len();
+        let sender = target ^ 1;
+        let (si, room, sid) = &members[sender.min(members.len() - 1)];
+        while rx.try_recv().is_ok() {}
+        let sent_at = Instant::now();
+        tool(
+            &peers[si % peers.len()],
+            "send_message",
+            json!({"room_id": room, "client_id": sid, "message": format!("probe-{probe}")}),
+        )
+        .await?;
+        let deadline = tokio::time::sleep(Duration::from_secs(10));
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                got = rx.recv() => match got {
+                    Some((i, at)) if i == target => { outcome.latencies.push(at - sent_at); break; }
+                    Some(_) => continue,
+                    None => bail!("parked waiters stopped"),
+                },
+                _ = &mut deadline => { outcome.lost += 1; break; }
+            }
+        }
+    }
+    outcome.elapsed = started.elapsed();
+    Ok(outcome)
 }
 
 /// One room of two ping-ponging; returns each message's latency and how many never arrived.
