@@ -20,11 +20,10 @@ use mcp_chat_shared::apps::{
     AppCapabilities, DisplayMode, Implementation, InitializeParams, InitializeResult,
     PROTOCOL_VERSION, methods,
 };
+use mcp_chat_shared::json::FromJson;
 use mcp_chat_shared::jsonrpc::{
     Incoming, Notification, Request, RequestId, Response, RpcError, codes,
 };
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -134,7 +133,7 @@ impl Bridge {
         self.inner.next_id.set(self.inner.next_id.get() + 1);
         let (tx, rx) = oneshot::channel();
         self.inner.pending.borrow_mut().insert(id.clone(), tx);
-        if let Err(e) = self.post(&Request::new(id.clone(), method, params)) {
+        if let Err(e) = self.post(Request::new(id.clone(), method, params).to_json()) {
             self.inner.pending.borrow_mut().remove(&id);
             return Err(e);
         }
@@ -158,25 +157,8 @@ impl Bridge {
         }
     }
 
-    /// A typed request: serializes `params`, deserializes the result.
-    pub async fn call<P: Serialize, R: DeserializeOwned>(
-        &self,
-        method: &str,
-        params: &P,
-    ) -> Result<R, RpcError> {
-        let params = serde_json::to_value(params)
-            .map_err(|e| RpcError::new(codes::INVALID_PARAMS, e.to_string()))?;
-        let result = self.request(method, Some(params)).await?;
-        serde_json::from_value(result).map_err(|e| {
-            RpcError::new(
-                codes::INTERNAL_ERROR,
-                format!("{method}: unexpected result: {e}"),
-            )
-        })
-    }
-
     pub fn notify(&self, method: &str, params: Option<Value>) -> Result<(), RpcError> {
-        self.post(&Notification::new(method, params))
+        self.post(Notification::new(method, params).to_json())
     }
 
     /// The MCP Apps handshake: `ui/initialize`, then `ui/notifications/initialized`.
@@ -189,13 +171,21 @@ impl Bridge {
             },
             protocol_version: PROTOCOL_VERSION.into(),
         };
-        let result: InitializeResult = self.call(methods::INITIALIZE, &params).await?;
+        let result = self
+            .request(methods::INITIALIZE, Some(params.to_json()))
+            .await?;
+        let result = InitializeResult::from_json(&result).map_err(|e| {
+            RpcError::new(
+                codes::INTERNAL_ERROR,
+                format!("{}: unexpected result: {e}", methods::INITIALIZE),
+            )
+        })?;
         self.notify(methods::INITIALIZED, None)?;
         Ok(result)
     }
 
-    fn post<T: Serialize>(&self, message: &T) -> Result<(), RpcError> {
-        let text = serde_json::to_string(message)
+    fn post(&self, message: Value) -> Result<(), RpcError> {
+        let text = serde_json::to_string(&message)
             .map_err(|e| RpcError::new(codes::INTERNAL_ERROR, e.to_string()))?;
         // Through JSON text, so the host receives plain objects (never JS `Map`s).
         let value = js_sys::JSON::parse(&text)
@@ -249,7 +239,7 @@ impl Bridge {
                         RpcError::new(codes::METHOD_NOT_FOUND, format!("unknown method {method}")),
                     ),
                 };
-                let _ = self.post(&response);
+                let _ = self.post(response.to_json());
             }
             None => {}
         }

@@ -2,7 +2,8 @@
 //! no DOM, no host, so every rule here is easy to test.
 
 use mcp_chat_shared::chat::{ChatMessage, MemberInfo, MessageKind, Participant, RoomStatus};
-use serde_json::{Value, json};
+use mcp_chat_shared::json::object;
+use serde_json::Value;
 
 /// How many messages the list renders at most; older ones are a click away. Keeps a room of
 /// 10,000 messages as cheap to show as one of 200.
@@ -157,12 +158,12 @@ impl Room {
                 lines.join("\n")
             }
         );
-        let structured = json!({
-            "room_id": self.room_id,
-            "status": self.status,
-            "members": names,
-            "last_seq": self.last_seq(),
-        });
+        let structured = object(vec![
+            ("room_id", Value::from(self.room_id.as_str())),
+            ("status", Value::from(self.status.as_str())),
+            ("members", Value::from(names)),
+            ("last_seq", Value::from(self.last_seq())),
+        ]);
         (text, structured)
     }
 }
