@@ -177,14 +177,15 @@ macro_rules! host_context {
         impl FromJson for HostContext {
             fn from_json(value: &Value) -> Result<Self, Error> {
                 let f = Fields::of(value, "struct HostContext")?;
+                let mut extra = Map::new();
+                for (k, v) in f.0 {
+                    if !matches!(k.as_str(), $( $key )|*) {
+                        extra.insert(k.clone(), v.clone());
+                    }
+                }
                 Ok(HostContext {
                     $( $field: f.opt($key)?, )*
-                    extra: f
-                        .0
-                        .iter()
-                        .filter(|(k, _)| !matches!(k.as_str(), $( $key )|*))
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect(),
+                    extra,
                 })
             }
         }

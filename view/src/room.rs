@@ -99,7 +99,7 @@ impl Room {
     /// The `ui/message` text quoting the selected messages with their authors, oldest first.
     pub fn quote(&self, seqs: &[u64]) -> String {
         let mut seqs = seqs.to_vec();
-        seqs.sort_unstable();
+        sort(&mut seqs);
         let quoted: Vec<String> = seqs
             .iter()
             .filter_map(|s| self.by_seq(*s))
@@ -165,6 +165,18 @@ impl Room {
             ("last_seq", Value::from(self.last_seq())),
         ]);
         (text, structured)
+    }
+}
+
+/// Insertion sort: the selection comes from an ordered set, so this is one pass in practice,
+/// and it is far smaller in the wasm than the standard library's sort.
+fn sort(seqs: &mut [u64]) {
+    for i in 1..seqs.len() {
+        let mut j = i;
+        while j > 0 && seqs[j - 1] > seqs[j] {
+            seqs.swap(j - 1, j);
+            j -= 1;
+        }
     }
 }
 
