@@ -38,6 +38,22 @@ fn ctx() -> Ctx {
     expect_context::<Ctx>()
 }
 
+/// A reactive child, attribute value or condition, boxed. Leptos renders each closure type with
+/// its own copy of the reactive rendering code; behind one box type per output type, all the
+/// dynamic parts that produce the same type share that code (a much smaller wasm).
+pub type Dyn<T> = Box<dyn FnMut() -> T + Send>;
+
+pub fn dynamic<T: 'static>(f: impl FnMut() -> T + Send + 'static) -> Dyn<T> {
+    Box::new(f)
+}
+
+/// A boxed `Show` condition (see [`Dyn`]).
+pub type When = Box<dyn Fn() -> bool + Send + Sync>;
+
+pub fn when(f: impl Fn() -> bool + Send + Sync + 'static) -> When {
+    Box::new(f)
+}
+
 /// Distance from the bottom under which the reader counts as "at the bottom".
 const STICKY_PX: i32 = 24;
 
@@ -74,20 +90,22 @@ pub fn Header() -> impl IntoView {
     view! {
         <header class="room-header">
             <div class="room-title">
-                <h1>{title}</h1>
-                <span class="room-status" data-status=status>{status}</span>
+                <h1>{dynamic(title)}</h1>
+                <span class="room-status" data-status=dynamic(status)>
+                    {dynamic(status)}
+                </span>
             </div>
-            <p class="room-members">{members}</p>
+            <p class="room-members">{dynamic(members)}</p>
             <div class="room-tools">
                 <span
                     class="connection"
                     role="status"
-                    data-state=move || state.connection.with(Connection::state)
+                    data-state=dynamic(move || state.connection.with(Connection::state))
                 >
-                    {move || state.connection.with(Connection::label)}
+                    {dynamic(move || state.connection.with(Connection::label))}
                 </span>
-                <Show when=move || host_name.with(|h| !h.is_empty())>
-                    <span class="host-name">{move || format!("in {}", host_name.get())}</span>
+                <Show when=when(move || host_name.with(|h| !h.is_empty()))>
+                    <span class="host-name">{dynamic(move || format!("in {}", host_name.get()))}</span>
                 </Show>
                 <DisplayModeButton context=context />
             </div>
@@ -122,12 +140,12 @@ fn DisplayModeButton(context: RwSignal<HostContext>) -> impl IntoView {
         });
     };
     view! {
-        <Show when=move || target().is_some()>
+        <Show when=when(move || target().is_some())>
             <button class="display-mode" type="button" on:click=toggle>
-                {move || match target() {
+                {dynamic(move || match target() {
                     Some(DisplayMode::Fullscreen) => "Full screen",
                     _ => "Exit full screen",
-                }}
+                })}
             </button>
         </Show>
     }
@@ -239,21 +257,21 @@ pub fn MessageList() -> impl IntoView {
                 class="messages"
                 node_ref=list
                 on:scroll=on_scroll
-                style:max-height=move || format!("{}px", context.with(list_height))
+                style:max-height=dynamic(move || format!("{}px", context.with(list_height)))
                 tabindex="0"
                 role="log"
                 aria-label="Messages"
             >
-                <Show when=move || { hidden() > 0 }>
+                <Show when=when(move || hidden() > 0)>
                     <button
                         class="show-earlier"
                         type="button"
                         on:click=move |_| window.update(|w| *w += WINDOW)
                     >
-                        {move || format!("Show earlier messages ({} more)", hidden())}
+                        {dynamic(move || format!("Show earlier messages ({} more)", hidden()))}
                     </button>
                 </Show>
-                <Show when=move || state.room.with(|r| r.as_ref().is_some_and(|r| r.messages.is_empty()))>
+                <Show when=when(move || state.room.with(|r| r.as_ref().is_some_and(|r| r.messages.is_empty())))>
                     <p class="empty">"No messages yet. Say hello!"</p>
                 </Show>
                 <ol class="message-list">
@@ -262,15 +280,15 @@ pub fn MessageList() -> impl IntoView {
                     </For>
                 </ol>
             </div>
-            <Show when=move || { unseen.get() > 0 }>
+            <Show when=when(move || unseen.get() > 0)>
                 <button class="new-messages" type="button" on:click=move |_| scroll_to_bottom()>
-                    {move || {
+                    {dynamic(move || {
                         let n = unseen.get();
                         format!("↓ {n} new message{}", if n == 1 { "" } else { "s" })
-                    }}
+                    })}
                 </button>
             </Show>
-            <div class="sr-only" aria-live="polite">{move || announcement.get()}</div>
+            <div class="sr-only" aria-live="polite">{dynamic(move || announcement.get())}</div>
         </div>
     }
 }
@@ -338,23 +356,23 @@ fn MessageRow(
     let label = format!("Select the message from {author}");
     let reply_label = format!("Ask the assistant to help reply to {author}");
     view! {
-        <li class=class data-seq=seq class:selected=is_selected>
+        <li class=class data-seq=seq class:selected=dynamic(is_selected)>
             {if is_chat {
                 view! {
                     <input
                         class="select"
                         type="checkbox"
                         aria-label=label
-                        prop:checked=is_selected
+                        prop:checked=dynamic(is_selected)
                         on:change=toggle
                     />
                     <div class="bubble">
                         <div class="meta">
                             <span class="author">{author}</span>
-                            <time class="time">{time}</time>
+                            <time class="time">{dynamic(time)}</time>
                         </div>
                         <p class="text">{message.text.clone()}</p>
-                        <Show when=move || !mine && can_hand_off()>
+                        <Show when=when(move || !mine && can_hand_off())>
                             <button
                                 class="reply"
                                 type="button"
@@ -372,7 +390,7 @@ fn MessageRow(
                     <p class="event">
                         <span class="text">{message.text.clone()}</span>
                         " "
-                        <time class="time">{time}</time>
+                        <time class="time">{dynamic(time)}</time>
                     </p>
                 }
                     .into_any()
@@ -411,18 +429,18 @@ pub fn HandOffBar() -> impl IntoView {
     };
     let supported = move || c.host.with_value(|h| h.supports(methods::MESSAGE));
     view! {
-        <Show when=move || { count() > 0 }>
+        <Show when=when(move || count() > 0)>
             <div class="handoff" role="region" aria-label="Selected messages">
-                <span>{move || format!("{} selected", count())}</span>
+                <span>{dynamic(move || format!("{} selected", count()))}</span>
                 <Show
-                    when=supported
+                    when=when(supported)
                     fallback=|| view! { <span class="hint">"This host cannot take messages from the View."</span> }
                 >
                     <button class="primary" type="button" on:click=send>
-                        {move || {
+                        {dynamic(move || {
                             let n = count();
                             format!("Send {n} message{} to assistant", if n == 1 { "" } else { "s" })
-                        }}
+                        })}
                     </button>
                 </Show>
                 <button type="button" on:click=move |_| c.selected.set(BTreeSet::new())>
@@ -498,22 +516,22 @@ pub fn Composer() -> impl IntoView {
                 class="draft"
                 rows="2"
                 aria-label="Message"
-                placeholder=move || blocked().unwrap_or("Write a message — Enter sends, Shift+Enter for a new line")
-                prop:value=move || draft.get()
+                placeholder=dynamic(move || blocked().unwrap_or("Write a message — Enter sends, Shift+Enter for a new line"))
+                prop:value=dynamic(move || draft.get())
                 on:input=move |ev| {
                     draft.set(event_target_value(&ev));
                     // Editing answers the error; it shows only until then.
                     error.set(None);
                 }
                 on:keydown=on_keydown
-                disabled=move || blocked().is_some()
+                disabled=dynamic(move || blocked().is_some())
             ></textarea>
             <button
                 class="primary send"
                 type="submit"
-                disabled=move || blocked().is_some() || sending.get() || draft.with(|d| d.trim().is_empty())
+                disabled=dynamic(move || blocked().is_some() || sending.get() || draft.with(|d| d.trim().is_empty()))
             >
-                {move || if sending.get() { "Sending…" } else { "Send" }}
+                {dynamic(move || if sending.get() { "Sending…" } else { "Send" })}
             </button>
             {move || error.get().map(|e| view! { <p class="composer-error" role="alert">{e}</p> })}
             {move || blocked().map(|reason| view! { <p class="composer-reason">{reason}</p> })}
