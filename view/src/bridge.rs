@@ -185,8 +185,10 @@ impl Bridge {
     }
 
     fn post(&self, message: Value) -> Result<(), RpcError> {
+        // Writing a `Value` to a string cannot fail; not formatting the (impossible) error keeps
+        // serde_json's and std::io's error texts out of the wasm.
         let text = serde_json::to_string(&message)
-            .map_err(|e| RpcError::new(codes::INTERNAL_ERROR, e.to_string()))?;
+            .map_err(|_| RpcError::new(codes::INTERNAL_ERROR, "JSON serialization failed"))?;
         // Through JSON text, so the host receives plain objects (never JS `Map`s).
         let value = js_sys::JSON::parse(&text)
             .map_err(|_| RpcError::new(codes::INTERNAL_ERROR, "JSON.parse failed"))?;
