@@ -10,7 +10,6 @@
 //! that browser tests can play the host from a same-origin iframe.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -36,6 +35,23 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(90);
 type NotificationHandler = Box<dyn Fn(&str, Value)>;
 type RequestHandler = Box<dyn Fn(&str, Value) -> Option<Result<Value, RpcError>>>;
 type MessageListener = Closure<dyn FnMut(MessageEvent)>;
+type Reply = oneshot::Sender<Result<Value, RpcError>>;
+
+/// Requests awaiting their response, by id. A handful at most, so a list (no hash map code).
+#[derive(Default)]
+struct Pending(Vec<(RequestId, Reply)>);
+
+impl Pending {
+    fn insert(&mut self, id: RequestId, reply: Reply) {
+        self.remove(&id);
+        self.0.push((id, reply));
+    }
+
+    fn remove(&mut self, id: &RequestId) -> Option<Reply> {
+        let at = self.0.iter().position(|(k, _)| k == id)?;
+        Some(self.0.swap_remove(at).1)
+    }
+}
 
 /// A connection to the host. Cheap to clone; all clones share one connection.
 #[derive(Clone)]
@@ -46,7 +62,7 @@ pub struct Bridge {
 struct Inner {
     host: Window,
     next_id: Cell<i64>,
-    pending: RefCell<HashMap<RequestId, oneshot::Sender<Result<Value, RpcError>>>>,
+    pending: RefCell<Pending>,
     on_notification: RefCell<Option<NotificationHandler>>,
     on_request: RefCell<Option<RequestHandler>>,
     listener: RefCell<Option<MessageListener>>,
@@ -70,7 +86,7 @@ impl Bridge {
         let inner = Rc::new(Inner {
             host,
             next_id: Cell::new(1),
-            pending: RefCell::new(HashMap::new()),
+            pending: RefCell::new(Pending::default()),
             on_notification: RefCell::new(None),
             on_request: RefCell::new(None),
             listener: RefCell::new(None),
@@ -96,7 +112,7 @@ impl Bridge {
             let _ = window
                 .remove_event_listener_with_callback("message", listener.as_ref().unchecked_ref());
         }
-        for (_, tx) in self.inner.pending.borrow_mut().drain() {
+        for (_, tx) in self.inner.pending.borrow_mut().0.drain(..) {
             let _ = tx.send(Err(RpcError::new(
                 codes::INTERNAL_ERROR,
                 "bridge disconnected",

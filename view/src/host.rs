@@ -6,7 +6,6 @@
 //! more is sent: every request fails with [`HostError::TornDown`] without reaching the host.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashSet;
 use std::rc::Rc;
 
 use mcp_chat_shared::apps::{
@@ -54,7 +53,8 @@ struct State {
     capabilities: RefCell<HostCapabilities>,
     context: RefCell<HostContext>,
     host_info: RefCell<Option<Implementation>>,
-    unsupported: RefCell<HashSet<&'static str>>,
+    /// Methods the host answered -32601 to (a few at most: a list).
+    unsupported: RefCell<Vec<&'static str>>,
     torn_down: Cell<bool>,
     on_tool_input: Handler<Value>,
     on_tool_result: Handler<ToolResult>,
@@ -177,7 +177,7 @@ impl Host {
 
     /// Whether a capability-gated request may be sent.
     pub fn supports(&self, what: &'static str) -> bool {
-        if self.state.unsupported.borrow().contains(what) {
+        if self.state.unsupported.borrow().contains(&what) {
             return false;
         }
         let c = self.state.capabilities.borrow();
@@ -204,7 +204,7 @@ impl Host {
                 .state
                 .unsupported
                 .borrow()
-                .contains(methods::REQUEST_DISPLAY_MODE)
+                .contains(&methods::REQUEST_DISPLAY_MODE)
     }
 
     async fn request(&self, method: &'static str, params: Value) -> Result<Value, HostError> {
@@ -231,7 +231,10 @@ impl Host {
         {
             Ok(v) => Ok(v),
             Err(e) if e.is_method_not_found() => {
-                self.state.unsupported.borrow_mut().insert(method);
+                let mut unsupported = self.state.unsupported.borrow_mut();
+                if !unsupported.contains(&method) {
+                    unsupported.push(method);
+                }
                 Err(HostError::Unsupported(method))
             }
             Err(_) if self.is_torn_down() => Err(HostError::TornDown),
