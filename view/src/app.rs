@@ -1,6 +1,5 @@
 //! The root component: handshake, where the room comes from, host context, model context.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use leptos::prelude::*;
@@ -35,7 +34,7 @@ pub fn App(bridge: Bridge) -> impl IntoView {
         state,
         host: stored_host,
         context,
-        selected: RwSignal::new(BTreeSet::new()),
+        selected: RwSignal::new(Vec::new()),
         host_name: RwSignal::new(String::new()),
     };
     provide_context(ctx);

@@ -3,8 +3,6 @@
 //! Each reads the shared [`ChatState`] and the [`Host`] from context. Message text is always
 //! rendered as text (Leptos escapes it), so a message that contains HTML shows literally.
 
-use std::collections::BTreeSet;
-
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -23,7 +21,9 @@ pub struct Ctx {
     pub state: ChatState,
     pub host: StoredValue<Host, LocalStorage>,
     pub context: RwSignal<HostContext>,
-    pub selected: RwSignal<BTreeSet<u64>>,
+    /// The `seq`s of the selected messages, in order, without duplicates (a sorted list: a few
+    /// entries, and no B-tree code in the wasm).
+    pub selected: RwSignal<Vec<u64>>,
     /// "name version" of the host, once the handshake is done.
     pub host_name: RwSignal<String>,
 }
@@ -305,7 +305,7 @@ fn MessageRow(
     message: ChatMessage,
     mine: bool,
     times: Memo<(Option<String>, Option<String>)>,
-    selected: RwSignal<BTreeSet<u64>>,
+    selected: RwSignal<Vec<u64>>,
     host: StoredValue<Host, LocalStorage>,
 ) -> impl IntoView {
     let c = ctx();
@@ -327,12 +327,13 @@ fn MessageRow(
         (true, true) => "message mine",
         (true, false) => "message theirs",
     };
-    let is_selected = move || selected.with(|s| s.contains(&seq));
+    let is_selected = move || selected.with(|s| s.binary_search(&seq).is_ok());
     let toggle = move |_| {
-        selected.update(|s| {
-            if !s.remove(&seq) {
-                s.insert(seq);
+        selected.update(|s| match s.binary_search(&seq) {
+            Ok(at) => {
+                s.remove(at);
             }
+            Err(at) => s.insert(at, seq),
         })
     };
     let can_hand_off = move || host.with_value(|h| h.supports(methods::MESSAGE));
@@ -403,9 +404,9 @@ fn MessageRow(
 #[component]
 pub fn HandOffBar() -> impl IntoView {
     let c = ctx();
-    let count = move || c.selected.with(BTreeSet::len);
+    let count = move || c.selected.with(Vec::len);
     let send = move |_| {
-        let seqs: Vec<u64> = c.selected.with_untracked(|s| s.iter().copied().collect());
+        let seqs: Vec<u64> = c.selected.get_untracked();
         let Some(text) = c
             .state
             .room
@@ -417,7 +418,7 @@ pub fn HandOffBar() -> impl IntoView {
         spawn_local(async move {
             match host.send_message(text).await {
                 Ok(()) => {
-                    c.selected.set(BTreeSet::new());
+                    c.selected.set(Vec::new());
                     c.state.notice.set(Some("Sent to the assistant.".into()));
                 }
                 Err(e) => c
@@ -443,7 +444,7 @@ pub fn HandOffBar() -> impl IntoView {
                         })}
                     </button>
                 </Show>
-                <button type="button" on:click=move |_| c.selected.set(BTreeSet::new())>
+                <button type="button" on:click=move |_| c.selected.set(Vec::new())>
                     "Clear"
                 </button>
             </div>
