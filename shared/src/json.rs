@@ -79,12 +79,13 @@ impl FromJson for Map<String, Value> {
 
 impl<T: FromJson> FromJson for Vec<T> {
     fn from_json(value: &Value) -> Result<Self, Error> {
-        value
-            .as_array()
-            .ok_or_else(|| invalid("a sequence"))?
-            .iter()
-            .map(T::from_json)
-            .collect()
+        let items = value.as_array().ok_or_else(|| invalid("a sequence"))?;
+        // A plain loop: collecting into `Result<Vec<_>, _>` is a larger monomorphization.
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            out.push(T::from_json(item)?);
+        }
+        Ok(out)
     }
 }
 

@@ -47,6 +47,11 @@ pub fn dynamic<T: 'static>(f: impl FnMut() -> T + Send + 'static) -> Dyn<T> {
     Box::new(f)
 }
 
+/// A boxed click handler: like [`Dyn`], all click handlers then share one attaching code path.
+pub fn clicks(f: impl FnMut(web_sys::MouseEvent) + 'static) -> Box<dyn FnMut(web_sys::MouseEvent)> {
+    Box::new(f)
+}
+
 /// A boxed `Show` condition (see [`Dyn`]).
 pub type When = Box<dyn Fn() -> bool + Send + Sync>;
 
@@ -141,7 +146,7 @@ fn DisplayModeButton(context: RwSignal<HostContext>) -> impl IntoView {
     };
     view! {
         <Show when=when(move || target().is_some())>
-            <button class="display-mode" type="button" on:click=toggle>
+            <button class="display-mode" type="button" on:click=clicks(toggle)>
                 {dynamic(move || match target() {
                     Some(DisplayMode::Fullscreen) => "Full screen",
                     _ => "Exit full screen",
@@ -266,7 +271,7 @@ pub fn MessageList() -> impl IntoView {
                     <button
                         class="show-earlier"
                         type="button"
-                        on:click=move |_| window.update(|w| *w += WINDOW)
+                        on:click=clicks(move |_| window.update(|w| *w += WINDOW))
                     >
                         {dynamic(move || format!("Show earlier messages ({} more)", hidden()))}
                     </button>
@@ -281,7 +286,7 @@ pub fn MessageList() -> impl IntoView {
                 </ol>
             </div>
             <Show when=when(move || unseen.get() > 0)>
-                <button class="new-messages" type="button" on:click=move |_| scroll_to_bottom()>
+                <button class="new-messages" type="button" on:click=clicks(move |_| scroll_to_bottom())>
                     {dynamic(move || {
                         let n = unseen.get();
                         format!("↓ {n} new message{}", if n == 1 { "" } else { "s" })
@@ -378,7 +383,7 @@ fn MessageRow(
                                 class="reply"
                                 type="button"
                                 aria-label=reply_label.clone()
-                                on:click=reply
+                                on:click=clicks(reply)
                             >
                                 "Reply with assistant"
                             </button>
@@ -437,14 +442,14 @@ pub fn HandOffBar() -> impl IntoView {
                     when=when(supported)
                     fallback=|| view! { <span class="hint">"This host cannot take messages from the View."</span> }
                 >
-                    <button class="primary" type="button" on:click=send>
+                    <button class="primary" type="button" on:click=clicks(send)>
                         {dynamic(move || {
                             let n = count();
                             format!("Send {n} message{} to assistant", if n == 1 { "" } else { "s" })
                         })}
                     </button>
                 </Show>
-                <button type="button" on:click=move |_| c.selected.set(Vec::new())>
+                <button type="button" on:click=clicks(move |_| c.selected.set(Vec::new()))>
                     "Clear"
                 </button>
             </div>
