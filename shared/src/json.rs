@@ -140,6 +140,68 @@ pub fn object(entries: Vec<(&str, Value)>) -> Value {
     Value::Object(map)
 }
 
+/// `value` as compact JSON text, exactly as `serde_json::to_string` writes it, without
+/// serde's serializer in the wasm.
+pub fn to_text(value: &Value) -> String {
+    let mut out = String::new();
+    write_text(value, &mut out);
+    out
+}
+
+fn write_text(value: &Value, out: &mut String) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::String(s) => write_str(s, out),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_text(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            out.push('{');
+            for (i, (k, v)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_str(k, out);
+                out.push(':');
+                write_text(v, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+fn write_str(s: &str, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 => {
+                out.push_str("\\u00");
+                out.push(HEX[(c as usize) >> 4] as char);
+                out.push(HEX[(c as usize) & 0xf] as char);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
 /// `{}`.
 pub fn empty_object() -> Value {
     Value::Object(Map::new())
@@ -278,6 +340,21 @@ mod tests {
             panic!("not a response");
         };
         assert_eq!(e.message, r#"malformed error: {"code":"x"}"#);
+    }
+
+    #[test]
+    fn text_is_written_like_serde_json() {
+        let tricky = "q\"b\\n\nr\rt\tb\u{8}f\u{c}c\u{1}\u{1f}\u{7f}é€😀</script>";
+        for v in [
+            json!(null),
+            json!(true),
+            json!({"a": [1, -2, 1.5, 1e300, 0.1, 12345678901234567890u64, false, null], "b": {}, "c": []}),
+            json!({ tricky: tricky, "z": {"y": [tricky]} }),
+            json!(-0.0),
+            json!(f64::MIN_POSITIVE),
+        ] {
+            assert_eq!(to_text(&v), serde_json::to_string(&v).unwrap());
+        }
     }
 
     #[test]

@@ -184,10 +184,7 @@ impl Incoming {
                     Err(RpcError::from_json(error).unwrap_or_else(|_| {
                         RpcError::new(
                             codes::INTERNAL_ERROR,
-                            format!(
-                                "malformed error: {}",
-                                serde_json::to_string(error).unwrap_or_default()
-                            ),
+                            format!("malformed error: {}", crate::json::to_text(error)),
                         )
                     }))
                 } else if let Some(result) = obj.get("result") {

@@ -201,16 +201,11 @@ impl Bridge {
     }
 
     fn post(&self, message: Value) -> Result<(), RpcError> {
-        // Writing a `Value` to a string cannot fail; not formatting the (impossible) error keeps
-        // serde_json's and std::io's error texts out of the wasm.
-        let text = serde_json::to_string(&message)
-            .map_err(|_| RpcError::new(codes::INTERNAL_ERROR, "JSON serialization failed"))?;
-        // Through JSON text, so the host receives plain objects (never JS `Map`s).
-        let value = js_sys::JSON::parse(&text)
-            .map_err(|_| RpcError::new(codes::INTERNAL_ERROR, "JSON.parse failed"))?;
+        // Built as plain JS objects, so the host receives exactly what `JSON.parse` of the text
+        // would give (never JS `Map`s).
         self.inner
             .host
-            .post_message(&value, "*")
+            .post_message(&to_js(&message), "*")
             .map_err(|e| RpcError::new(codes::INTERNAL_ERROR, format!("postMessage failed: {e:?}")))
     }
 
@@ -260,6 +255,32 @@ impl Bridge {
                 let _ = self.post(response.to_json());
             }
             None => {}
+        }
+    }
+}
+
+/// `value` as the JS value `JSON.parse` would make of its text: numbers as doubles, objects as
+/// plain data. Objects are made without a prototype so that a `__proto__` key is an ordinary
+/// property, as `JSON.parse` makes it (`postMessage` sends plain objects either way).
+fn to_js(value: &Value) -> JsValue {
+    match value {
+        Value::Null => JsValue::NULL,
+        Value::Bool(b) => JsValue::from_bool(*b),
+        Value::Number(n) => JsValue::from_f64(n.as_f64().unwrap_or_default()),
+        Value::String(s) => JsValue::from_str(s),
+        Value::Array(items) => {
+            let array = js_sys::Array::new();
+            for item in items {
+                array.push(&to_js(item));
+            }
+            array.into()
+        }
+        Value::Object(map) => {
+            let object: js_sys::Object = js_sys::Object::create(JsValue::NULL.unchecked_ref());
+            for (k, v) in map {
+                let _ = js_sys::Reflect::set(&object, &JsValue::from_str(k), &to_js(v));
+            }
+            object.into()
         }
     }
 }
