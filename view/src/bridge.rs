@@ -216,10 +216,13 @@ impl Bridge {
         if !from_host {
             return;
         }
+        // Through JSON text, so that only what JSON can say gets through (a `Date` becomes its
+        // string, `undefined` disappears…), then read back in JS: no JSON parser in the wasm.
         let Some(value) = js_sys::JSON::stringify(&event.data())
             .ok()
             .and_then(|s| s.as_string())
-            .and_then(|s| serde_json::from_str::<Value>(&s).ok())
+            .and_then(|s| js_sys::JSON::parse(&s).ok())
+            .and_then(|plain| from_js(&plain, JSON_DEPTH))
         else {
             return;
         };
@@ -259,6 +262,89 @@ impl Bridge {
     }
 }
 
+/// How deeply arrays and objects may nest in a message (serde_json's limit, which the View used
+/// to parse messages with: a message nested deeper is dropped, as it was).
+const JSON_DEPTH: u32 = 128;
+
+/// Reads what `JSON.parse` made (only null, booleans, numbers, strings, arrays and plain objects)
+/// as the `Value` serde_json would have parsed from the same text: integral numbers within
+/// 64 bits as integers, other numbers as floats. `None` for a message serde_json would have
+/// refused: nested too deeply, or holding a lone UTF-16 surrogate.
+fn from_js(value: &JsValue, depth: u32) -> Option<Value> {
+    if value.is_null() {
+        return Some(Value::Null);
+    }
+    if let Some(b) = value.as_bool() {
+        return Some(Value::Bool(b));
+    }
+    if let Some(n) = value.as_f64() {
+        return Some(number(n));
+    }
+    if value.is_string() {
+        return text(value).map(Value::String);
+    }
+    let depth = depth - 1;
+    if depth == 0 {
+        return None;
+    }
+    if js_sys::Array::is_array(value) {
+        let array: &js_sys::Array = value.unchecked_ref();
+        let mut items = Vec::with_capacity(array.length() as usize);
+        for i in 0..array.length() {
+            items.push(from_js(&array.get(i), depth)?);
+        }
+        return Some(Value::Array(items));
+    }
+    let mut map = serde_json::Map::new();
+    let keys = js_sys::Object::keys::<JsValue>(value.unchecked_ref());
+    for i in 0..keys.length() {
+        let key = keys.get(i);
+        let item = js_sys::Reflect::get(value, &key).ok()?;
+        map.insert(text(&key)?, from_js(&item, depth)?);
+    }
+    Some(Value::Object(map))
+}
+
+fn text(value: &JsValue) -> Option<String> {
+    let s: &js_sys::JsString = value.unchecked_ref();
+    if s.is_valid_utf16() {
+        value.as_string()
+    } else {
+        None
+    }
+}
+
+/// A number as serde_json reads the JSON text `JSON.stringify` writes for it: an integer when
+/// that text is one that fits 64 bits, a float otherwise. Below 2^53 the text is the exact
+/// integer; above, JS writes the shortest round-trip digits padded with zeros, which is the
+/// integer serde_json then reads.
+fn number(n: f64) -> Value {
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    if n.fract() == 0.0 {
+        if n.abs() < EXACT {
+            return if n < 0.0 {
+                Value::from(n as i64)
+            } else {
+                Value::from(n as u64)
+            };
+        }
+        if let Some(text) = js_sys::JSON::stringify(&JsValue::from_f64(n))
+            .ok()
+            .and_then(|t| t.as_string())
+        {
+            let int = if n < 0.0 {
+                text.parse::<i64>().ok().map(Value::from)
+            } else {
+                text.parse::<u64>().ok().map(Value::from)
+            };
+            if let Some(int) = int {
+                return int;
+            }
+        }
+    }
+    serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number)
+}
+
 /// `value` as the JS value `JSON.parse` would make of its text: numbers as doubles, objects as
 /// plain data. Objects are made without a prototype so that a `__proto__` key is an ordinary
 /// property, as `JSON.parse` makes it (`postMessage` sends plain objects either way).
@@ -294,4 +380,60 @@ pub async fn sleep(duration: Duration) {
         }
     });
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+    use wasm_bindgen::JsValue;
+    use wasm_bindgen_test::*;
+
+    use super::{JSON_DEPTH, from_js};
+
+    wasm_bindgen_test_configure!(run_in_browser);
+
+    /// What the View used to do with a posted value: its JSON text, parsed by serde_json.
+    fn old(data: &JsValue) -> Option<Value> {
+        let text = js_sys::JSON::stringify(data).ok()?.as_string()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// What it does now.
+    fn new(data: &JsValue) -> Option<Value> {
+        let text = js_sys::JSON::stringify(data).ok()?.as_string()?;
+        from_js(&js_sys::JSON::parse(&text).ok()?, JSON_DEPTH)
+    }
+
+    #[wasm_bindgen_test]
+    fn reads_messages_as_serde_json_parsed_their_text() {
+        let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        let texts = [
+            r#"{"jsonrpc":"2.0","id":3,"result":{"a":[1,-2,1.5,0.1,1e300,-0,18446744073709551615,1e20,-9223372036854775808,-1e19,true,false,null,"x"]}}"#.to_owned(),
+            "[9007199254740991,9007199254740992,-9007199254740992,9007199254740993,1152921504606846976,18446744073709549568,-9223372036854774784,-9223372036854777856,1e21]".to_owned(),
+            r#"{"b":{"c":{}},"a":[],"é\n\"":"😀 \u0001 \\"}"#.to_owned(),
+            r#""just a string""#.to_owned(),
+            "12".to_owned(),
+            "4.5e-7".to_owned(),
+            "9007199254740993".to_owned(),
+            r#"{"s":"\ud800"}"#.to_owned(),
+            r#"{"\udc00":1}"#.to_owned(),
+            deep(127),
+            deep(128),
+            format!(r#"{{"a":{}}}"#, deep(126)),
+            format!(r#"{{"a":{}}}"#, deep(127)),
+        ];
+        for text in &texts {
+            let data = js_sys::JSON::parse(text).unwrap();
+            assert_eq!(new(&data), old(&data), "for {text}");
+        }
+        // The one difference: serde_json (without its `float_roundtrip` feature) may read a float
+        // one unit in the last place off; the View now gets the correctly rounded double.
+        let big = js_sys::JSON::parse("123456789012345680000").unwrap();
+        assert_eq!(new(&big), Some(Value::from(1.2345678901234568e20)));
+        assert_eq!(old(&big), Some(Value::from(1.2345678901234567e20)));
+        let date = js_sys::Date::new(&JsValue::from_f64(0.0));
+        let with_date = js_sys::Array::of2(&date, &JsValue::UNDEFINED);
+        assert_eq!(new(&with_date), old(&with_date));
+        assert!(new(&with_date).is_some());
+    }
 }
