@@ -8,6 +8,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::json::{Error, Fields, FromJson, object};
+
 /// The protocol version a View announces in `ui/initialize`.
 pub const PROTOCOL_VERSION: &str = "2026-01-26";
 /// The MIME type of an MCP Apps HTML resource.
@@ -152,7 +154,7 @@ pub struct SafeAreaInsets {
 }
 
 macro_rules! host_context {
-    ($( $(#[$doc:meta])* $field:ident : $ty:ty ),* $(,)?) => {
+    ($( $(#[$doc:meta])* $field:ident ($key:literal) : $ty:ty ),* $(,)?) => {
         /// The host's context: theme, styles, layout, locale. Every field is optional.
         #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
         #[serde(rename_all = "camelCase")]
@@ -171,24 +173,40 @@ macro_rules! host_context {
                 self.extra.extend(changed.extra);
             }
         }
+
+        impl FromJson for HostContext {
+            fn from_json(value: &Value) -> Result<Self, Error> {
+                let f = Fields::of(value, "struct HostContext")?;
+                let mut extra = Map::new();
+                for (k, v) in f.0 {
+                    if !matches!(k.as_str(), $( $key )|*) {
+                        extra.insert(k.clone(), v.clone());
+                    }
+                }
+                Ok(HostContext {
+                    $( $field: f.opt($key)?, )*
+                    extra,
+                })
+            }
+        }
     };
 }
 
 host_context! {
-    tool_info: Value,
-    theme: Theme,
-    styles: HostStyles,
-    display_mode: DisplayMode,
-    available_display_modes: Vec<DisplayMode>,
-    container_dimensions: ContainerDimensions,
+    tool_info("toolInfo"): Value,
+    theme("theme"): Theme,
+    styles("styles"): HostStyles,
+    display_mode("displayMode"): DisplayMode,
+    available_display_modes("availableDisplayModes"): Vec<DisplayMode>,
+    container_dimensions("containerDimensions"): ContainerDimensions,
     /// BCP 47 tag, e.g. `en-US`.
-    locale: String,
+    locale("locale"): String,
     /// IANA zone, e.g. `Europe/Paris`.
-    time_zone: String,
-    user_agent: String,
-    platform: String,
-    device_capabilities: Value,
-    safe_area_insets: SafeAreaInsets,
+    time_zone("timeZone"): String,
+    user_agent("userAgent"): String,
+    platform("platform"): String,
+    device_capabilities("deviceCapabilities"): Value,
+    safe_area_insets("safeAreaInsets"): SafeAreaInsets,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -291,6 +309,230 @@ impl ToolResult {
 pub struct SizeChanged {
     pub width: u32,
     pub height: u32,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hand-written reading and building, for the View (see `crate::json`): same rules as the derives.
+// ---------------------------------------------------------------------------------------------
+
+impl FromJson for Implementation {
+    fn from_json(value: &Value) -> Result<Self, Error> {
+        let f = Fields::of(value, "struct Implementation")?;
+        Ok(Implementation {
+            name: f.req("name")?,
+            version: f.req("version")?,
+            title: f.opt("title")?,
+        })
+    }
+}
+
+impl Implementation {
+    pub fn to_json(&self) -> Value {
+        let mut entries = vec![
+            ("name", Value::from(self.name.as_str())),
+            ("version", Value::from(self.version.as_str())),
+        ];
+        if let Some(title) = &self.title {
+            entries.push(("title", Value::from(title.as_str())));
+        }
+        object(entries)
+    }
+}
+
+impl Theme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Theme::Light => "light",
+            Theme::Dark => "dark",
+            Theme::Other => "other",
+        }
+    }
+}
+
+impl FromJson for Theme {
+    fn from_json(value: &Value) -> Result<Self, Error> {
+        Ok(match value.as_str() {
+            Some("light") => Theme::Light,
+            Some("dark") => Theme::Dark,
+            Some(_) => Theme::Other,
+            None => return Err("invalid type: expected enum Theme".into()),
+        })
+    }
+}
+
+impl DisplayMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisplayMode::Inline => "inline",
+            DisplayMode::Fullscreen => "fullscreen",
+            DisplayMode::Pip => "pip",
+            DisplayMode::Other => "other",
+        }
+    }
+}
+
+impl FromJson for DisplayMode {
+    fn from_json(value: &Value) -> Result<Self, Error> {
+        Ok(match value.as_str() {
+            Some("inline") => DisplayMode::Inline,
+            Some("fullscreen") => DisplayMode::Fullscreen,
+            Some("pip") => DisplayMode::Pip,
+            Some(_) => DisplayMode::Other,
+            None => return Err("invalid type: expected enum DisplayMode".into()),
+        })
+    }
+}
+
+impl InitializeParams {
+    pub fn to_json(&self) -> Value {
+        let mut capabilities = Vec::new();
+        if let Some(modes) = &self.app_capabilities.available_display_modes {
+            let modes = modes.iter().map(|m| Value::from(m.as_str())).collect();
+            capabilities.push(("availableDisplayModes", Value::Array(modes)));
+        }
+        if let Some(tools) = &self.app_capabilities.tools {
+            capabilities.push(("tools", tools.clone()));
+        }
+        object(vec![
+            ("appInfo", self.app_info.to_json()),
+            ("appCapabilities", object(capabilities)),
+            (
+                "protocolVersion",
+                Value::from(self.protocol_version.as_str()),
+            ),
+        ])
+    }
+}
+
+impl FromJson for HostCapabilities {
+    fn from_json(value: &Value) -> Result<Self, Error> {
+        let f = Fields::of(value, "struct HostCapabilities")?;
+        Ok(HostCapabilities {
+            open_links: f.has("openLinks"),
+            download_file: f.has("downloadFile"),
+            server_tools: f.has("serverTools"),
+            server_resources: f.has("serverResources"),
+            logging: f.has("logging"),
+            sandbox: f.has("sandbox"),
+            update_model_context: f.has("updateModelContext"),
+            message: f.has("message"),
+            sampling: f.has("sampling"),
+            experimental: f.has("experimental"),
+        })
+    }
+}
+
+impl FromJson for HostStyles {
+    fn from_json(value: &Value) -> Result<Self, Error> {
+        let f = Fields::of(value, "struct HostStyles")?;
+        Ok(HostStyles {
+            variables: f.opt("variables")?,
+            css: f.opt("css")?,
+        })
+    }
+}
+
+impl FromJson for HostCss {
+    fn from_json(value: &Value) -> Result<Self, Error> {
+        let f = Fields::of(value, "struct HostCss")?;
+        Ok(HostCss {
+            fonts: f.opt("fonts")?,
+        })
+    }
+}
+
+impl FromJson for ContainerDimensions {
+    fn from_json(value: &Value) -> Result<Self, Error> {
+        let f = Fields::of(value, "struct ContainerDimensions")?;
+        Ok(ContainerDimensions {
+            height: f.opt("height")?,
+            max_height: f.opt("maxHeight")?,
+            width: f.opt("width")?,
+            max_width: f.opt("maxWidth")?,
+        })
+    }
+}
+
+impl FromJson for SafeAreaInsets {
+    fn from_json(value: &Value) -> Result<Self, Error> {
+        let f = Fields::of(value, "struct SafeAreaInsets")?;
+        Ok(SafeAreaInsets {
+            top: f.def("top")?,
+            right: f.def("right")?,
+            bottom: f.def("bottom")?,
+            left: f.def("left")?,
+        })
+    }
+}
+
+impl FromJson for InitializeResult {
+    fn from_json(value: &Value) -> Result<Self, Error> {
+        let f = Fields::of(value, "struct InitializeResult")?;
+        Ok(InitializeResult {
+            protocol_version: f.def("protocolVersion")?,
+            host_info: f.def("hostInfo")?,
+            host_capabilities: f.def("hostCapabilities")?,
+            host_context: f.def("hostContext")?,
+        })
+    }
+}
+
+impl FromJson for ContentBlock {
+    fn from_json(value: &Value) -> Result<Self, Error> {
+        let f = Fields::of(value, "internally tagged enum ContentBlock")?;
+        match f.req::<String>("type")?.as_str() {
+            "text" => Ok(ContentBlock::Text {
+                text: f.req("text")?,
+            }),
+            _ => Ok(ContentBlock::Other),
+        }
+    }
+}
+
+impl ContentBlock {
+    pub fn to_json(&self) -> Value {
+        match self {
+            ContentBlock::Text { text } => object(vec![
+                ("type", Value::from("text")),
+                ("text", Value::from(text.as_str())),
+            ]),
+            ContentBlock::Other => object(vec![("type", Value::from("other"))]),
+        }
+    }
+}
+
+fn blocks(content: &[ContentBlock]) -> Value {
+    Value::Array(content.iter().map(ContentBlock::to_json).collect())
+}
+
+impl MessageParams {
+    pub fn to_json(&self) -> Value {
+        object(vec![
+            ("role", Value::from(self.role.as_str())),
+            ("content", blocks(&self.content)),
+        ])
+    }
+}
+
+impl ModelContextParams {
+    pub fn to_json(&self) -> Value {
+        let mut entries = vec![("content", blocks(&self.content))];
+        if let Some(structured) = &self.structured_content {
+            entries.push(("structuredContent", structured.clone()));
+        }
+        object(entries)
+    }
+}
+
+impl FromJson for ToolResult {
+    fn from_json(value: &Value) -> Result<Self, Error> {
+        let f = Fields::of(value, "struct ToolResult")?;
+        Ok(ToolResult {
+            content: f.def("content")?,
+            structured_content: f.opt("structuredContent")?,
+            is_error: f.opt("isError")?,
+        })
+    }
 }
 
 #[cfg(test)]

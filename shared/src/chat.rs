@@ -5,6 +5,9 @@
 //! new fields are additions, never renames.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::json::{Error, Fields, FromJson};
 
 #[cfg(feature = "schema")]
 use schemars::JsonSchema;
@@ -332,4 +335,152 @@ pub struct OpenChatResult {
     #[serde(flatten)]
     pub room: RoomResult,
     pub client_id: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hand-written reading, for the View (see `crate::json`): same rules as the derives above.
+// ---------------------------------------------------------------------------------------------
+
+impl MessageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Chat => "chat",
+            MessageKind::Joined => "joined",
+            MessageKind::Left => "left",
+            MessageKind::Matched => "matched",
+            MessageKind::RoomEnded => "room_ended",
+        }
+    }
+}
+
+impl FromJson for MessageKind {
+    fn from_json(value: &Value) -> Result<Self, Error> {
+        Ok(match value.as_str() {
+            Some("chat") => MessageKind::Chat,
+            Some("joined") => MessageKind::Joined,
+            Some("left") => MessageKind::Left,
+            Some("matched") => MessageKind::Matched,
+            Some("room_ended") => MessageKind::RoomEnded,
+            _ => return Err("unknown variant of enum MessageKind".into()),
+        })
+    }
+}
+
+impl RoomStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoomStatus::Waiting => "waiting",
+            RoomStatus::Active => "active",
+            RoomStatus::Ended => "ended",
+        }
+    }
+}
+
+impl FromJson for RoomStatus {
+    fn from_json(value: &Value) -> Result<Self, Error> {
+        Ok(match value.as_str() {
+            Some("waiting") => RoomStatus::Waiting,
+            Some("active") => RoomStatus::Active,
+            Some("ended") => RoomStatus::Ended,
+            _ => return Err("unknown variant of enum RoomStatus".into()),
+        })
+    }
+}
+
+impl FromJson for Participant {
+    fn from_json(value: &Value) -> Result<Self, Error> {
+        let f = Fields::of(value, "struct Participant")?;
+        Ok(Participant {
+            user_id: f.req("user_id")?,
+            display_name: f.req("display_name")?,
+        })
+    }
+}
+
+impl FromJson for ChatMessage {
+    fn from_json(value: &Value) -> Result<Self, Error> {
+        let f = Fields::of(value, "struct ChatMessage")?;
+        Ok(ChatMessage {
+            seq: f.req("seq")?,
+            message_id: f.req("message_id")?,
+            room_id: f.req("room_id")?,
+            kind: f.req("kind")?,
+            sender: f.opt("sender")?,
+            text: f.req("text")?,
+            timestamp: f.req("timestamp")?,
+            timestamp_ms: f.req("timestamp_ms")?,
+        })
+    }
+}
+
+impl FromJson for MemberInfo {
+    fn from_json(value: &Value) -> Result<Self, Error> {
+        let f = Fields::of(value, "struct MemberInfo")?;
+        Ok(MemberInfo {
+            user_id: f.req("user_id")?,
+            display_name: f.req("display_name")?,
+            joined_at: f.req("joined_at")?,
+            is_you: f.req("is_you")?,
+        })
+    }
+}
+
+impl FromJson for SendMessageResult {
+    fn from_json(value: &Value) -> Result<Self, Error> {
+        let f = Fields::of(value, "struct SendMessageResult")?;
+        Ok(SendMessageResult {
+            success: f.req("success")?,
+            message_id: f.req("message_id")?,
+            seq: f.req("seq")?,
+            timestamp: f.req("timestamp")?,
+            members_present: f.req("members_present")?,
+            room_status: f.req("room_status")?,
+        })
+    }
+}
+
+impl FromJson for WaitForMessageResult {
+    fn from_json(value: &Value) -> Result<Self, Error> {
+        let f = Fields::of(value, "struct WaitForMessageResult")?;
+        Ok(WaitForMessageResult {
+            messages: f.req("messages")?,
+            timeout: f.req("timeout")?,
+            has_more: f.req("has_more")?,
+            room_id: f.opt("room_id")?,
+            room_status: f.opt("room_status")?,
+            queue_position: f.opt("queue_position")?,
+            last_seq: f.req("last_seq")?,
+            message: f.opt("message")?,
+            sender: f.opt("sender")?,
+            timestamp: f.opt("timestamp")?,
+            message_id: f.opt("message_id")?,
+        })
+    }
+}
+
+impl FromJson for HistoryResult {
+    fn from_json(value: &Value) -> Result<Self, Error> {
+        let f = Fields::of(value, "struct HistoryResult")?;
+        Ok(HistoryResult {
+            room_id: f.req("room_id")?,
+            messages: f.req("messages")?,
+            has_more: f.req("has_more")?,
+            latest_seq: f.req("latest_seq")?,
+        })
+    }
+}
+
+impl FromJson for RoomResult {
+    fn from_json(value: &Value) -> Result<Self, Error> {
+        let f = Fields::of(value, "struct RoomResult")?;
+        Ok(RoomResult {
+            room_id: f.req("room_id")?,
+            status: f.req("status")?,
+            capacity: f.req("capacity")?,
+            members: f.req("members")?,
+            latest_seq: f.req("latest_seq")?,
+            created_at: f.req("created_at")?,
+            you: f.req("you")?,
+        })
+    }
 }

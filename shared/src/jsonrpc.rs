@@ -7,6 +7,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::json::{Error, Fields, FromJson, object};
+
 pub const VERSION: &str = "2.0";
 
 /// JSON-RPC error codes the View produces or interprets.
@@ -165,7 +167,7 @@ impl Incoming {
         let id = obj
             .get("id")
             .filter(|v| !v.is_null())
-            .map(|v| serde_json::from_value::<RequestId>(v.clone()));
+            .map(RequestId::from_json);
         let params = obj.get("params").cloned().unwrap_or(Value::Null);
         match (obj.get("method").and_then(Value::as_str), id) {
             (Some(method), Some(Ok(id))) => Some(Incoming::Request {
@@ -179,14 +181,12 @@ impl Incoming {
             }),
             (None, Some(Ok(id))) => {
                 let outcome = if let Some(error) = obj.get("error") {
-                    Err(
-                        serde_json::from_value::<RpcError>(error.clone()).unwrap_or_else(|_| {
-                            RpcError::new(
-                                codes::INTERNAL_ERROR,
-                                format!("malformed error: {error}"),
-                            )
-                        }),
-                    )
+                    Err(RpcError::from_json(error).unwrap_or_else(|_| {
+                        RpcError::new(
+                            codes::INTERNAL_ERROR,
+                            format!("malformed error: {}", crate::json::to_text(error)),
+                        )
+                    }))
                 } else if let Some(result) = obj.get("result") {
                     Ok(result.clone())
                 } else {
@@ -196,6 +196,98 @@ impl Incoming {
             }
             _ => None,
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hand-written reading and building, for the View (see `crate::json`): same rules as the derives.
+// ---------------------------------------------------------------------------------------------
+
+impl FromJson for RequestId {
+    fn from_json(value: &Value) -> Result<Self, Error> {
+        match (value.as_i64(), value.as_str()) {
+            (Some(n), _) => Ok(RequestId::Number(n)),
+            (None, Some(s)) => Ok(RequestId::String(s.to_owned())),
+            _ => Err("data did not match any variant of untagged enum RequestId".into()),
+        }
+    }
+}
+
+impl RequestId {
+    pub fn to_json(&self) -> Value {
+        match self {
+            RequestId::Number(n) => Value::from(*n),
+            RequestId::String(s) => Value::from(s.as_str()),
+        }
+    }
+}
+
+impl FromJson for RpcError {
+    fn from_json(value: &Value) -> Result<Self, Error> {
+        let f = Fields::of(value, "struct RpcError")?;
+        Ok(RpcError {
+            code: f.req("code")?,
+            message: f.req("message")?,
+            data: f.opt("data")?,
+        })
+    }
+}
+
+impl RpcError {
+    pub fn to_json(&self) -> Value {
+        let mut entries = vec![
+            ("code", Value::from(self.code)),
+            ("message", Value::from(self.message.as_str())),
+        ];
+        if let Some(data) = &self.data {
+            entries.push(("data", data.clone()));
+        }
+        object(entries)
+    }
+}
+
+/// The entries every outgoing message starts with.
+fn envelope<'a>(id: Option<&RequestId>, method: Option<&str>) -> Vec<(&'a str, Value)> {
+    let mut entries = vec![("jsonrpc", Value::from(VERSION))];
+    if let Some(id) = id {
+        entries.push(("id", id.to_json()));
+    }
+    if let Some(method) = method {
+        entries.push(("method", Value::from(method)));
+    }
+    entries
+}
+
+impl Request {
+    pub fn to_json(&self) -> Value {
+        let mut entries = envelope(Some(&self.id), Some(&self.method));
+        if let Some(params) = &self.params {
+            entries.push(("params", params.clone()));
+        }
+        object(entries)
+    }
+}
+
+impl Notification {
+    pub fn to_json(&self) -> Value {
+        let mut entries = envelope(None, Some(&self.method));
+        if let Some(params) = &self.params {
+            entries.push(("params", params.clone()));
+        }
+        object(entries)
+    }
+}
+
+impl Response {
+    pub fn to_json(&self) -> Value {
+        let mut entries = envelope(Some(&self.id), None);
+        if let Some(result) = &self.result {
+            entries.push(("result", result.clone()));
+        }
+        if let Some(error) = &self.error {
+            entries.push(("error", error.to_json()));
+        }
+        object(entries)
     }
 }
 

@@ -9,4 +9,5 @@
 
 pub mod apps;
 pub mod chat;
+pub mod json;
 pub mod jsonrpc;

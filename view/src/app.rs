@@ -1,6 +1,5 @@
 //! The root component: handshake, where the room comes from, host context, model context.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use leptos::prelude::*;
@@ -8,7 +7,7 @@ use leptos::task::spawn_local;
 use mcp_chat_shared::apps::{HostContext, Implementation, methods};
 
 use crate::bridge::{Bridge, sleep};
-use crate::components::{Composer, Ctx, HandOffBar, Header, MessageList};
+use crate::components::{Composer, Ctx, HandOffBar, Header, MessageList, dynamic, when};
 use crate::host::Host;
 use crate::room::{Room, Target};
 use crate::session::{self, ChatState, Connection};
@@ -48,7 +47,7 @@ pub fn App(bridge: Bridge) -> impl IntoView {
         state,
         host: stored_host,
         context,
-        selected: RwSignal::new(BTreeSet::new()),
+        selected: RwSignal::new(Vec::new()),
         host_name: RwSignal::new(String::new()),
     };
     provide_context(ctx);
@@ -131,20 +130,20 @@ pub fn App(bridge: Bridge) -> impl IntoView {
     };
     let has_room = move || state.room.with(Option::is_some);
     view! {
-        <main class="app" style=padding>
+        <main class="app" style=dynamic(padding)>
             <Header />
             <Show
-                when=has_room
+                when=when(has_room)
                 fallback=move || {
                     view! {
                         <p class="placeholder">
-                            {move || match state.connection.get() {
+                            {dynamic(move || match state.connection.get() {
                                 Connection::Queued { .. } => {
                                     "You are in the queue; the room opens here as soon as someone is matched with you."
                                 }
                                 Connection::Failed(_) => "The room could not be opened.",
                                 _ => "The room appears here once a chat tool opens it.",
-                            }}
+                            })}
                         </p>
                     }
                 }

@@ -3,8 +3,6 @@
 //! Each reads the shared [`ChatState`] and the [`Host`] from context. Message text is always
 //! rendered as text (Leptos escapes it), so a message that contains HTML shows literally.
 
-use std::collections::BTreeSet;
-
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -23,7 +21,9 @@ pub struct Ctx {
     pub state: ChatState,
     pub host: StoredValue<Host, LocalStorage>,
     pub context: RwSignal<HostContext>,
-    pub selected: RwSignal<BTreeSet<u64>>,
+    /// The `seq`s of the selected messages, in order, without duplicates (a sorted list: a few
+    /// entries, and no B-tree code in the wasm).
+    pub selected: RwSignal<Vec<u64>>,
     /// "name version" of the host, once the handshake is done.
     pub host_name: RwSignal<String>,
 }
@@ -36,6 +36,27 @@ impl Ctx {
 
 fn ctx() -> Ctx {
     expect_context::<Ctx>()
+}
+
+/// A reactive child, attribute value or condition, boxed. Leptos renders each closure type with
+/// its own copy of the reactive rendering code; behind one box type per output type, all the
+/// dynamic parts that produce the same type share that code (a much smaller wasm).
+pub type Dyn<T> = Box<dyn FnMut() -> T + Send>;
+
+pub fn dynamic<T: 'static>(f: impl FnMut() -> T + Send + 'static) -> Dyn<T> {
+    Box::new(f)
+}
+
+/// A boxed click handler: like [`Dyn`], all click handlers then share one attaching code path.
+pub fn clicks(f: impl FnMut(web_sys::MouseEvent) + 'static) -> Box<dyn FnMut(web_sys::MouseEvent)> {
+    Box::new(f)
+}
+
+/// A boxed `Show` condition (see [`Dyn`]).
+pub type When = Box<dyn Fn() -> bool + Send + Sync>;
+
+pub fn when(f: impl Fn() -> bool + Send + Sync + 'static) -> When {
+    Box::new(f)
 }
 
 /// Distance from the bottom under which the reader counts as "at the bottom".
@@ -74,20 +95,22 @@ pub fn Header() -> impl IntoView {
     view! {
         <header class="room-header">
             <div class="room-title">
-                <h1>{title}</h1>
-                <span class="room-status" data-status=status>{status}</span>
+                <h1>{dynamic(title)}</h1>
+                <span class="room-status" data-status=dynamic(status)>
+                    {dynamic(status)}
+                </span>
             </div>
-            <p class="room-members">{members}</p>
+            <p class="room-members">{dynamic(members)}</p>
             <div class="room-tools">
                 <span
                     class="connection"
                     role="status"
-                    data-state=move || state.connection.with(Connection::state)
+                    data-state=dynamic(move || state.connection.with(Connection::state))
                 >
-                    {move || state.connection.with(Connection::label)}
+                    {dynamic(move || state.connection.with(Connection::label))}
                 </span>
-                <Show when=move || host_name.with(|h| !h.is_empty())>
-                    <span class="host-name">{move || format!("in {}", host_name.get())}</span>
+                <Show when=when(move || host_name.with(|h| !h.is_empty()))>
+                    <span class="host-name">{dynamic(move || format!("in {}", host_name.get()))}</span>
                 </Show>
                 <DisplayModeButton context=context />
             </div>
@@ -122,12 +145,12 @@ fn DisplayModeButton(context: RwSignal<HostContext>) -> impl IntoView {
         });
     };
     view! {
-        <Show when=move || target().is_some()>
-            <button class="display-mode" type="button" on:click=toggle>
-                {move || match target() {
+        <Show when=when(move || target().is_some())>
+            <button class="display-mode" type="button" on:click=clicks(toggle)>
+                {dynamic(move || match target() {
                     Some(DisplayMode::Fullscreen) => "Full screen",
                     _ => "Exit full screen",
-                }}
+                })}
             </button>
         </Show>
     }
@@ -239,21 +262,21 @@ pub fn MessageList() -> impl IntoView {
                 class="messages"
                 node_ref=list
                 on:scroll=on_scroll
-                style:max-height=move || format!("{}px", context.with(list_height))
+                style:max-height=dynamic(move || format!("{}px", context.with(list_height)))
                 tabindex="0"
                 role="log"
                 aria-label="Messages"
             >
-                <Show when=move || { hidden() > 0 }>
+                <Show when=when(move || hidden() > 0)>
                     <button
                         class="show-earlier"
                         type="button"
-                        on:click=move |_| window.update(|w| *w += WINDOW)
+                        on:click=clicks(move |_| window.update(|w| *w += WINDOW))
                     >
-                        {move || format!("Show earlier messages ({} more)", hidden())}
+                        {dynamic(move || format!("Show earlier messages ({} more)", hidden()))}
                     </button>
                 </Show>
-                <Show when=move || state.room.with(|r| r.as_ref().is_some_and(|r| r.messages.is_empty()))>
+                <Show when=when(move || state.room.with(|r| r.as_ref().is_some_and(|r| r.messages.is_empty())))>
                     <p class="empty">"No messages yet. Say hello!"</p>
                 </Show>
                 <ol class="message-list">
@@ -262,15 +285,15 @@ pub fn MessageList() -> impl IntoView {
                     </For>
                 </ol>
             </div>
-            <Show when=move || { unseen.get() > 0 }>
-                <button class="new-messages" type="button" on:click=move |_| scroll_to_bottom()>
-                    {move || {
+            <Show when=when(move || unseen.get() > 0)>
+                <button class="new-messages" type="button" on:click=clicks(move |_| scroll_to_bottom())>
+                    {dynamic(move || {
                         let n = unseen.get();
                         format!("↓ {n} new message{}", if n == 1 { "" } else { "s" })
-                    }}
+                    })}
                 </button>
             </Show>
-            <div class="sr-only" aria-live="polite">{move || announcement.get()}</div>
+            <div class="sr-only" aria-live="polite">{dynamic(move || announcement.get())}</div>
         </div>
     }
 }
@@ -287,7 +310,7 @@ fn MessageRow(
     message: ChatMessage,
     mine: bool,
     times: Memo<(Option<String>, Option<String>)>,
-    selected: RwSignal<BTreeSet<u64>>,
+    selected: RwSignal<Vec<u64>>,
     host: StoredValue<Host, LocalStorage>,
 ) -> impl IntoView {
     let c = ctx();
@@ -309,12 +332,13 @@ fn MessageRow(
         (true, true) => "message mine",
         (true, false) => "message theirs",
     };
-    let is_selected = move || selected.with(|s| s.contains(&seq));
+    let is_selected = move || selected.with(|s| s.binary_search(&seq).is_ok());
     let toggle = move |_| {
-        selected.update(|s| {
-            if !s.remove(&seq) {
-                s.insert(seq);
+        selected.update(|s| match s.binary_search(&seq) {
+            Ok(at) => {
+                s.remove(at);
             }
+            Err(at) => s.insert(at, seq),
         })
     };
     let can_hand_off = move || host.with_value(|h| h.supports(methods::MESSAGE));
@@ -338,28 +362,28 @@ fn MessageRow(
     let label = format!("Select the message from {author}");
     let reply_label = format!("Ask the assistant to help reply to {author}");
     view! {
-        <li class=class data-seq=seq class:selected=is_selected>
+        <li class=class data-seq=seq class:selected=dynamic(is_selected)>
             {if is_chat {
                 view! {
                     <input
                         class="select"
                         type="checkbox"
                         aria-label=label
-                        prop:checked=is_selected
+                        prop:checked=dynamic(is_selected)
                         on:change=toggle
                     />
                     <div class="bubble">
                         <div class="meta">
                             <span class="author">{author}</span>
-                            <time class="time">{time}</time>
+                            <time class="time">{dynamic(time)}</time>
                         </div>
                         <p class="text">{message.text.clone()}</p>
-                        <Show when=move || !mine && can_hand_off()>
+                        <Show when=when(move || !mine && can_hand_off())>
                             <button
                                 class="reply"
                                 type="button"
                                 aria-label=reply_label.clone()
-                                on:click=reply
+                                on:click=clicks(reply)
                             >
                                 "Reply with assistant"
                             </button>
@@ -372,7 +396,7 @@ fn MessageRow(
                     <p class="event">
                         <span class="text">{message.text.clone()}</span>
                         " "
-                        <time class="time">{time}</time>
+                        <time class="time">{dynamic(time)}</time>
                     </p>
                 }
                     .into_any()
@@ -385,9 +409,9 @@ fn MessageRow(
 #[component]
 pub fn HandOffBar() -> impl IntoView {
     let c = ctx();
-    let count = move || c.selected.with(BTreeSet::len);
+    let count = move || c.selected.with(Vec::len);
     let send = move |_| {
-        let seqs: Vec<u64> = c.selected.with_untracked(|s| s.iter().copied().collect());
+        let seqs: Vec<u64> = c.selected.get_untracked();
         let Some(text) = c
             .state
             .room
@@ -399,7 +423,7 @@ pub fn HandOffBar() -> impl IntoView {
         spawn_local(async move {
             match host.send_message(text).await {
                 Ok(()) => {
-                    c.selected.set(BTreeSet::new());
+                    c.selected.set(Vec::new());
                     c.state.notice.set(Some("Sent to the assistant.".into()));
                 }
                 Err(e) => c
@@ -411,21 +435,21 @@ pub fn HandOffBar() -> impl IntoView {
     };
     let supported = move || c.host.with_value(|h| h.supports(methods::MESSAGE));
     view! {
-        <Show when=move || { count() > 0 }>
+        <Show when=when(move || count() > 0)>
             <div class="handoff" role="region" aria-label="Selected messages">
-                <span>{move || format!("{} selected", count())}</span>
+                <span>{dynamic(move || format!("{} selected", count()))}</span>
                 <Show
-                    when=supported
+                    when=when(supported)
                     fallback=|| view! { <span class="hint">"This host cannot take messages from the View."</span> }
                 >
-                    <button class="primary" type="button" on:click=send>
-                        {move || {
+                    <button class="primary" type="button" on:click=clicks(send)>
+                        {dynamic(move || {
                             let n = count();
                             format!("Send {n} message{} to assistant", if n == 1 { "" } else { "s" })
-                        }}
+                        })}
                     </button>
                 </Show>
-                <button type="button" on:click=move |_| c.selected.set(BTreeSet::new())>
+                <button type="button" on:click=clicks(move |_| c.selected.set(Vec::new()))>
                     "Clear"
                 </button>
             </div>
@@ -498,22 +522,22 @@ pub fn Composer() -> impl IntoView {
                 class="draft"
                 rows="2"
                 aria-label="Message"
-                placeholder=move || blocked().unwrap_or("Write a message — Enter sends, Shift+Enter for a new line")
-                prop:value=move || draft.get()
+                placeholder=dynamic(move || blocked().unwrap_or("Write a message — Enter sends, Shift+Enter for a new line"))
+                prop:value=dynamic(move || draft.get())
                 on:input=move |ev| {
                     draft.set(event_target_value(&ev));
                     // Editing answers the error; it shows only until then.
                     error.set(None);
                 }
                 on:keydown=on_keydown
-                disabled=move || blocked().is_some()
+                disabled=dynamic(move || blocked().is_some())
             ></textarea>
             <button
                 class="primary send"
                 type="submit"
-                disabled=move || blocked().is_some() || sending.get() || draft.with(|d| d.trim().is_empty())
+                disabled=dynamic(move || blocked().is_some() || sending.get() || draft.with(|d| d.trim().is_empty()))
             >
-                {move || if sending.get() { "Sending…" } else { "Send" }}
+                {dynamic(move || if sending.get() { "Sending…" } else { "Send" })}
             </button>
             {move || error.get().map(|e| view! { <p class="composer-error" role="alert">{e}</p> })}
             {move || blocked().map(|reason| view! { <p class="composer-reason">{reason}</p> })}

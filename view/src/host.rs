@@ -6,15 +6,15 @@
 //! more is sent: every request fails with [`HostError::TornDown`] without reaching the host.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashSet;
 use std::rc::Rc;
 
 use mcp_chat_shared::apps::{
     ContentBlock, DisplayMode, HostCapabilities, HostContext, Implementation, InitializeResult,
     MessageParams, ModelContextParams, ToolResult, methods,
 };
+use mcp_chat_shared::json::{FromJson, empty_object, object};
 use mcp_chat_shared::jsonrpc::RpcError;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::bridge::Bridge;
 use crate::resize::AutoResize;
@@ -53,7 +53,8 @@ struct State {
     capabilities: RefCell<HostCapabilities>,
     context: RefCell<HostContext>,
     host_info: RefCell<Option<Implementation>>,
-    unsupported: RefCell<HashSet<&'static str>>,
+    /// Methods the host answered -32601 to (a few at most: a list).
+    unsupported: RefCell<Vec<&'static str>>,
     torn_down: Cell<bool>,
     on_tool_input: Handler<Value>,
     on_tool_result: Handler<ToolResult>,
@@ -91,7 +92,7 @@ impl Host {
                 // Partial input may be truncated JSON mid-stream: never acted on.
                 methods::TOOL_INPUT_PARTIAL => {}
                 methods::TOOL_RESULT => {
-                    if let Ok(result) = serde_json::from_value::<ToolResult>(params) {
+                    if let Ok(result) = ToolResult::from_json(&params) {
                         call(&state.on_tool_result, result);
                     }
                 }
@@ -100,7 +101,7 @@ impl Host {
                     params["reason"].as_str().map(str::to_owned),
                 ),
                 methods::HOST_CONTEXT_CHANGED => {
-                    if let Ok(changed) = serde_json::from_value::<HostContext>(params) {
+                    if let Ok(changed) = HostContext::from_json(&params) {
                         let merged = {
                             let mut context = state.context.borrow_mut();
                             context.merge(changed);
@@ -128,7 +129,7 @@ impl Host {
             // Answer first, then stop listening: the reply must still go out.
             let bridge = bridge.clone();
             wasm_bindgen_futures::spawn_local(async move { bridge.disconnect() });
-            Some(Ok(json!({})))
+            Some(Ok(empty_object()))
         });
         host
     }
@@ -176,7 +177,7 @@ impl Host {
 
     /// Whether a capability-gated request may be sent.
     pub fn supports(&self, what: &'static str) -> bool {
-        if self.state.unsupported.borrow().contains(what) {
+        if self.state.unsupported.borrow().contains(&what) {
             return false;
         }
         let c = self.state.capabilities.borrow();
@@ -203,7 +204,7 @@ impl Host {
                 .state
                 .unsupported
                 .borrow()
-                .contains(methods::REQUEST_DISPLAY_MODE)
+                .contains(&methods::REQUEST_DISPLAY_MODE)
     }
 
     async fn request(&self, method: &'static str, params: Value) -> Result<Value, HostError> {
@@ -230,7 +231,10 @@ impl Host {
         {
             Ok(v) => Ok(v),
             Err(e) if e.is_method_not_found() => {
-                self.state.unsupported.borrow_mut().insert(method);
+                let mut unsupported = self.state.unsupported.borrow_mut();
+                if !unsupported.contains(&method) {
+                    unsupported.push(method);
+                }
                 Err(HostError::Unsupported(method))
             }
             Err(_) if self.is_torn_down() => Err(HostError::TornDown),
@@ -256,11 +260,11 @@ impl Host {
         let raw = self
             .request_within(
                 methods::TOOLS_CALL,
-                json!({"name": name, "arguments": arguments}),
+                object(vec![("name", Value::from(name)), ("arguments", arguments)]),
                 timeout,
             )
             .await?;
-        let result: ToolResult = serde_json::from_value(raw).map_err(|e| HostError::Tool {
+        let result = ToolResult::from_json(&raw).map_err(|e| HostError::Tool {
             message: format!("{name}: malformed result: {e}"),
             code: None,
             structured: None,
@@ -284,8 +288,11 @@ impl Host {
     }
 
     pub async fn read_resource(&self, uri: &str) -> Result<Value, HostError> {
-        self.request(methods::RESOURCES_READ, json!({ "uri": uri }))
-            .await
+        self.request(
+            methods::RESOURCES_READ,
+            object(vec![("uri", Value::from(uri))]),
+        )
+        .await
     }
 
     /// Puts `text` into the conversation as a user message (`ui/message`).
@@ -294,13 +301,8 @@ impl Host {
             role: "user".into(),
             content: vec![ContentBlock::text(text)],
         };
-        let result = self
-            .request(
-                methods::MESSAGE,
-                serde_json::to_value(params).unwrap_or_default(),
-            )
-            .await?;
-        if result["isError"] == json!(true) {
+        let result = self.request(methods::MESSAGE, params.to_json()).await?;
+        if result["isError"] == Value::Bool(true) {
             return Err(HostError::Tool {
                 message: "the host refused the message".into(),
                 code: None,
@@ -320,16 +322,13 @@ impl Host {
             content: vec![ContentBlock::text(text)],
             structured_content: structured,
         };
-        self.request(
-            methods::UPDATE_MODEL_CONTEXT,
-            serde_json::to_value(params).unwrap_or_default(),
-        )
-        .await
-        .map(drop)
+        self.request(methods::UPDATE_MODEL_CONTEXT, params.to_json())
+            .await
+            .map(drop)
     }
 
     pub async fn open_link(&self, url: &str) -> Result<(), HostError> {
-        self.request(methods::OPEN_LINK, json!({ "url": url }))
+        self.request(methods::OPEN_LINK, object(vec![("url", Value::from(url))]))
             .await
             .map(drop)
     }
@@ -337,9 +336,12 @@ impl Host {
     /// Offers the person a file (`ui/download-file`); `contents` are MCP embedded resources or
     /// resource links.
     pub async fn download_file(&self, contents: Vec<Value>) -> Result<(), HostError> {
-        self.request(methods::DOWNLOAD_FILE, json!({ "contents": contents }))
-            .await
-            .map(drop)
+        self.request(
+            methods::DOWNLOAD_FILE,
+            object(vec![("contents", Value::Array(contents))]),
+        )
+        .await
+        .map(drop)
     }
 
     /// Asks the host to close the View (`ui/notifications/request-teardown`); the host decides.
@@ -355,9 +357,12 @@ impl Host {
             return Err(HostError::Unsupported(methods::REQUEST_DISPLAY_MODE));
         }
         let result = self
-            .request(methods::REQUEST_DISPLAY_MODE, json!({ "mode": mode }))
+            .request(
+                methods::REQUEST_DISPLAY_MODE,
+                object(vec![("mode", Value::from(mode.as_str()))]),
+            )
             .await?;
-        let granted = serde_json::from_value(result["mode"].clone()).unwrap_or(mode);
+        let granted = DisplayMode::from_json(&result["mode"]).unwrap_or(mode);
         self.state.context.borrow_mut().display_mode = Some(granted);
         Ok(granted)
     }
@@ -369,12 +374,16 @@ impl Host {
         }
         let _ = self.bridge.notify(
             methods::LOG,
-            Some(json!({"level": level, "logger": "mcp-chat-view", "data": data.into()})),
+            Some(object(vec![
+                ("level", Value::from(level)),
+                ("logger", Value::from("mcp-chat-view")),
+                ("data", data.into()),
+            ])),
         );
     }
 
     pub async fn ping(&self) -> Result<(), HostError> {
-        self.request(methods::PING, json!({})).await.map(drop)
+        self.request(methods::PING, empty_object()).await.map(drop)
     }
 
     /// Starts reporting the document's size with `ui/notifications/size-changed`.

@@ -10,7 +10,8 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use mcp_chat_shared::apps::methods;
-use serde_json::json;
+use mcp_chat_shared::json::object;
+use serde_json::Value;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
@@ -98,7 +99,10 @@ impl Inner {
         self.last.set(Some((width, height)));
         let _ = self.bridge.notify(
             methods::SIZE_CHANGED,
-            Some(json!({ "width": width, "height": height })),
+            Some(object(vec![
+                ("width", Value::from(width)),
+                ("height", Value::from(height)),
+            ])),
         );
     }
 }

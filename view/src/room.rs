@@ -2,7 +2,8 @@
 //! no DOM, no host, so every rule here is easy to test.
 
 use mcp_chat_shared::chat::{ChatMessage, MemberInfo, MessageKind, Participant, RoomStatus};
-use serde_json::{Value, json};
+use mcp_chat_shared::json::object;
+use serde_json::Value;
 
 /// How many messages the list renders at most; older ones are a click away. Keeps a room of
 /// 10,000 messages as cheap to show as one of 200.
@@ -98,7 +99,7 @@ impl Room {
     /// The `ui/message` text quoting the selected messages with their authors, oldest first.
     pub fn quote(&self, seqs: &[u64]) -> String {
         let mut seqs = seqs.to_vec();
-        seqs.sort_unstable();
+        sort(&mut seqs);
         let quoted: Vec<String> = seqs
             .iter()
             .filter_map(|s| self.by_seq(*s))
@@ -157,13 +158,25 @@ impl Room {
                 lines.join("\n")
             }
         );
-        let structured = json!({
-            "room_id": self.room_id,
-            "status": self.status,
-            "members": names,
-            "last_seq": self.last_seq(),
-        });
+        let structured = object(vec![
+            ("room_id", Value::from(self.room_id.as_str())),
+            ("status", Value::from(self.status.as_str())),
+            ("members", Value::from(names)),
+            ("last_seq", Value::from(self.last_seq())),
+        ]);
         (text, structured)
+    }
+}
+
+/// Insertion sort: the selection comes from an ordered set, so this is one pass in practice,
+/// and it is far smaller in the wasm than the standard library's sort.
+fn sort(seqs: &mut [u64]) {
+    for i in 1..seqs.len() {
+        let mut j = i;
+        while j > 0 && seqs[j - 1] > seqs[j] {
+            seqs.swap(j - 1, j);
+            j -= 1;
+        }
     }
 }
 

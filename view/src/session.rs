@@ -11,8 +11,8 @@ use mcp_chat_shared::chat::{
     ChatMessage, HistoryResult, MessageKind, RoomResult, RoomStatus, SendMessageResult,
     WaitForMessageResult,
 };
-use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use mcp_chat_shared::json::{FromJson, object};
+use serde_json::Value;
 
 use crate::bridge::sleep;
 use crate::host::{Host, HostError};
@@ -110,12 +110,16 @@ impl Default for ChatState {
     }
 }
 
-fn decode<T: DeserializeOwned>(tool: &str, value: Value) -> Result<T, HostError> {
-    serde_json::from_value(value).map_err(|e| HostError::Tool {
-        message: format!("{tool}: unexpected answer: {e}"),
+fn decode<T: FromJson>(tool: &str, value: Value) -> Result<T, HostError> {
+    T::from_json(&value).map_err(|e| unexpected(tool, e))
+}
+
+fn unexpected(tool: &str, error: String) -> HostError {
+    HostError::Tool {
+        message: format!("{tool}: unexpected answer: {error}"),
         code: None,
         structured: None,
-    })
+    }
 }
 
 /// After a failed attempt: show it, then wait longer each time (500 ms doubling up to 10 s).
@@ -167,7 +171,10 @@ pub async fn run(host: Host, state: ChatState, target: Target) {
 async fn wait_for_match(host: &Host, state: ChatState, client_id: &str) -> Option<String> {
     let mut attempt = 0;
     loop {
-        let args = json!({"client_id": client_id, "timeout": WAIT_SECONDS});
+        let args = object(vec![
+            ("client_id", Value::from(client_id)),
+            ("timeout", Value::from(WAIT_SECONDS)),
+        ]);
         match host
             .call_tool_within("wait_for_message", args, WAIT_ANSWER_WITHIN)
             .await
@@ -194,12 +201,16 @@ async fn wait_for_match(host: &Host, state: ChatState, client_id: &str) -> Optio
 /// Reads the log, then the room. In that order: the members snapshot is then at least as new as
 /// the log it goes with, and anything later arrives through the wait loop (which refreshes it).
 async fn load(host: &Host, room_id: &str, client_id: &str) -> Result<Room, HostError> {
-    let history_args = json!({"room_id": room_id, "client_id": client_id, "limit": WINDOW});
+    let history_args = object(vec![
+        ("room_id", Value::from(room_id)),
+        ("client_id", Value::from(client_id)),
+        ("limit", Value::from(WINDOW)),
+    ]);
     let history: HistoryResult = decode(
         "get_history",
         host.call_tool("get_history", history_args).await?,
     )?;
-    let ids = json!({"room_id": room_id, "client_id": client_id});
+    let ids = ids(room_id, client_id);
     let info: RoomResult = decode("get_room", host.call_tool("get_room", ids).await?)?;
     let mut room = Room::new(room_id.to_owned(), client_id.to_owned());
     apply_info(&mut room, info);
@@ -227,10 +238,13 @@ async fn follow(host: &Host, state: ChatState, room_id: &str, client_id: &str) {
         let after = state
             .room
             .with_untracked(|r| r.as_ref().map_or(0, |r| r.cursor));
-        let args = json!({
-            "room_id": room_id, "client_id": client_id, "after_seq": after,
-            "include_own": true, "timeout": WAIT_SECONDS,
-        });
+        let args = object(vec![
+            ("room_id", Value::from(room_id)),
+            ("client_id", Value::from(client_id)),
+            ("after_seq", Value::from(after)),
+            ("include_own", Value::Bool(true)),
+            ("timeout", Value::from(WAIT_SECONDS)),
+        ]);
         match host
             .call_tool_within("wait_for_message", args, WAIT_ANSWER_WITHIN)
             .await
@@ -273,9 +287,16 @@ async fn follow(host: &Host, state: ChatState, room_id: &str, client_id: &str) {
     }
 }
 
+fn ids(room_id: &str, client_id: &str) -> Value {
+    object(vec![
+        ("room_id", Value::from(room_id)),
+        ("client_id", Value::from(client_id)),
+    ])
+}
+
 /// Re-reads members and status (after someone joined or left).
 async fn refresh(host: &Host, state: ChatState, room_id: &str, client_id: &str) {
-    let ids = json!({"room_id": room_id, "client_id": client_id});
+    let ids = ids(room_id, client_id);
     if let Ok(value) = host.call_tool("get_room", ids).await
         && let Ok(info) = decode::<RoomResult>("get_room", value)
     {
@@ -296,7 +317,11 @@ pub async fn send(host: &Host, state: ChatState, text: String) -> Result<(), Hos
     }) else {
         return Err(HostError::Unsupported("sending before a room is open"));
     };
-    let args = json!({"room_id": room_id, "client_id": client_id, "message": text});
+    let args = object(vec![
+        ("room_id", Value::from(room_id.as_str())),
+        ("client_id", Value::from(client_id)),
+        ("message", Value::from(text.as_str())),
+    ]);
     let answer = host
         .call_tool_within("send_message", args, SEND_ANSWER_WITHIN)
         .await?;
