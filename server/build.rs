@@ -4,8 +4,8 @@
 //! wasm-bindgen JS glue, the `.wasm`, and `mcp-chat-view.engine.js` (the same module translated to
 //! JavaScript by wasm2js, for hosts whose CSP refuses WebAssembly). A View runs in a sandboxed
 //! iframe with no server of its own and `connect-src 'none'`, so it can fetch nothing: this script
-//! folds the files into one document whose only script is the loader (`view-loader.js`) carrying
-//! the glue and both engines as payloads — gzip-compressed (zopfli, a few percent smaller than
+//! folds the files into one document whose only script is the loader (`view-loader.js`, minified
+//! into `loader.js`) carrying the page's CSS, the glue and both engines as payloads — gzip-compressed (zopfli, a few percent smaller than
 //! `gzip -9`), then text-encoded (`encode_text`, 13 bits per 2 ASCII characters) and inflated
 //! with `DecompressionStream` — and the server `include_str!`s the result. `mcp-chat` is then one
 //! binary with no files beside it.
@@ -34,7 +34,7 @@ fn main() {
     let glue = dist.join(format!("{VIEW_STEM}.js"));
     let wasm = dist.join(format!("{VIEW_STEM}_bg.wasm"));
     let engine_js = dist.join(format!("{VIEW_STEM}.engine.js"));
-    let loader = manifest_dir.join("view-loader.js");
+    let loader = dist.join("loader.js");
     let inputs = [&index, &glue, &wasm, &engine_js, &loader];
     for file in inputs {
         println!("cargo::rerun-if-changed={}", file.display());
@@ -129,16 +129,6 @@ fn encode_text(bytes: &[u8]) -> String {
     text
 }
 
-/// The loader without its comments and indentation: they explain the source, not the document.
-fn compact(script: &str) -> String {
-    script
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with("//"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// Replaces trunk's page furniture with the loader and its payloads.
 fn bundle(view: &View) -> Result<String, String> {
     let mut html = view.html.clone();
@@ -160,11 +150,17 @@ fn bundle(view: &View) -> Result<String, String> {
         ));
     }
 
-    let mut loader = compact(&view.loader);
+    // The CSS travels compressed like the rest; the loader puts it back before the View renders.
+    let style =
+        find_tag(&html, "<style>", "</style>", "").ok_or("trunk's index.html has no <style>")?;
+    let css = html[style.start + "<style>".len()..style.end - "</style>".len()].to_owned();
+    html.replace_range(style, "");
+    let mut loader = view.loader.trim().to_owned();
     if loader.contains("</script") {
         return Err("view-loader.js contains `</script`, which would end the inline script".into());
     }
     for (placeholder, payload) in [
+        ("\"@CSS@\"", css.as_bytes()),
         ("\"@GLUE@\"", view.glue.as_bytes()),
         ("\"@WASM@\"", &view.wasm),
         ("\"@JS@\"", view.engine_js.as_bytes()),

@@ -1,12 +1,14 @@
-// The View's inline loader. server/build.rs puts it in the document's only script and fills in the
-// three payloads — the wasm-bindgen glue, the WebAssembly engine and its JavaScript translation —
-// each gzip-compressed and text-encoded as [text, byte length].
+// The View's inline loader. scripts/build-view.sh minifies it; server/build.rs puts it in the
+// document's only script and fills in the payloads — the page's CSS, the wasm-bindgen glue, the
+// WebAssembly engine and its JavaScript translation — each gzip-compressed and text-encoded as
+// [text, byte length].
 //
 // A host's Content-Security-Policy decides the engine. The MCP Apps default policy has no
 // 'wasm-unsafe-eval', so compiling WebAssembly is refused there; the same program then runs from
 // its wasm2js translation, evaluated as an inline script ('unsafe-inline' is in that policy). No
 // host configuration and no user action: the first engine that can start, starts.
 (async () => {
+  const CSS = "@CSS@";
   const GLUE = "@GLUE@";
   const WASM = "@WASM@";
   const JS = "@JS@";
@@ -51,6 +53,11 @@
       return false;
     }
   }
+
+  // Styles first, so the first frame the View renders is already styled.
+  const style = document.createElement("style");
+  style.textContent = await unpack(CSS).text();
+  document.head.append(style);
 
   await evaluate(GLUE);
   const glue = globalThis.mcpChatGlue;
