@@ -61,10 +61,6 @@ struct Args {
     /// idle: clients parked in wait_for_message.
     #[arg(long, default_value_t = 10_000)]
     parked: usize,
-    /// Speak HTTP/2 (cleartext, prior knowledge): all calls of a session share one connection
-    /// instead of one HTTP/1.1 connection per call in flight.
-    #[arg(long)]
-    http2: bool,
     /// idle: probe messages sent (one at a time) while the others stay parked.
     #[arg(long, default_value_t = 200)]
     probes: usize,
@@ -78,6 +74,10 @@ struct Outcome {
     elapsed: Duration,
     notes: Vec<String>,
 }
+
+/// The generator shares the cores with the server: it should spend as little of them as it can.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 type Client = RunningService<RoleClient, ()>;
 
@@ -220,11 +220,7 @@ async fn main() -> anyhow::Result<()> {
         Mode::Idle => args.sessions.max(args.parked.div_ceil(MAX_CONCURRENT / 2)),
         _ => args.sessions.max(1),
     };
-    let http = if args.http2 {
-        reqwest::Client::builder().http2_prior_knowledge().build()?
-    } else {
-        reqwest::Client::new()
-    };
+    let http = reqwest::Client::new();
     let mut sessions = Vec::new();
     for _ in 0..wanted {
         sessions.push(connect(&url, &http).await?);

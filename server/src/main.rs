@@ -9,6 +9,11 @@ use mcp_chat::engine::Engine;
 use mcp_chat::mcp::ChatServer;
 use mcp_chat::{http, shutdown, stdio};
 
+/// Per-request allocations dominate under load; mimalloc halves what glibc's malloc costs there
+/// (see BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Our own events at info; rmcp's per-session chatter only when it is a warning.
 const DEFAULT_LOG_FILTER: &str = "info,rmcp=warn";
 

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs the load generator over the table in BENCHMARKS.md and prints every figure. Not part of the
+# test suite: figures on a shared machine are information, not pass/fail.
+# Usage: scripts/bench.sh [quick]   ("quick" runs one small case of each mode)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "==> Building the server and the load generator (release)" >&2
+cargo build --release --locked -p mcp-chat -p mcp-chat-loadgen >&2
+gen=target/release/mcp-chat-loadgen
+db=$(mktemp -d)
+trap 'rm -rf "$db"' EXIT
+
+run() {
+  echo
+  echo "\$ mcp-chat-loadgen $*"
+  "$gen" "$@" 2>&1 | grep -v '^\s*$'
+}
+
+if [ "${1:-}" = quick ]; then
+  run --pairs 10 --rounds 20
+  run --mode fanout --members 10 --rounds 10
+  run --mode idle --parked 200 --probes 20
+  exit 0
+fi
+
+for pairs in 1 10 100 1000; do
+  run --pairs "$pairs" --rounds 50
+done
+run --pairs 100 --rounds 50 --store "sqlite:$db/bench.db"
+command -v redis-server >/dev/null && run --pairs 100 --rounds 50 --store redis
+run --mode fanout --members 50 --rounds 50
+run --mode idle --parked 10000 --probes 200
