@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{HttpServer, Peer, call, err, ok, stdio_client, text_of};
+use common::{HttpServer, Peer, call, chat_texts, err, ok, send, stdio_client, text_of, wait};
 use rmcp::model::{CallToolRequestParams, ClientRequest, ProgressNotificationParam, Request};
 use rmcp::service::{NotificationContext, PeerRequestOptions};
 use rmcp::{ClientHandler, RoleClient, ServiceExt};
@@ -23,34 +23,6 @@ async fn join(client: &Peer, room: &str, name: &str) -> (String, Value) {
     )
     .await);
     (r["client_id"].as_str().unwrap().to_owned(), r)
-}
-
-async fn send(client: &Peer, room: &str, id: &str, text: &str) -> Value {
-    ok(&call(
-        client,
-        "send_message",
-        json!({"room_id": room, "client_id": id, "message": text}),
-    )
-    .await)
-}
-
-async fn wait(client: &Peer, room: &str, id: &str, timeout: f64) -> Value {
-    ok(&call(
-        client,
-        "wait_for_message",
-        json!({"room_id": room, "client_id": id, "timeout": timeout}),
-    )
-    .await)
-}
-
-fn chat_texts(wait_result: &Value) -> Vec<String> {
-    wait_result["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["kind"] == "chat")
-        .map(|m| m["text"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 fn kinds(wait_result: &Value) -> Vec<String> {

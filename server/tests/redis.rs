@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{HttpServer, Peer, RedisServer, call, ok};
+use common::{HttpServer, Peer, RedisServer, call, chat_texts, ok, send, wait};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -22,34 +22,6 @@ async fn join(client: &Peer, room: &str, name: &str) -> String {
     )
     .await);
     r["client_id"].as_str().unwrap().to_owned()
-}
-
-async fn send(client: &Peer, room: &str, id: &str, text: &str) -> Value {
-    ok(&call(
-        client,
-        "send_message",
-        json!({"room_id": room, "client_id": id, "message": text}),
-    )
-    .await)
-}
-
-async fn wait(client: &Peer, room: &str, id: &str, timeout: f64) -> Value {
-    ok(&call(
-        client,
-        "wait_for_message",
-        json!({"room_id": room, "client_id": id, "timeout": timeout}),
-    )
-    .await)
-}
-
-fn chat_texts(result: &Value) -> Vec<String> {
-    result["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["kind"] == "chat")
-        .map(|m| m["text"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 /// Receives chat texts until `n` have arrived (or panics after 20 s).

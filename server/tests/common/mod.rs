@@ -314,3 +314,34 @@ pub fn text_of(result: &CallToolResult) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// `send_message`, asserting success.
+pub async fn send(client: &Peer, room: &str, id: &str, text: &str) -> Value {
+    ok(&call(
+        client,
+        "send_message",
+        serde_json::json!({"room_id": room, "client_id": id, "message": text}),
+    )
+    .await)
+}
+
+/// `wait_for_message`, asserting success.
+pub async fn wait(client: &Peer, room: &str, id: &str, timeout: f64) -> Value {
+    ok(&call(
+        client,
+        "wait_for_message",
+        serde_json::json!({"room_id": room, "client_id": id, "timeout": timeout}),
+    )
+    .await)
+}
+
+/// The texts of the chat messages (not join/leave notices) in a `wait_for_message` result.
+pub fn chat_texts(wait_result: &Value) -> Vec<String> {
+    wait_result["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"] == "chat")
+        .map(|m| m["text"].as_str().unwrap().to_owned())
+        .collect()
+}

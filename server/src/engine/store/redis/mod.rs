@@ -215,6 +215,19 @@ impl RedisStore {
         }
         messages_of(reply)
     }
+
+    /// Members of an activity index (a sorted set scored by last activity) idle since before
+    /// `cutoff_ms`.
+    async fn idle_ids(&self, index: String, cutoff_ms: u64) -> Result<Vec<String>, ChatError> {
+        self.conn
+            .query(
+                redis::cmd("ZRANGEBYSCORE")
+                    .arg(index)
+                    .arg("-inf")
+                    .arg(format!("({cutoff_ms}")),
+            )
+            .await
+    }
 }
 
 #[async_trait]
@@ -284,15 +297,7 @@ impl Store for RedisStore {
     }
 
     async fn idle_clients(&self, cutoff_ms: u64) -> Result<Vec<ClientRecord>, ChatError> {
-        let ids: Vec<String> = self
-            .conn
-            .query(
-                redis::cmd("ZRANGEBYSCORE")
-                    .arg(self.keys.clients())
-                    .arg("-inf")
-                    .arg(format!("({cutoff_ms}")),
-            )
-            .await?;
+        let ids = self.idle_ids(self.keys.clients(), cutoff_ms).await?;
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -468,15 +473,7 @@ impl Store for RedisStore {
     }
 
     async fn idle_rooms(&self, cutoff_ms: u64) -> Result<Vec<String>, ChatError> {
-        let ids: Vec<String> = self
-            .conn
-            .query(
-                redis::cmd("ZRANGEBYSCORE")
-                    .arg(self.keys.rooms())
-                    .arg("-inf")
-                    .arg(format!("({cutoff_ms}")),
-            )
-            .await?;
+        let ids = self.idle_ids(self.keys.rooms(), cutoff_ms).await?;
         if ids.is_empty() {
             return Ok(Vec::new());
         }
