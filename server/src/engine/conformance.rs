@@ -261,6 +261,39 @@ pub async fn sweeping_expires_idle_state(store: Arc<dyn Store>) {
     assert_eq!(store.room_count().await.unwrap(), 0);
 }
 
+/// A sweep acts on a listing that may be stale (several sweeps, several instances): a room that
+/// came back to life after it was listed must survive its removal.
+pub async fn a_room_revived_after_listing_is_kept(store: Arc<dyn Store>) {
+    use crate::engine::model::{Room, RoomKind};
+    let t0 = ids::now_ms();
+    let empty = Room::new("revived".into(), RoomKind::Named, 3, t0);
+    store
+        .transact_room("revived", Some(empty), 100, t0, &mut |_| Ok(Vec::new()))
+        .await
+        .unwrap();
+    let cutoff = t0 + 1_000;
+    assert_eq!(store.idle_rooms(cutoff).await.unwrap(), ["revived"]);
+
+    // Activity after the listing.
+    store
+        .transact_room("revived", None, 100, t0 + 2_000, &mut |room| {
+            room.last_activity_ms = t0 + 2_000;
+            Ok(Vec::new())
+        })
+        .await
+        .unwrap();
+    assert!(!store.remove_room("revived", cutoff).await.unwrap());
+    assert!(
+        store.room("revived").await.unwrap().is_some(),
+        "the revived room is kept"
+    );
+
+    // Idle again by a later cutoff: now it goes, once.
+    assert!(store.remove_room("revived", t0 + 3_000).await.unwrap());
+    assert!(store.room("revived").await.unwrap().is_none());
+    assert!(!store.remove_room("revived", t0 + 3_000).await.unwrap());
+}
+
 pub async fn failed_operations_change_nothing(store: Arc<dyn Store>) {
     let e = engine(store.clone());
     let (a, _) = pair(&e, "full").await;
@@ -330,6 +363,11 @@ macro_rules! conformance_tests {
             async fn sweeping_expires_idle_state() {
                 let (s, _guard) = store().await;
                 c::sweeping_expires_idle_state(s).await
+            }
+            #[tokio::test]
+            async fn a_room_revived_after_listing_is_kept() {
+                let (s, _guard) = store().await;
+                c::a_room_revived_after_listing_is_kept(s).await
             }
             #[tokio::test]
             async fn failed_operations_change_nothing() {

@@ -874,8 +874,9 @@ impl Engine {
 
         let room_cutoff = now.saturating_sub(self.limits.room_idle_ttl.as_millis() as u64);
         for room_id in self.store.idle_rooms(room_cutoff).await? {
-            self.store.remove_room(&room_id).await?;
-            report.rooms += 1;
+            if self.store.remove_room(&room_id, room_cutoff).await? {
+                report.rooms += 1;
+            }
         }
         Ok(report)
     }

@@ -7,11 +7,11 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
-use mcp_chat_shared::chat::{ChatMessage, RoomStatus};
+use mcp_chat_shared::chat::ChatMessage;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::{Committed, QueueTx, RoomTx, Store, member_ids, stamp};
+use super::{Committed, QueueTx, RoomTx, Store, idle, member_ids, stamp};
 use crate::engine::error::ChatError;
 use crate::engine::model::{ClientRecord, Queue, Room};
 
@@ -238,16 +238,20 @@ impl Store for MemoryStore {
             .lock()
             .rooms
             .values()
-            .filter(|s| {
-                (s.room.status == RoomStatus::Ended || s.room.members.is_empty())
-                    && s.room.last_activity_ms < cutoff_ms
-            })
+            .filter(|s| idle(&s.room, cutoff_ms))
             .map(|s| s.room.room_id.clone())
             .collect())
     }
 
-    async fn remove_room(&self, room_id: &str) -> Result<(), ChatError> {
+    async fn remove_room(&self, room_id: &str, cutoff_ms: u64) -> Result<bool, ChatError> {
         let mut state = self.lock();
+        if !state
+            .rooms
+            .get(room_id)
+            .is_some_and(|s| idle(&s.room, cutoff_ms))
+        {
+            return Ok(false);
+        }
         if let Some(slot) = state.rooms.remove(room_id) {
             for m in &slot.room.members {
                 if let Some(rooms) = state.memberships.get_mut(&m.client_id) {
@@ -256,7 +260,7 @@ impl Store for MemoryStore {
             }
             slot.changed.notify_waiters();
         }
-        Ok(())
+        Ok(true)
     }
 
     async fn room_count(&self) -> Result<usize, ChatError> {

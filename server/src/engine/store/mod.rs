@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use mcp_chat_shared::chat::ChatMessage;
+use mcp_chat_shared::chat::{ChatMessage, RoomStatus};
 use rmcp::transport::streamable_http_server::session::store::SessionStore;
 use tokio::time::Instant;
 
@@ -94,8 +94,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), ChatError>;
     /// Ended or empty rooms with no activity since `cutoff_ms`.
     async fn idle_rooms(&self, cutoff_ms: u64) -> Result<Vec<String>, ChatError>;
-    /// Removes a room and its log, waking its waiters.
-    async fn remove_room(&self, room_id: &str) -> Result<(), ChatError>;
+    /// Removes a room and its log, waking its waiters — only if it is still idle as of
+    /// `cutoff_ms` (see [`idle`]), checked atomically with the removal. Sweeps (several, with
+    /// several instances) act on listings that may be stale: a room someone joined or wrote to
+    /// since must survive. Returns whether it was removed.
+    async fn remove_room(&self, room_id: &str, cutoff_ms: u64) -> Result<bool, ChatError>;
     async fn room_count(&self) -> Result<usize, ChatError>;
 
     /// Applies `tx` to the queue atomically; returns the queue's new version.
@@ -228,6 +231,12 @@ fn redis_key_ttl(target: &redis::RedisTarget, limits: &Limits) -> std::time::Dur
 
 /// The client ids of a room's members: taken before and after a transaction, their differences
 /// are who joined and who left, which every store's membership index must follow.
+/// An ended or empty room with no activity since `cutoff_ms`: what a sweep may remove.
+pub fn idle(room: &Room, cutoff_ms: u64) -> bool {
+    (room.status == RoomStatus::Ended || room.members.is_empty())
+        && room.last_activity_ms < cutoff_ms
+}
+
 pub fn member_ids(room: &Room) -> std::collections::HashSet<String> {
     room.members.iter().map(|m| m.client_id.clone()).collect()
 }

@@ -521,14 +521,24 @@ impl Store for SqliteStore {
         rows.collect::<Result<_, _>>().map_err(storage)
     }
 
-    async fn remove_room(&self, room_id: &str) -> Result<(), ChatError> {
+    async fn remove_room(&self, room_id: &str, cutoff_ms: u64) -> Result<bool, ChatError> {
         {
             let mut conn = self.lock();
             let tx = conn.transaction().map_err(storage)?;
+            // The same test as `idle_rooms`, in the deleting statement itself.
+            let removed = tx
+                .execute(
+                    "DELETE FROM rooms WHERE room_id = ?1 \
+                     AND (status = 'ended' OR member_count = 0) AND last_activity_ms < ?2",
+                    rusqlite::params![room_id, cutoff_ms.min(i64::MAX as u64) as i64],
+                )
+                .map_err(storage)?;
+            if removed == 0 {
+                return Ok(false);
+            }
             for sql in [
                 "DELETE FROM messages WHERE room_id = ?1",
                 "DELETE FROM memberships WHERE room_id = ?1",
-                "DELETE FROM rooms WHERE room_id = ?1",
             ] {
                 tx.execute(sql, [room_id]).map_err(storage)?;
             }
@@ -539,7 +549,7 @@ impl Store for SqliteStore {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(room_id);
-        Ok(())
+        Ok(true)
     }
 
     async fn room_count(&self) -> Result<usize, ChatError> {

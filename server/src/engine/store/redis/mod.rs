@@ -43,7 +43,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 pub use config::RedisTarget;
 pub use session_store::RedisSessionStore;
 
-use super::{Committed, QueueTx, RoomTx, Store, member_ids, stamp};
+use super::{Committed, QueueTx, RoomTx, Store, idle, member_ids, stamp};
 use crate::engine::error::ChatError;
 use crate::engine::model::{ClientRecord, Queue, Room};
 use conn::{Attempts, Commit, Conn};
@@ -499,12 +499,20 @@ impl Store for RedisStore {
         Ok(idle)
     }
 
-    async fn remove_room(&self, room_id: &str) -> Result<(), ChatError> {
+    async fn remove_room(&self, room_id: &str, cutoff_ms: u64) -> Result<bool, ChatError> {
         let mut attempts = Attempts::new();
-        loop {
+        let existed = loop {
             let read = self.read_room(room_id).await?;
+            // Decided on what was read; the script removes only if the room is still exactly
+            // that, so a join or a message in between keeps it (another pass re-reads it).
             let members = match &read {
-                Some(json) => parse_room(json)?.members,
+                Some(json) => {
+                    let room = parse_room(json)?;
+                    if !idle(&room, cutoff_ms) {
+                        return Ok(false);
+                    }
+                    room.members
+                }
                 None => Vec::new(),
             };
             let mut script = scripts::REMOVE_ROOM.prepare_invoke();
@@ -522,12 +530,13 @@ impl Store for RedisStore {
                 .arg(self.wakers.instance());
             // Removing twice is harmless, so a lost answer may simply be retried.
             if self.conn.invoke::<i64>(&script).await? == 1 {
-                break;
+                break read.is_some();
             }
             attempts.again("room removal").await?;
-        }
+        };
         self.wakers.wake_room(room_id);
-        Ok(())
+        // A key Redis already expired had only its index entries left to clean.
+        Ok(existed)
     }
 
     async fn room_count(&self) -> Result<usize, ChatError> {
