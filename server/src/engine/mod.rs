@@ -34,7 +34,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use error::ChatError;
 pub use limits::Limits;
-use model::{ClientRecord, Draft, QueueEntry, QueueState, Room, RoomKind};
+use model::{ClientRecord, Draft, Queue, QueueEntry, QueueState, Room, RoomKind};
 use rate::RateLimiter;
 use rules::LeaveReason;
 pub use store::Store;
@@ -190,6 +190,7 @@ impl Engine {
             .transact_queue(&mut |queue| {
                 partner = None;
                 already = None;
+                release_stalled_pairings(queue, now, ttl);
                 queue.entries.retain(|e| !expired(e, now, ttl));
                 if let Some(mine) = queue.entry_mut(&client.client_id) {
                     mine.last_seen_ms = now;
@@ -202,6 +203,8 @@ impl Engine {
                     .find(|e| e.state == QueueState::Waiting)
                 {
                     other.state = QueueState::Pairing;
+                    // When the pairing began: see `release_stalled_pairings`.
+                    other.last_seen_ms = now;
                     partner = Some(other.clone());
                     return Ok(());
                 }
@@ -849,6 +852,7 @@ impl Engine {
         self.store
             .transact_queue(&mut |queue| {
                 let before = queue.entries.len();
+                release_stalled_pairings(queue, now, queue_ttl);
                 queue.entries.retain(|e| !expired(e, now, queue_ttl));
                 report.queue_places = before - queue.entries.len();
                 Ok(())
@@ -879,6 +883,19 @@ impl Engine {
             }
         }
         Ok(report)
+    }
+}
+
+/// A pairing takes two queue transactions around the room's creation. If the second never
+/// happens (the instance died in between, or the store failed for longer than the retries), the
+/// partner's place would stay `Pairing` forever and never be matched again: after a TTL it
+/// goes back to `Waiting`.
+fn release_stalled_pairings(queue: &mut Queue, now: u64, ttl: u64) {
+    for entry in &mut queue.entries {
+        if entry.state == QueueState::Pairing && entry.last_seen_ms.saturating_add(ttl) < now {
+            entry.state = QueueState::Waiting;
+            entry.last_seen_ms = now;
+        }
     }
 }
 
@@ -936,5 +953,44 @@ fn wait_result(
         timestamp: legacy.map(|m| m.timestamp.clone()),
         message_id: legacy.map(|m| m.message_id.clone()),
         messages,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: &str, state: QueueState, last_seen_ms: u64) -> QueueEntry {
+        QueueEntry {
+            client_id: id.into(),
+            user_id: format!("u-{id}"),
+            display_name: id.into(),
+            enqueued_ms: 0,
+            last_seen_ms,
+            state,
+        }
+    }
+
+    #[test]
+    fn a_pairing_that_never_completed_goes_back_to_waiting() {
+        let mut queue = Queue {
+            entries: vec![
+                entry("stalled", QueueState::Pairing, 1_000),
+                entry("recent", QueueState::Pairing, 9_500),
+                entry("waiting", QueueState::Waiting, 1_000),
+            ],
+        };
+        release_stalled_pairings(&mut queue, 10_000, 1_000);
+        let states: Vec<_> = queue.entries.iter().map(|e| e.state.clone()).collect();
+        assert_eq!(
+            states,
+            [
+                QueueState::Waiting,
+                QueueState::Pairing,
+                QueueState::Waiting
+            ]
+        );
+        // Released places get a fresh TTL, so the next expiry pass does not drop them at once.
+        assert!(!expired(&queue.entries[0], 10_000, 1_000));
     }
 }
