@@ -278,7 +278,11 @@ impl Store for RedisStore {
             .key(self.keys.client_rooms(client_id))
             .arg(client_id)
             .arg(now)
-            .arg(self.key_ttl_secs);
+            .arg(self.key_ttl_secs)
+            // A room only read (waits with `after_seq` never commit) must not expire under
+            // its members: every request of a member renews its room's keys too.
+            .arg(self.keys.room(""))
+            .arg(self.keys.log(""));
         self.conn.invoke::<i64>(&script).await.map(drop)
     }
 

@@ -118,10 +118,11 @@ return 1
     )
 });
 
-/// Records a client's activity (never moving `last_seen_ms` back) and extends its keys' lives.
+/// Records a client's activity (never moving `last_seen_ms` back) and extends its keys' lives,
+/// and those of the rooms it is in (room state and log).
 ///
 /// KEYS: 1 client, 2 clients index, 3 client's rooms.
-/// ARGV: 1 client id, 2 now (ms), 3 key TTL (s).
+/// ARGV: 1 client id, 2 now (ms), 3 key TTL (s), 4 room key prefix, 5 log key prefix.
 pub static TOUCH_CLIENT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
@@ -134,6 +135,10 @@ end
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 redis.call('EXPIRE', KEYS[3], ARGV[3])
+for _, room in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+  redis.call('EXPIRE', ARGV[4] .. room, ARGV[3])
+  redis.call('EXPIRE', ARGV[5] .. room, ARGV[3])
+end
 return 1
 "#,
     )

@@ -172,6 +172,51 @@ async fn every_key_expires_on_its_own() {
 }
 
 #[tokio::test]
+async fn a_room_that_is_only_read_lives_as_long_as_its_members() {
+    let server = RedisServer::start();
+    let store = open(&server.url()).await;
+    let e = engine(Arc::new(open(&server.url()).await));
+    let a = e.join_room("quiet", "A", None, None).await.unwrap();
+    e.send("quiet", &a.client_id, "hi").await.unwrap();
+    let mut conn = store.conn.0.clone();
+    let reader = conn.clone();
+    let ttl = |key: String| {
+        let mut conn = reader.clone();
+        async move {
+            redis::cmd("TTL")
+                .arg(key)
+                .query_async::<i64>(&mut conn)
+                .await
+                .unwrap()
+        }
+    };
+    // As if the room had been quiet for most of its keys' lifetime.
+    for key in [store.keys.room("quiet"), store.keys.log("quiet")] {
+        let _: () = redis::cmd("EXPIRE")
+            .arg(&key)
+            .arg(5)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+    // A read-only request of a member (a wait with `after_seq` never commits) renews them.
+    e.wait(
+        Some("quiet"),
+        &a.client_id,
+        Some(0.0),
+        Some(1),
+        false,
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    for key in [store.keys.room("quiet"), store.keys.log("quiet")] {
+        let left = ttl(key.clone()).await;
+        assert!(left > 60, "{key} has TTL {left}");
+    }
+}
+
+#[tokio::test]
 async fn prefixes_keep_deployments_apart() {
     let server = RedisServer::start();
     let one = engine(Arc::new(
