@@ -250,10 +250,17 @@ async fn follow(host: &Host, state: ChatState, room_id: &str, client_id: &str) {
             .await
         {
             Ok(value) => {
-                attempt = 0;
-                let Ok(result) = decode::<WaitForMessageResult>("wait_for_message", value) else {
-                    continue;
+                // An answer this View cannot read (a newer server, say) would come back at once
+                // for the same cursor: back off as after any error instead of spinning.
+                let result = match decode::<WaitForMessageResult>("wait_for_message", value) {
+                    Ok(result) => result,
+                    Err(e) => {
+                        host.log("warning", format!("wait failed: {e}"));
+                        pause_after_error(state, &mut attempt, &e).await;
+                        continue;
+                    }
                 };
+                attempt = 0;
                 let membership_changed = result.messages.iter().any(|m| {
                     matches!(
                         m.kind,

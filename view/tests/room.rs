@@ -365,6 +365,22 @@ async fn errors_reconnect_with_backoff_and_show_it() {
 }
 
 #[wasm_bindgen_test]
+async fn an_unreadable_wait_answer_backs_off_instead_of_spinning() {
+    let (m, wait) = open_room(full_capabilities(), initial_history()).await;
+    // A shape this View cannot read: it must not re-ask at once, forever.
+    m.host.tool_ok(&wait, json!({"messages": "not a list", "last_seq": 3}));
+    settle().await;
+    assert!(
+        m.text(".connection").starts_with("Reconnecting (attempt 1)"),
+        "{}",
+        m.text(".connection")
+    );
+    assert_eq!(m.host.count("tools/call"), 0, "no immediate retry");
+    let retry = m.host.tool_call("wait_for_message").await;
+    assert_eq!(retry["params"]["arguments"]["after_seq"], 3);
+}
+
+#[wasm_bindgen_test]
 async fn an_ended_room_disables_the_composer_with_a_reason() {
     let (m, wait) = open_room(full_capabilities(), initial_history()).await;
     m.host.tool_ok(
