@@ -861,6 +861,12 @@ impl Engine {
 
         let client_cutoff = now.saturating_sub(self.limits.client_idle_ttl.as_millis() as u64);
         for client in self.store.idle_clients(client_cutoff).await? {
+            // The listing may be stale by now (a long sweep; other instances sweeping too): a
+            // client that came back since keeps its rooms and its identity.
+            let current = self.store.client(&client.client_id).await?;
+            if current.is_some_and(|c| c.last_seen_ms >= client_cutoff) {
+                continue;
+            }
             for room_id in self.store.client_rooms(&client.client_id).await? {
                 match self
                     .leave_room(&room_id, &client.client_id, LeaveReason::TimedOut)
