@@ -368,10 +368,12 @@ async fn errors_reconnect_with_backoff_and_show_it() {
 async fn an_unreadable_wait_answer_backs_off_instead_of_spinning() {
     let (m, wait) = open_room(full_capabilities(), initial_history()).await;
     // A shape this View cannot read: it must not re-ask at once, forever.
-    m.host.tool_ok(&wait, json!({"messages": "not a list", "last_seq": 3}));
+    m.host
+        .tool_ok(&wait, json!({"messages": "not a list", "last_seq": 3}));
     settle().await;
     assert!(
-        m.text(".connection").starts_with("Reconnecting (attempt 1)"),
+        m.text(".connection")
+            .starts_with("Reconnecting (attempt 1)"),
         "{}",
         m.text(".connection")
     );
