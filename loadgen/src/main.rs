@@ -12,7 +12,6 @@
 //! `--store redis` starts a private `redis-server` on a free loopback port for the run.
 
 use std::process::Stdio;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -536,61 +535,30 @@ async fn pair(
     p: usize,
     rounds: usize,
 ) -> anyhow::Result<(Vec<Duration>, usize)> {
-    let peer = Arc::new(peer);
     let room = format!("load-{p}");
-    let a = tool(
-        &peer,
-        "join_room",
-        json!({"room_id": room, "display_name": "A"}),
-    )
-    .await?;
-    let b = tool(
-        &peer,
-        "join_room",
-        json!({"room_id": room, "display_name": "B"}),
-    )
-    .await?;
     let ids = [
-        a["client_id"].as_str().unwrap_or_default().to_owned(),
-        b["client_id"].as_str().unwrap_or_default().to_owned(),
+        member(&peer, &room, "A", 2).await?,
+        member(&peer, &room, "B", 2).await?,
     ];
-    for id in &ids {
-        tool(
-            &peer,
-            "wait_for_message",
-            json!({"room_id": room, "client_id": id, "timeout": 0}),
-        )
-        .await?;
-    }
+    // A saw B join: move its cursor to the present too.
+    tool(
+        &peer,
+        "wait_for_message",
+        json!({"room_id": room, "client_id": ids[0], "timeout": 0}),
+    )
+    .await?;
     let mut latencies = Vec::with_capacity(rounds * 2);
     let mut lost = 0;
     for r in 0..rounds * 2 {
         let (sender, receiver) = (&ids[r % 2], &ids[(r + 1) % 2]);
         let text = format!("{p}-{r}");
         // Park the receiver's wait first, then send.
-        let waiter = {
-            let peer = peer.clone();
-            let (room, receiver, text) = (room.clone(), receiver.clone(), text.clone());
-            tokio::spawn(async move {
-                loop {
-                    let got = tool(
-                        &peer,
-                        "wait_for_message",
-                        json!({"room_id": room, "client_id": receiver, "timeout": 10}),
-                    )
-                    .await?;
-                    if got["messages"]
-                        .as_array()
-                        .is_some_and(|m| m.iter().any(|m| m["text"] == text.as_str()))
-                    {
-                        return anyhow::Ok((Instant::now(), true));
-                    }
-                    if got["timeout"] == true {
-                        return anyhow::Ok((Instant::now(), false));
-                    }
-                }
-            })
-        };
+        let waiter = tokio::spawn(await_text(
+            peer.clone(),
+            room.clone(),
+            receiver.clone(),
+            text.clone(),
+        ));
         tokio::time::sleep(Duration::from_millis(2)).await;
         let sent_at = Instant::now();
         tool(
@@ -599,11 +567,9 @@ async fn pair(
             json!({"room_id": room, "client_id": sender, "message": text}),
         )
         .await?;
-        let (arrived_at, arrived) = waiter.await??;
-        if arrived {
-            latencies.push(arrived_at - sent_at);
-        } else {
-            lost += 1;
+        match waiter.await?? {
+            Some(arrived_at) => latencies.push(arrived_at - sent_at),
+            None => lost += 1,
         }
     }
     Ok((latencies, lost))
