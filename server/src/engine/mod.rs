@@ -190,8 +190,7 @@ impl Engine {
             .transact_queue(&mut |queue| {
                 partner = None;
                 already = None;
-                release_stalled_pairings(queue, now, ttl);
-                queue.entries.retain(|e| !expired(e, now, ttl));
+                tidy_queue(queue, now, ttl);
                 if let Some(mine) = queue.entry_mut(&client.client_id) {
                     mine.last_seen_ms = now;
                     already = Some(mine.state.clone());
@@ -851,10 +850,7 @@ impl Engine {
         let queue_ttl = self.limits.queue_ttl.as_millis() as u64;
         self.store
             .transact_queue(&mut |queue| {
-                let before = queue.entries.len();
-                release_stalled_pairings(queue, now, queue_ttl);
-                queue.entries.retain(|e| !expired(e, now, queue_ttl));
-                report.queue_places = before - queue.entries.len();
+                report.queue_places = tidy_queue(queue, now, queue_ttl);
                 Ok(())
             })
             .await?;
@@ -890,6 +886,15 @@ impl Engine {
         }
         Ok(report)
     }
+}
+
+/// Done at every look at the queue: stalled pairings go back to waiting and dead places go.
+/// Returns how many places went.
+fn tidy_queue(queue: &mut Queue, now: u64, ttl: u64) -> usize {
+    release_stalled_pairings(queue, now, ttl);
+    let before = queue.entries.len();
+    queue.entries.retain(|e| !expired(e, now, ttl));
+    before - queue.entries.len()
 }
 
 /// A pairing takes two queue transactions around the room's creation. If the second never
