@@ -11,7 +11,7 @@ use mcp_chat_shared::chat::ChatMessage;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::{Committed, QueueTx, RoomTx, Store, idle, member_ids, stamp};
+use super::{Committed, QueueTx, RoomTx, Store, idle, member_ids, room_to_change, stamp};
 use crate::engine::error::ChatError;
 use crate::engine::model::{ClientRecord, Queue, Room};
 
@@ -128,22 +128,12 @@ impl Store for MemoryStore {
     ) -> Result<Committed, ChatError> {
         let mut state = self.lock();
         let state = &mut *state;
-        let existing = state.rooms.get(room_id);
-        let created = existing.is_none();
         // Work on a copy: if the rule fails, nothing changed.
-        let mut room = match (existing, create) {
-            (Some(slot), _) => slot.room.clone(),
-            (None, Some(new)) => {
-                if state.rooms.len() >= max_rooms {
-                    return Err(ChatError::ServerFull {
-                        what: "rooms",
-                        limit: max_rooms,
-                    });
-                }
-                new
-            }
-            (None, None) => return Err(ChatError::RoomNotFound(room_id.to_owned())),
-        };
+        let existing = state.rooms.get(room_id).map(|slot| slot.room.clone());
+        let created = existing.is_none();
+        let mut room = room_to_change(room_id, existing, create, max_rooms, || {
+            Ok(state.rooms.len())
+        })?;
         let before = member_ids(&room);
         let drafts = tx(&mut room)?;
         let appended = stamp(&mut room, drafts, now);

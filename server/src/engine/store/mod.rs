@@ -231,6 +231,30 @@ fn redis_key_ttl(target: &redis::RedisTarget, limits: &Limits) -> std::time::Dur
 
 /// The client ids of a room's members: taken before and after a transaction, their differences
 /// are who joined and who left, which every store's membership index must follow.
+/// The room a transaction works on: the `existing` one, else `create` if the server holds fewer
+/// than `max_rooms` (`room_count` is asked only then), else not found.
+pub fn room_to_change(
+    room_id: &str,
+    existing: Option<Room>,
+    create: Option<Room>,
+    max_rooms: usize,
+    room_count: impl FnOnce() -> Result<usize, ChatError>,
+) -> Result<Room, ChatError> {
+    match (existing, create) {
+        (Some(room), _) => Ok(room),
+        (None, None) => Err(ChatError::RoomNotFound(room_id.to_owned())),
+        (None, Some(new)) => {
+            if room_count()? >= max_rooms {
+                return Err(ChatError::ServerFull {
+                    what: "rooms",
+                    limit: max_rooms,
+                });
+            }
+            Ok(new)
+        }
+    }
+}
+
 /// An ended or empty room with no activity since `cutoff_ms`: what a sweep may remove.
 pub fn idle(room: &Room, cutoff_ms: u64) -> bool {
     (room.status == RoomStatus::Ended || room.members.is_empty())

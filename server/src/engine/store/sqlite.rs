@@ -22,7 +22,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::{Committed, QueueTx, RoomTx, Store, member_ids, stamp};
+use super::{Committed, QueueTx, RoomTx, Store, member_ids, room_to_change, stamp};
 use crate::engine::error::ChatError;
 use crate::engine::model::{ClientRecord, Queue, Room};
 
@@ -376,22 +376,12 @@ impl Store for SqliteStore {
                 .map_err(storage)?;
             let existing = load_room(&tx, room_id)?;
             let created = existing.is_none();
-            let mut room = match (existing, create) {
-                (Some(room), _) => room,
-                (None, Some(new)) => {
-                    let count: i64 = tx
-                        .query_row("SELECT COUNT(*) FROM rooms", [], |r| r.get(0))
-                        .map_err(storage)?;
-                    if count as usize >= max_rooms {
-                        return Err(ChatError::ServerFull {
-                            what: "rooms",
-                            limit: max_rooms,
-                        });
-                    }
-                    new
-                }
-                (None, None) => return Err(ChatError::RoomNotFound(room_id.to_owned())),
-            };
+            let mut room = room_to_change(room_id, existing, create, max_rooms, || {
+                let count: i64 = tx
+                    .query_row("SELECT COUNT(*) FROM rooms", [], |r| r.get(0))
+                    .map_err(storage)?;
+                Ok(count as usize)
+            })?;
             let before = member_ids(&room);
             // An error drops `tx`, which rolls everything back.
             let drafts = tx_fn(&mut room)?;
