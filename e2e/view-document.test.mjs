@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import { connectStdio } from './lib/mcp-stdio.mjs';
 import { launch } from './lib/browser.mjs';
+import { CSP, withCsp } from './lib/csp.mjs';
 
 let server;
 let browser;
@@ -47,11 +48,8 @@ const HOST = `<!doctype html><html><body>
   window.mount = (doc) => { window.mountedAt = performance.now(); frame.srcdoc = doc; };
 </script></body></html>`;
 
-// The MCP Apps default policy exactly as written, and the same with 'wasm-unsafe-eval'.
-const STRICT = "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; media-src 'self' data:; connect-src 'none'; object-src 'none'";
-const POLICIES = { js: STRICT, wasm: STRICT.replace("'unsafe-inline';", "'unsafe-inline' 'wasm-unsafe-eval';") };
-const withPolicy = (policy) =>
-  html.replace(/<html[^>]*>/i, (tag) => `${tag}<meta http-equiv="Content-Security-Policy" content="${policy}">`);
+const POLICIES = { js: CSP.strict, wasm: CSP.wasm };
+const withPolicy = (policy) => withCsp(html, policy);
 
 async function mountOnce(doc) {
   const page = await browser.newPage();

@@ -4,6 +4,7 @@
 // sandboxed srcdoc iframe under a Content-Security-Policy like the ones hosts apply.
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { AppBridge, PostMessageTransport } from '@modelcontextprotocol/ext-apps/app-bridge';
+import { CSP, withCsp } from '../lib/csp.mjs';
 
 const HOST_INFO = { name: 'e2e-host', version: '1.0.0' };
 const CAPABILITIES = {
@@ -13,11 +14,6 @@ const CAPABILITIES = {
   logging: {},
   message: { text: {} },
   updateModelContext: { text: {} },
-};
-const CSP = {
-  // The specification's default policy, plus what the resource declares (wasmUnsafeEval).
-  wasm: "default-src 'none'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; media-src 'self' data:; connect-src 'none'; object-src 'none'",
-  strict: "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; media-src 'self' data:; connect-src 'none'; object-src 'none'",
 };
 
 const log = {
@@ -74,11 +70,7 @@ window.host = {
   async openView(toolName, args, result, { csp = 'wasm', height = 640 } = {}) {
     const read = await forward('resources/read', { uri: 'ui://mcp-chat/room.html' });
     const html = read.contents[0].text;
-    // The document may omit its optional <head> tag (minified HTML); a <meta> right after <html>
-    // still lands in the implied head, where a CSP meta takes effect.
-    const meta = `<meta http-equiv="Content-Security-Policy" content="${CSP[csp]}">`;
-    const doc = html.replace(/<head>|<html[^>]*>/i, (tag) => tag + meta);
-    if (!doc.includes(meta)) throw new Error('could not place the CSP in the View document');
+    const doc = withCsp(html, CSP[csp]);
     frame = document.createElement('iframe');
     frame.setAttribute('sandbox', 'allow-scripts');
     frame.style.cssText = `width:${context.containerDimensions.width}px;height:200px;border:1px solid #ccc;display:block`;
