@@ -47,16 +47,17 @@ echo "==> Optimising (wasm-opt -Oz with MVP lowering)" >&2
 # in) but never used, so their exports go and their code with them; the low 1 KiB of memory is
 # unused (Rust puts the stack first) and fresh memory is zeroed, which lets constant data shrink;
 # and functions with one caller are inlined whatever their size. Together: -2.9 KB gzip.
-wasm-opt --enable-bulk-memory --enable-bulk-memory-opt --enable-nontrapping-float-to-int \
-  --enable-sign-ext --enable-mutable-globals --enable-multivalue \
+# What the compiled module may contain before lowering (std is prebuilt with these).
+features=(--enable-bulk-memory --enable-bulk-memory-opt --enable-nontrapping-float-to-int
+  --enable-sign-ext --enable-mutable-globals --enable-multivalue)
+wasm-opt "${features[@]}" \
   --llvm-memory-copy-fill-lowering --llvm-nontrapping-fptoint-lowering --signext-lowering \
   --remove-exports --pass-arg='remove-exports@*intounderlying*' \
   --low-memory-unused --zero-filled-memory --one-caller-inline-max-function-size=0 \
   -Oz "$work/mcp-chat-view_bg.wasm" -o "$work/optimised.wasm"
 # Short import, export and module names (wasm-bindgen's carry 16-hex-digit hashes that barely
 # compress); the glue is renamed to match below.
-wasm-opt --enable-bulk-memory --enable-sign-ext --enable-mutable-globals --enable-nontrapping-float-to-int \
-  --enable-multivalue --minify-imports-and-exports-and-modules \
+wasm-opt "${features[@]}" --minify-imports-and-exports-and-modules \
   "$work/optimised.wasm" -o "$dist/mcp-chat-view_bg.wasm" >"$work/names.json"
 if wasm-dis "$dist/mcp-chat-view_bg.wasm" | grep '(import ' | grep -qv '(import "a" '; then
   echo "error: wasm-opt left an import module other than \"a\"" >&2; exit 1
