@@ -6,7 +6,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{HttpServer, Peer, RedisServer, call, chat_texts, ok, send, wait};
+use common::redis_server::RedisServer;
+use common::{HttpServer, Peer, call, chat_texts, ok, send, wait};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

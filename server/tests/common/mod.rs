@@ -14,6 +14,8 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+pub mod redis_server;
+
 pub type Client = RunningService<RoleClient, ()>;
 /// What a test talks through: a running client derefs to it and clones into it.
 pub type Peer = rmcp::service::Peer<RoleClient>;
@@ -131,117 +133,6 @@ impl HttpServer {
     pub async fn kill(&mut self) {
         self.child.start_kill().unwrap();
         self.child.wait().await.unwrap();
-    }
-}
-
-/// A real `redis-server` on a free loopback port with its own temporary directory, killed on
-/// drop. The tests fail (not skip) when it is not installed.
-pub struct RedisServer {
-    child: Option<std::process::Child>,
-    pub port: u16,
-    dir: std::path::PathBuf,
-    extra: Vec<String>,
-}
-
-impl RedisServer {
-    /// No persistence: a restart starts empty.
-    pub fn start() -> RedisServer {
-        Self::start_with(&[])
-    }
-
-    /// With `extra` arguments, e.g. `["--appendonly", "yes"]` to survive a restart, or
-    /// `["--requirepass", "pw"]`.
-    pub fn start_with(extra: &[&str]) -> RedisServer {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free loopback port")
-            .port();
-        let dir =
-            std::env::temp_dir().join(format!("mcp-chat-it-redis-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut server = RedisServer {
-            child: None,
-            port,
-            dir,
-            extra: extra.iter().map(|s| s.to_string()).collect(),
-        };
-        server.spawn();
-        server
-    }
-
-    fn spawn(&mut self) {
-        // Later arguments win, so `extra` may turn persistence back on.
-        let child = std::process::Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(&self.dir)
-            .args(&self.extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot start redis-server ({e}): the Redis tests need it; install it with \
-                     scripts/setup.sh"
-                )
-            });
-        self.child = Some(child);
-        self.wait_ready();
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    fn wait_ready(&self) {
-        let started = std::time::Instant::now();
-        loop {
-            let ping = redis::Client::open(self.url())
-                .and_then(|c| c.get_connection())
-                .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c));
-            let answered = match ping {
-                Ok(_) => true,
-                // NOAUTH, LOADING and the like: it answers, so it is up.
-                Err(e) => !e.is_io_error(),
-            };
-            if answered {
-                return;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "redis-server on port {} did not answer within 10 s",
-                self.port
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Stops the server (SIGTERM: a clean shutdown) and starts it again on the same port.
-    pub fn restart(&mut self, down_for: Duration) {
-        self.stop();
-        std::thread::sleep(down_for);
-        self.spawn();
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = std::process::Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

@@ -26,6 +26,7 @@ pub mod keys;
 mod scripts;
 mod session_store;
 #[cfg(test)]
+#[path = "../../../../tests/common/redis_server.rs"]
 pub mod testing;
 mod wake;
 
