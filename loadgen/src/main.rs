@@ -118,6 +118,25 @@ fn memory_kib(pid: u32) -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// CPU time a process has used (user + system), from `/proc/PID/stat`: on a shared machine
+/// this is a steadier figure of cost than throughput.
+fn cpu_time(pid: &str) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may contain spaces) start at field 3.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i).and_then(|v| v.parse::<u64>().ok()))
+        .sum();
+    // SAFETY: sysconf has no preconditions.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Duration::from_nanos(ticks * 1_000_000_000 / per_second)
+}
+
 /// Calls one session may carry at once.
 const MAX_CONCURRENT: usize = 1024;
 
@@ -237,6 +256,7 @@ async fn main() -> anyhow::Result<()> {
     }
     pings.sort();
 
+    let cpu_before = (cpu_time(&pid.to_string()), cpu_time("self"));
     let (title, mut outcome) = match args.mode {
         Mode::Pairs => (
             format!("pairs: {} pairs × {} rounds", args.pairs, args.rounds),
@@ -257,6 +277,10 @@ async fn main() -> anyhow::Result<()> {
             run_idle(&peers, args.parked, args.probes, pid, rss_idle).await?,
         ),
     };
+    let cpu_used = (
+        cpu_time(&pid.to_string()).saturating_sub(cpu_before.0),
+        cpu_time("self").saturating_sub(cpu_before.1),
+    );
     outcome.latencies.sort();
     let (rss_now, rss_peak) = memory_kib(pid);
     let delivered = outcome.latencies.len();
@@ -287,6 +311,12 @@ async fn main() -> anyhow::Result<()> {
         println!(
             "throughput: {:.0} messages/s",
             delivered as f64 / outcome.elapsed.as_secs_f64()
+        );
+        let per_message = |cpu: Duration| cpu.as_secs_f64() * 1e6 / delivered.max(1) as f64;
+        println!(
+            "cpu per message delivered: server {:.0} µs, generator {:.0} µs",
+            per_message(cpu_used.0),
+            per_message(cpu_used.1)
         );
     }
     for note in &outcome.notes {

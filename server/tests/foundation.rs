@@ -214,3 +214,22 @@ async fn sigterm_shuts_down_gracefully() {
     assert!(exit.success(), "clean exit, got {exit:?}");
     drop(client);
 }
+
+#[tokio::test]
+async fn request_heads_over_8_kib_are_refused_clearly() {
+    let server = HttpServer::start(&[]).await;
+    let http = reqwest::Client::new();
+    let init = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
+        "protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}});
+    let post = |filler: usize| {
+        http.post(&server.url)
+            .header("accept", "application/json, text/event-stream")
+            .header("x-filler", "f".repeat(filler))
+            .json(&init)
+            .send()
+    };
+    assert_eq!(post(6 * 1024).await.unwrap().status(), 200);
+    assert_eq!(post(9 * 1024).await.unwrap().status(), 431);
+    // The server is unharmed.
+    assert_eq!(post(10).await.unwrap().status(), 200);
+}

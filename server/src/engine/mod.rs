@@ -655,26 +655,35 @@ impl Engine {
     ) -> Result<WaitForMessageResult, ChatError> {
         let mut explicit_from = after_seq;
         loop {
-            let (batch, room, full) = match explicit_from {
-                Some(from) => self.read_after(room_id, client, from).await?,
-                None => self.claim(room_id, client, cancel).await?,
+            // Scoped so the room snapshot and the batch are dropped before parking: a parked
+            // wait should hold as little memory as it can (10,000 of them may be parked).
+            let last = {
+                let (batch, room, full) = match explicit_from {
+                    Some(from) => self.read_after(room_id, client, from).await?,
+                    None => self.claim(room_id, client, cancel).await?,
+                };
+                let last = batch
+                    .last()
+                    .map(|m| m.seq)
+                    .or(explicit_from)
+                    .unwrap_or_else(|| {
+                        room.member(&client.client_id)
+                            .map_or(0, |m| m.delivered_seq)
+                    });
+                let visible: Vec<ChatMessage> = batch
+                    .into_iter()
+                    .filter(|m| include_own || !is_own_chat(m, &client.user_id))
+                    .collect();
+                let ended = room.status == RoomStatus::Ended && last >= room.latest_seq;
+                if !visible.is_empty()
+                    || ended
+                    || Instant::now() >= deadline
+                    || cancel.is_cancelled()
+                {
+                    return Ok(wait_result(room_id, &room, visible, last, full));
+                }
+                last
             };
-            let last = batch
-                .last()
-                .map(|m| m.seq)
-                .or(explicit_from)
-                .unwrap_or_else(|| {
-                    room.member(&client.client_id)
-                        .map_or(0, |m| m.delivered_seq)
-                });
-            let visible: Vec<ChatMessage> = batch
-                .into_iter()
-                .filter(|m| include_own || !is_own_chat(m, &client.user_id))
-                .collect();
-            let ended = room.status == RoomStatus::Ended && last >= room.latest_seq;
-            if !visible.is_empty() || ended || Instant::now() >= deadline || cancel.is_cancelled() {
-                return Ok(wait_result(room_id, &room, visible, last, full));
-            }
             if explicit_from.is_some() {
                 explicit_from = Some(last);
             }

@@ -1,5 +1,7 @@
 //! MCP over streamable HTTP: the shared server everyone who chats connects to.
 
+mod connections;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +12,6 @@ use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::session::store::SessionStore;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
@@ -73,17 +74,8 @@ pub async fn run(
         );
     }
     let app = router(server, sessions, &args, &shutdown);
-    // Without TCP_NODELAY, Nagle's algorithm and the client's delayed ACK hold small responses
-    // back ~40 ms: every tool call (and every message delivered) would pay it.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::warn!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
     tracing::info!("listening on http://{local}/mcp");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await?;
+    connections::serve(listener, app, shutdown).await;
     tracing::info!("HTTP server stopped");
     Ok(())
 }

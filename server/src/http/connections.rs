@@ -1,0 +1,95 @@
+//! Accepts TCP connections and serves HTTP/1.1 on them with hyper directly rather than through
+//! `axum::serve`, which offers none of the connection settings below.
+//!
+//! Every parked `wait_for_message` holds one HTTP/1.1 connection, so what a connection costs
+//! at rest is what a parked client costs. Two settings matter:
+//! - hyper grows a connection's read buffer to 16 KiB whenever a request head arrives in more
+//!   than one read; capping it at 8 KiB (hyper's minimum) keeps it at 8 KiB, and limits a
+//!   request head (request line and headers) to 8 KiB, as nginx and Apache do by default;
+//! - hyper parses a request's URI and header values as views into that read buffer, so a
+//!   request in flight keeps the buffer alive and hyper allocates another to go on reading the
+//!   connection. A parked wait is in flight for minutes: copying its head out (a few hundred
+//!   bytes) before anything else sees the request lets hyper reuse its one buffer;
+//! - one connection builder shared by every connection, instead of a copy in each one's task.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderValue, Request, Uri};
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+/// The largest request head (request line and headers) accepted, and hyper's read buffer size.
+pub const REQUEST_HEAD_LIMIT: usize = 8 * 1024;
+
+/// Serves `app` on every connection `listener` accepts until `shutdown` is cancelled, then
+/// stops accepting and waits for the open connections to finish (idle ones close at once).
+pub async fn serve(listener: TcpListener, app: Router, shutdown: CancellationToken) {
+    let mut builder = http1::Builder::new();
+    builder.max_buf_size(REQUEST_HEAD_LIMIT);
+    let builder = Arc::new(builder);
+    let connections = GracefulShutdown::new();
+    loop {
+        let tcp = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => tcp,
+                Err(e) => {
+                    pause_after_accept_error(e).await;
+                    continue;
+                }
+            },
+            () = shutdown.cancelled() => break,
+        };
+        // Without TCP_NODELAY, Nagle's algorithm and the client's delayed ACK hold small
+        // responses back ~40 ms: every tool call (and every message delivered) would pay it.
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %e, "cannot set TCP_NODELAY");
+        }
+        let builder = builder.clone();
+        let service = TowerToHyperService::new(app.clone().map_request(detach_request_head));
+        let watcher = connections.watcher();
+        tokio::spawn(async move {
+            let connection = builder.serve_connection(TokioIo::new(tcp), service);
+            if let Err(e) = watcher.watch(connection).await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    connections.shutdown().await;
+}
+
+/// The request with its URI and header values copied out of hyper's read buffer.
+fn detach_request_head<B>(request: Request<B>) -> Request<B> {
+    let (mut head, body) = request.into_parts();
+    if let Ok(uri) = Uri::try_from(head.uri.to_string()) {
+        head.uri = uri;
+    }
+    for value in head.headers.values_mut() {
+        if let Ok(mut copy) = HeaderValue::from_bytes(value.as_bytes()) {
+            copy.set_sensitive(value.is_sensitive());
+            *value = copy;
+        }
+    }
+    Request::from_parts(head, body)
+}
+
+/// A failed `accept` is the peer's problem when the connection was reset before we took it;
+/// otherwise (out of file descriptors, typically) retrying at once would spin, so wait a moment.
+async fn pause_after_accept_error(e: std::io::Error) {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if matches!(
+        e.kind(),
+        ConnectionAborted | ConnectionRefused | ConnectionReset
+    ) {
+        return;
+    }
+    tracing::error!(error = %e, "cannot accept connections; retrying in 1 s");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+}
