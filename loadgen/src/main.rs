@@ -12,6 +12,7 @@
 //! `--store redis` starts a private `redis-server` on a free loopback port for the run.
 
 use std::process::Stdio;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -51,6 +52,11 @@ struct Args {
     /// Round trips per pair (each is two messages).
     #[arg(long, default_value_t = 50)]
     rounds: usize,
+    /// pairs: messages per second offered, all pairs together, each pair sending on its own
+    /// schedule. Without it every pair sends as soon as its previous message arrived (and its
+    /// partner's wait had 2 ms to park): the most the machine can carry.
+    #[arg(long)]
+    rate: Option<f64>,
     /// MCP sessions the chat clients are spread over.
     #[arg(long, default_value_t = 8)]
     sessions: usize,
@@ -259,8 +265,15 @@ async fn main() -> anyhow::Result<()> {
     let cpu_before = (cpu_time(&pid.to_string()), cpu_time("self"));
     let (title, mut outcome) = match args.mode {
         Mode::Pairs => (
-            format!("pairs: {} pairs × {} rounds", args.pairs, args.rounds),
-            run_pairs(&peers, args.pairs, args.rounds).await?,
+            format!(
+                "pairs: {} pairs × {} rounds, {}",
+                args.pairs,
+                args.rounds,
+                args.rate.map_or("unpaced".to_owned(), |r| format!(
+                    "{r:.0} messages/s offered"
+                ))
+            ),
+            run_pairs(&peers, args.pairs, args.rounds, args.rate).await?,
         ),
         Mode::Fanout => (
             format!(
@@ -331,12 +344,27 @@ async fn run_pairs(
     peers: &[Peer<RoleClient>],
     pairs: usize,
     rounds: usize,
+    rate: Option<f64>,
 ) -> anyhow::Result<Outcome> {
-    let started = Instant::now();
+    // Every pair joins its room first; the rounds (and the clock) start together after that.
+    let joined = Arc::new(tokio::sync::Barrier::new(pairs));
+    let began = Arc::new(OnceLock::new());
+    // With a rate, pair p sends its k-th message at start + (p + k·pairs) / rate: the pairs
+    // take turns, so the offered load is even rather than in bursts.
+    let gap = rate
+        .filter(|r| *r > 0.0)
+        .map(|r| Duration::from_secs_f64(1.0 / r));
     let mut tasks = Vec::new();
     for p in 0..pairs {
         let peer = peers[p % peers.len()].clone();
-        tasks.push(tokio::spawn(async move { pair(peer, p, rounds).await }));
+        let schedule = gap.map(|gap| Schedule {
+            offset: gap * p as u32,
+            every: gap * pairs as u32,
+        });
+        let (joined, began) = (joined.clone(), began.clone());
+        tasks.push(tokio::spawn(async move {
+            pair(peer, p, rounds, schedule, &joined, &began).await
+        }));
     }
     let mut outcome = Outcome::default();
     for t in tasks {
@@ -344,7 +372,7 @@ async fn run_pairs(
         outcome.latencies.extend(l);
         outcome.lost += missing;
     }
-    outcome.elapsed = started.elapsed();
+    outcome.elapsed = began.get().map_or(Duration::ZERO, |b| b.elapsed());
     Ok(outcome)
 }
 
@@ -559,11 +587,22 @@ async fn run_idle(
     Ok(outcome)
 }
 
+/// When one pair sends, counted from the moment every pair has joined: its first message at
+/// `offset`, then one every `every`.
+#[derive(Clone, Copy)]
+struct Schedule {
+    offset: Duration,
+    every: Duration,
+}
+
 /// One room of two ping-ponging; returns each message's latency and how many never arrived.
 async fn pair(
     peer: Peer<RoleClient>,
     p: usize,
     rounds: usize,
+    schedule: Option<Schedule>,
+    joined: &tokio::sync::Barrier,
+    began: &OnceLock<Instant>,
 ) -> anyhow::Result<(Vec<Duration>, usize)> {
     let room = format!("load-{p}");
     let ids = [
@@ -577,6 +616,8 @@ async fn pair(
         json!({"room_id": room, "client_id": ids[0], "timeout": 0}),
     )
     .await?;
+    joined.wait().await;
+    let start = tokio::time::Instant::from_std(*began.get_or_init(Instant::now));
     let mut latencies = Vec::with_capacity(rounds * 2);
     let mut lost = 0;
     for r in 0..rounds * 2 {
@@ -589,7 +630,13 @@ async fn pair(
             receiver.clone(),
             text.clone(),
         ));
-        tokio::time::sleep(Duration::from_millis(2)).await;
+        // The receiver's wait gets 2 ms to park; a schedule may make it wait longer. A pair
+        // that fell behind its schedule sends as soon as it can.
+        let parked = tokio::time::Instant::now() + Duration::from_millis(2);
+        let due = schedule.map_or(parked, |s| {
+            (start + s.offset + s.every * r as u32).max(parked)
+        });
+        tokio::time::sleep_until(due).await;
         let sent_at = Instant::now();
         tool(
             &peer,
