@@ -19,6 +19,7 @@ run() {
 
 if [ "${1:-}" = quick ]; then
   run --pairs 10 --rounds 20
+  run --pairs 10 --rounds 20 --rate 500
   run --mode fanout --members 10 --rounds 10
   run --mode idle --parked 200 --probes 20
   exit 0
@@ -26,6 +27,10 @@ fi
 
 for pairs in 1 10 100 1000; do
   run --pairs "$pairs" --rounds 50
+done
+# 100 pairs at a steady offered load rather than as fast as they can go.
+for rate in 1000 2000 3000 4000; do
+  run --pairs 100 --rounds 50 --rate "$rate"
 done
 run --pairs 100 --rounds 50 --store "sqlite:$db/bench.db"
 command -v redis-server >/dev/null && run --pairs 100 --rounds 50 --store redis
