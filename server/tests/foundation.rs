@@ -201,6 +201,29 @@ async fn bearer_token_is_required_when_configured() {
 async fn sigterm_shuts_down_gracefully() {
     let mut server = HttpServer::start(&[]).await;
     let client = server.client().await;
+    // A wait parked on its own connection must not hold the shutdown up: it is answered.
+    let joined = common::ok(
+        &common::call(
+            &client,
+            "join_room",
+            json!({"room_id": "bye", "display_name": "Ann"}),
+        )
+        .await,
+    );
+    let id = joined["client_id"].as_str().unwrap().to_owned();
+    common::wait(&client, "bye", &id, 0.0).await; // past the join notice
+    let parked = {
+        let client = client.peer().clone();
+        tokio::spawn(async move {
+            common::call(
+                &client,
+                "wait_for_message",
+                json!({"room_id": "bye", "client_id": id, "timeout": 50}),
+            )
+            .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let pid = server.child.id().unwrap();
     let status = std::process::Command::new("kill")
         .args(["-TERM", &pid.to_string()])
@@ -212,6 +235,10 @@ async fn sigterm_shuts_down_gracefully() {
         .expect("the server exits within 10 s of SIGTERM")
         .unwrap();
     assert!(exit.success(), "clean exit, got {exit:?}");
+    let answer = tokio::time::timeout(Duration::from_secs(5), parked)
+        .await
+        .expect("the parked wait was answered when the server stopped");
+    common::err(&answer.unwrap(), "shutting_down");
     drop(client);
 }
 

@@ -28,9 +28,20 @@ use tower::ServiceExt;
 /// The largest request head (request line and headers) accepted, and hyper's read buffer size.
 pub const REQUEST_HEAD_LIMIT: usize = 8 * 1024;
 
-/// Serves `app` on every connection `listener` accepts until `shutdown` is cancelled, then
-/// stops accepting and waits for the open connections to finish (idle ones close at once).
-pub async fn serve(listener: TcpListener, app: Router, shutdown: CancellationToken) {
+/// How long open connections get, after shutdown begins, to finish before the MCP sessions are
+/// closed under them. In-flight requests need a moment (parked waits are answered at once);
+/// a client's standalone stream would otherwise hold the shutdown up for ever.
+const DRAIN: Duration = Duration::from_secs(3);
+
+/// Serves `app` on every connection `listener` accepts until `shutdown` is cancelled. Then it
+/// stops accepting, lets the open connections finish what is in flight (idle ones close at
+/// once), cancels `close_sessions` when they have or after [`DRAIN`], and waits for the rest.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: CancellationToken,
+    close_sessions: CancellationToken,
+) {
     let mut builder = http1::Builder::new();
     builder.max_buf_size(REQUEST_HEAD_LIMIT);
     let builder = Arc::new(builder);
@@ -62,7 +73,13 @@ pub async fn serve(listener: TcpListener, app: Router, shutdown: CancellationTok
         });
     }
     drop(listener);
-    connections.shutdown().await;
+    let drained = connections.shutdown();
+    tokio::pin!(drained);
+    if tokio::time::timeout(DRAIN, &mut drained).await.is_err() {
+        tracing::info!("closing the MCP sessions still open");
+    }
+    close_sessions.cancel();
+    drained.await;
 }
 
 /// The request with its URI and header values copied out of hyper's read buffer.

@@ -31,11 +31,12 @@ const SESSION_IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 ///
 /// With `sessions`, MCP sessions are saved there, and a request whose session this process does
 /// not hold is continued from it instead of being refused: any instance serves any client.
+/// Cancelling `close_sessions` ends every MCP session (and its standalone stream).
 pub fn router(
     server: ChatServer,
     sessions: Option<Arc<dyn SessionStore>>,
     args: &ServeArgs,
-    shutdown: &CancellationToken,
+    close_sessions: &CancellationToken,
 ) -> Router {
     let allowed_hosts = LOOPBACK_HOSTS
         .iter()
@@ -43,7 +44,7 @@ pub fn router(
         .chain(args.allowed_hosts.iter().cloned());
     let mut config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(allowed_hosts)
-        .with_cancellation_token(shutdown.child_token());
+        .with_cancellation_token(close_sessions.child_token());
     config.session_store = sessions;
     let mut sessions = LocalSessionManager::default();
     sessions.session_config.keep_alive = Some(SESSION_IDLE_TIMEOUT);
@@ -73,9 +74,12 @@ pub async fn run(
             "listening on a non-loopback address without --auth-token: anyone who can reach {local} can chat"
         );
     }
-    let app = router(server, sessions, &args, &shutdown);
+    // Sessions close only once in-flight requests have been answered: closing them at once
+    // would cut parked waits off before the engine's `shutting_down` answer reached them.
+    let close_sessions = CancellationToken::new();
+    let app = router(server, sessions, &args, &close_sessions);
     tracing::info!("listening on http://{local}/mcp");
-    connections::serve(listener, app, shutdown).await;
+    connections::serve(listener, app, shutdown, close_sessions).await;
     tracing::info!("HTTP server stopped");
     Ok(())
 }
