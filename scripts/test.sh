@@ -27,6 +27,10 @@ cargo clippy --locked --target wasm32-unknown-unknown -p mcp-chat-view -p mcp-ch
 stage "Native tests (unit + integration against the real binary)"
 cargo test --locked -p mcp-chat-shared -p mcp-chat
 
+stage "Load generator smoke run (debug build: checks nothing is lost, not how fast)"
+cargo build --locked -p mcp-chat-loadgen
+scripts/loadgen-smoke.sh target/debug/mcp-chat-loadgen target/debug/mcp-chat
+
 stage "View browser tests (wasm-pack, headless Chromium)"
 wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver --mode no-install view
 
