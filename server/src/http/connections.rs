@@ -2,7 +2,7 @@
 //! `axum::serve`, which offers none of the connection settings below.
 //!
 //! Every parked `wait_for_message` holds one HTTP/1.1 connection, so what a connection costs
-//! at rest is what a parked client costs. Two settings matter:
+//! at rest is what a parked client costs (BENCHMARKS.md has the heap profile behind this):
 //! - hyper grows a connection's read buffer to 16 KiB whenever a request head arrives in more
 //!   than one read; capping it at 8 KiB (hyper's minimum) keeps it at 8 KiB, and limits a
 //!   request head (request line and headers) to 8 KiB, as nginx and Apache do by default;
@@ -11,6 +11,9 @@
 //!   connection. A parked wait is in flight for minutes: copying its head out (a few hundred
 //!   bytes) before anything else sees the request lets hyper reuse its one buffer;
 //! - one connection builder shared by every connection, instead of a copy in each one's task.
+//!
+//! Shutdown is ordered so nothing in flight is cut off: stop accepting, let requests finish
+//! (the engine answers parked waits `shutting_down` at once), then close the MCP sessions.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -109,4 +112,46 @@ async fn pause_after_accept_error(e: std::io::Error) {
     }
     tracing::error!(error = %e, "cannot accept connections; retrying in 1 s");
     tokio::time::sleep(Duration::from_secs(1)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Bytes;
+
+    use super::*;
+
+    /// True if `part` lies inside `buffer`'s memory.
+    fn inside(buffer: &Bytes, part: &[u8]) -> bool {
+        let range = buffer.as_ptr_range();
+        range.contains(&part.as_ptr())
+    }
+
+    #[test]
+    fn the_detached_head_shares_no_memory_with_the_read_buffer() {
+        // What hyper hands over: URI and header values that are slices of its read buffer.
+        let buffer = Bytes::from_static(b"/mcp?x=1 Bearer secret-token host.example");
+        let uri = Uri::from_maybe_shared(buffer.slice(0..8)).unwrap();
+        let mut auth = HeaderValue::from_maybe_shared(buffer.slice(9..28)).unwrap();
+        auth.set_sensitive(true);
+        let host = HeaderValue::from_maybe_shared(buffer.slice(29..)).unwrap();
+        let request = Request::builder()
+            .uri(uri)
+            .header("authorization", auth)
+            .header("host", host)
+            .body(())
+            .unwrap();
+        assert!(inside(&buffer, request.uri().path().as_bytes()));
+        assert!(inside(&buffer, request.headers()["host"].as_bytes()));
+
+        let detached = detach_request_head(request);
+        assert_eq!(detached.uri(), "/mcp?x=1");
+        assert!(!inside(&buffer, detached.uri().path().as_bytes()));
+        assert!(!inside(&buffer, detached.uri().query().unwrap().as_bytes()));
+        let auth = &detached.headers()["authorization"];
+        assert_eq!(auth, "Bearer secret-token");
+        assert!(auth.is_sensitive(), "still redacted from logs");
+        assert!(!inside(&buffer, auth.as_bytes()));
+        assert_eq!(detached.headers()["host"], "host.example");
+        assert!(!inside(&buffer, detached.headers()["host"].as_bytes()));
+    }
 }
