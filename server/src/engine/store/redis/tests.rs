@@ -18,6 +18,15 @@ async fn open(url: &str) -> RedisStore {
     RedisStore::open(&target, DEFAULT_KEY_TTL).await.unwrap()
 }
 
+/// Seconds until `key` expires (-1: never, -2: no such key).
+async fn ttl(store: &RedisStore, key: &str) -> i64 {
+    redis::cmd("TTL")
+        .arg(key)
+        .query_async(&mut store.conn.0.clone())
+        .await
+        .unwrap()
+}
+
 crate::conformance_tests!(
     conformance,
     guarded {
@@ -159,11 +168,7 @@ async fn every_key_expires_on_its_own() {
         .unwrap();
     assert!(keys.len() >= 7, "{keys:?}");
     for key in keys {
-        let ttl: i64 = redis::cmd("TTL")
-            .arg(&key)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
+        let ttl = ttl(&store, &key).await;
         assert!(
             ttl > 0 && ttl as u64 <= DEFAULT_KEY_TTL.as_secs(),
             "{key} has TTL {ttl}"
@@ -179,17 +184,6 @@ async fn a_room_that_is_only_read_lives_as_long_as_its_members() {
     let a = e.join_room("quiet", "A", None, None).await.unwrap();
     e.send("quiet", &a.client_id, "hi").await.unwrap();
     let mut conn = store.conn.0.clone();
-    let reader = conn.clone();
-    let ttl = |key: String| {
-        let mut conn = reader.clone();
-        async move {
-            redis::cmd("TTL")
-                .arg(key)
-                .query_async::<i64>(&mut conn)
-                .await
-                .unwrap()
-        }
-    };
     // As if the room had been quiet for most of its keys' lifetime.
     for key in [store.keys.room("quiet"), store.keys.log("quiet")] {
         let _: () = redis::cmd("EXPIRE")
@@ -211,7 +205,7 @@ async fn a_room_that_is_only_read_lives_as_long_as_its_members() {
     .await
     .unwrap();
     for key in [store.keys.room("quiet"), store.keys.log("quiet")] {
-        let left = ttl(key.clone()).await;
+        let left = ttl(&store, &key).await;
         assert!(left > 60, "{key} has TTL {left}");
     }
 }
