@@ -229,8 +229,6 @@ fn redis_key_ttl(target: &redis::RedisTarget, limits: &Limits) -> std::time::Dur
     asked.max(engine)
 }
 
-/// The client ids of a room's members: taken before and after a transaction, their differences
-/// are who joined and who left, which every store's membership index must follow.
 /// The room a transaction works on: the `existing` one, else `create` if the server holds fewer
 /// than `max_rooms` (`room_count` is asked only then), else not found.
 pub fn room_to_change(
@@ -261,6 +259,8 @@ pub fn idle(room: &Room, cutoff_ms: u64) -> bool {
         && room.last_activity_ms < cutoff_ms
 }
 
+/// The client ids of a room's members: taken before and after a transaction, their differences
+/// are who joined and who left, which every store's membership index must follow.
 pub fn member_ids(room: &Room) -> std::collections::HashSet<String> {
     room.members.iter().map(|m| m.client_id.clone()).collect()
 }

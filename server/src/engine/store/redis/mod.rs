@@ -35,7 +35,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use mcp_chat_shared::chat::{ChatMessage, RoomStatus};
+use mcp_chat_shared::chat::ChatMessage;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::streams::StreamRangeReply;
 use tokio::time::Instant;
@@ -487,21 +487,18 @@ impl Store for RedisStore {
             pipe.cmd("GET").arg(self.keys.room(id));
         }
         let states: Vec<Option<String>> = self.conn.query_pipe(&pipe).await?;
-        let mut idle = Vec::new();
+        let mut listed = Vec::new();
         for (id, state) in ids.into_iter().zip(states) {
             let closable = match state {
                 // Expired while still indexed: removing it cleans the index.
                 None => true,
-                Some(json) => {
-                    let room = parse_room(&json)?;
-                    room.status == RoomStatus::Ended || room.members.is_empty()
-                }
+                Some(json) => idle(&parse_room(&json)?, cutoff_ms),
             };
             if closable {
-                idle.push(id);
+                listed.push(id);
             }
         }
-        Ok(idle)
+        Ok(listed)
     }
 
     async fn remove_room(&self, room_id: &str, cutoff_ms: u64) -> Result<bool, ChatError> {
