@@ -26,6 +26,15 @@ use super::{Committed, QueueTx, RoomTx, Store, member_ids, room_to_change, stamp
 use crate::engine::error::ChatError;
 use crate::engine::model::{ClientRecord, Queue, Room};
 
+/// The SQL test for a room a sweep may remove (the store's `idle()`), ending in the comparison
+/// with the cutoff whose parameter the statement appends. One text for the listing and for the
+/// delete that re-checks it.
+macro_rules! idle_room {
+    () => {
+        "(status = 'ended' OR member_count = 0) AND last_activity_ms < "
+    };
+}
+
 /// Each entry upgrades the schema from version `index` to `index + 1`.
 const MIGRATIONS: &[&str] = &[r#"
     CREATE TABLE clients (
@@ -498,10 +507,11 @@ impl Store for SqliteStore {
     async fn idle_rooms(&self, cutoff_ms: u64) -> Result<Vec<String>, ChatError> {
         let conn = self.lock();
         let mut stmt = conn
-            .prepare_cached(
-                "SELECT room_id FROM rooms \
-                 WHERE (status = 'ended' OR member_count = 0) AND last_activity_ms < ?1",
-            )
+            .prepare_cached(concat!(
+                "SELECT room_id FROM rooms WHERE ",
+                idle_room!(),
+                "?1"
+            ))
             .map_err(storage)?;
         let rows = stmt
             .query_map([cutoff_ms.min(i64::MAX as u64) as i64], |r| {
@@ -518,8 +528,11 @@ impl Store for SqliteStore {
             // The same test as `idle_rooms`, in the deleting statement itself.
             let removed = tx
                 .execute(
-                    "DELETE FROM rooms WHERE room_id = ?1 \
-                     AND (status = 'ended' OR member_count = 0) AND last_activity_ms < ?2",
+                    concat!(
+                        "DELETE FROM rooms WHERE room_id = ?1 AND ",
+                        idle_room!(),
+                        "?2"
+                    ),
                     rusqlite::params![room_id, cutoff_ms.min(i64::MAX as u64) as i64],
                 )
                 .map_err(storage)?;
