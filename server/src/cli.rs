@@ -34,8 +34,9 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct StdioArgs {
     /// Where chats are kept: `memory`, `sqlite` (a file under the user's data directory),
-    /// `sqlite:PATH` or `redis://…` (as for `serve`). Memory by default here: a stdio server is private to the client that
-    /// launched it, and several often run at once, which a single shared file would refuse.
+    /// `sqlite:PATH` or `redis://…` (as for `serve`). Memory by default here: a stdio server is
+    /// private to the client that launched it, and several often run at once, which a single
+    /// shared file would refuse.
     #[arg(
         long,
         default_value = "memory",
