@@ -33,8 +33,8 @@ cargo fetch --locked --target wasm32-unknown-unknown >/dev/null 2>&1 || cargo fe
 remap="--remap-path-prefix=$PWD/="
 for registry in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/; do remap+=" --remap-path-prefix=$registry="; done
 RUSTFLAGS="-C target-cpu=mvp $remap" \
-  cargo build --release --locked --target wasm32-unknown-unknown -p mcp-chat-view --bin mcp-chat-view
-compiled=target/wasm32-unknown-unknown/release/mcp-chat-view.wasm
+  cargo build --profile view --locked --target wasm32-unknown-unknown -p mcp-chat-view --bin mcp-chat-view
+compiled=target/wasm32-unknown-unknown/view/mcp-chat-view.wasm
 
 # The target_features section still lists reference-types (from std); wasm-bindgen would then
 # emit externref glue the MVP module cannot satisfy. Dropping the section selects the plain glue.

@@ -144,6 +144,29 @@ pub struct LimitArgs {
     /// Clients the server knows at most.
     #[arg(long, default_value_t = 100_000)]
     pub max_clients: usize,
+    /// Rooms one client may be in at once (ended rooms do not count); beyond it `join_room`
+    /// and `enter_queue` answer `too_many_rooms`. Holds across instances sharing a store.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_rooms_per_client: u64,
+    /// wait_for_message (and waiting enter_queue) calls one client may have in progress at
+    /// once; beyond it the call answers `too_many_waits`. Counted per instance.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_waits_per_client: u64,
+    /// Tool calls per second one client_id may make, sustained (every tool; sends are also
+    /// held to --messages-per-second). Beyond it: `rate_limited` with retry_after_ms.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub calls_per_second: u32,
+    /// Tool calls one client_id may make in a burst before --calls-per-second applies.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    pub call_burst: u32,
+    /// New identities and rooms per minute from one source address (behind a proxy, every
+    /// client shares the proxy's address: raise it there). Beyond it: `rate_limited`.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..))]
+    pub creations_per_minute: u32,
+    /// New identities and rooms one address may create in a burst before
+    /// --creations-per-minute applies.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    pub creation_burst: u32,
     /// Largest `capacity` a room may be created with (rooms hold 2 by default).
     #[arg(long, default_value_t = 50)]
     pub max_room_capacity: u32,
@@ -186,15 +209,21 @@ impl LimitArgs {
             message_burst: self.message_burst,
             max_rooms: self.max_rooms,
             max_clients: self.max_clients,
+            max_rooms_per_client: usize::try_from(self.max_rooms_per_client).unwrap_or(usize::MAX),
+            max_waits_per_client: usize::try_from(self.max_waits_per_client).unwrap_or(usize::MAX),
+            calls_per_second: self.calls_per_second,
+            call_burst: self.call_burst,
+            creations_per_minute: self.creations_per_minute,
+            creation_burst: self.creation_burst,
             max_capacity: self.max_room_capacity.max(2),
             max_messages_per_room: self.max_messages_per_room,
             max_wait,
             default_wait: secs(self.default_wait).min(max_wait),
             client_idle_ttl: secs(self.client_idle_ttl),
             room_idle_ttl: secs(self.room_idle_ttl),
-            // A long-polling client refreshes its place only between polls: the place must
-            // outlive the longest poll.
-            queue_ttl: secs(self.queue_ttl).max(max_wait + secs(1)),
+            // Exactly as asked: a place being long-polled stays alive through the poll however
+            // long it is (see `QueueEntry::polling_until_ms`), so no floor is needed here.
+            queue_ttl: secs(self.queue_ttl),
             sweep_interval: std::time::Duration::from_millis(self.sweep_interval_ms),
             progress_interval: std::time::Duration::from_millis(self.progress_interval_ms),
             ..crate::engine::Limits::default()

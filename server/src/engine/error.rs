@@ -26,11 +26,21 @@ pub enum ChatError {
         "You are not in the queue (your place expired, you left, or you were never queued). Call enter_queue to queue again."
     )]
     NotQueued,
-    #[error("Too many messages: at most {per_second} per second. Try again in {} ms.", retry_after.as_millis())]
+    #[error("Too many {what}. Try again in {} ms.", retry_after.as_millis())]
     RateLimited {
-        per_second: u32,
+        /// What was limited and at which rate, e.g. "messages: at most 20 per second".
+        what: String,
         retry_after: Duration,
     },
+    #[error(
+        "You are in {limit} rooms, the most one client may be in. Leave one with leave_chat first."
+    )]
+    TooManyRooms { limit: usize },
+    #[error(
+        "You already have {limit} wait_for_message calls in progress, the most one client may have. \
+         Let one finish (each ends within its timeout) before starting another."
+    )]
+    TooManyWaits { limit: usize },
     #[error("The server is at its limit of {limit} {what}; try again later.")]
     ServerFull { what: &'static str, limit: usize },
     #[error("Room {room_id} has reached its limit of {limit} messages.")]
@@ -61,6 +71,8 @@ impl ChatError {
             ChatError::AlreadyMember(_) => "already_a_member",
             ChatError::NotQueued => "not_queued",
             ChatError::RateLimited { .. } => "rate_limited",
+            ChatError::TooManyRooms { .. } => "too_many_rooms",
+            ChatError::TooManyWaits { .. } => "too_many_waits",
             ChatError::ServerFull { .. } => "server_full",
             ChatError::RoomLogFull { .. } => "room_log_full",
             ChatError::ShuttingDown => "shutting_down",
@@ -79,6 +91,8 @@ impl ChatError {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             ChatError::RateLimited { retry_after, .. } => Some(*retry_after),
+            // Every wait ends within the longest timeout; a second is a fair first guess.
+            ChatError::TooManyWaits { .. } => Some(Duration::from_secs(1)),
             _ => None,
         }
     }

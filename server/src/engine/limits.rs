@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use super::error::ChatError;
+use super::rate::Rate;
 
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -21,6 +22,17 @@ pub struct Limits {
     pub message_burst: u32,
     pub max_rooms: usize,
     pub max_clients: usize,
+    /// Rooms one client may be in at once (ended rooms do not count).
+    pub max_rooms_per_client: usize,
+    /// Long polls (`wait_for_message`, waiting `enter_queue`) one client may have in progress
+    /// at once, per instance.
+    pub max_waits_per_client: usize,
+    /// Tool calls per second one client may make, sustained, and the burst above that.
+    pub calls_per_second: u32,
+    pub call_burst: u32,
+    /// New identities and rooms per minute from one source address, and the burst above that.
+    pub creations_per_minute: u32,
+    pub creation_burst: u32,
     /// Capacity of a room created without one (and of every paired room).
     pub default_capacity: u32,
     pub max_capacity: u32,
@@ -53,6 +65,12 @@ impl Default for Limits {
             message_burst: 120,
             max_rooms: 10_000,
             max_clients: 100_000,
+            max_rooms_per_client: 20,
+            max_waits_per_client: 8,
+            calls_per_second: 20,
+            call_burst: 100,
+            creations_per_minute: 60,
+            creation_burst: 30,
             default_capacity: 2,
             max_capacity: 50,
             max_messages_per_room: 20_000,
@@ -69,6 +87,18 @@ impl Default for Limits {
 }
 
 impl Limits {
+    pub fn message_rate(&self) -> Rate {
+        Rate::per_second(self.messages_per_second, self.message_burst)
+    }
+
+    pub fn call_rate(&self) -> Rate {
+        Rate::per_second(self.calls_per_second, self.call_burst)
+    }
+
+    pub fn creation_rate(&self) -> Rate {
+        Rate::per_minute(self.creations_per_minute, self.creation_burst)
+    }
+
     /// Trims, then checks length and characters. Returns the name to store.
     pub fn display_name(&self, name: &str) -> Result<String, ChatError> {
         let name = name.trim();
@@ -174,7 +204,9 @@ impl Limits {
                 format!("is {seconds}; it must be a number of seconds, 0 or more"),
             ));
         }
-        Ok(Duration::from_secs_f64(seconds).min(self.max_wait))
+        // Clamp before converting: `Duration::from_secs_f64` panics on values past its range
+        // (1e20 s), and a panic reachable from a request must never happen.
+        Ok(Duration::from_secs_f64(seconds.min(self.max_wait.as_secs_f64())))
     }
 
     pub fn history_limit(&self, limit: Option<u32>) -> Result<usize, ChatError> {
@@ -255,6 +287,16 @@ mod tests {
         assert_eq!(l.wait_timeout(Some(0.0)).unwrap(), Duration::ZERO);
         assert!(l.wait_timeout(Some(-1.0)).is_err());
         assert!(l.wait_timeout(Some(f64::NAN)).is_err());
+        assert!(l.wait_timeout(Some(f64::INFINITY)).is_err());
+        assert!(l.wait_timeout(Some(f64::NEG_INFINITY)).is_err());
+        assert!(l.wait_timeout(Some(-0.0)).is_ok());
+        for huge in [1e20, f64::MAX, 1.8e19, u64::MAX as f64] {
+            assert_eq!(l.wait_timeout(Some(huge)).unwrap(), l.max_wait, "{huge}");
+        }
+        assert_eq!(
+            l.wait_timeout(Some(f64::MIN_POSITIVE)).unwrap(),
+            Duration::ZERO
+        );
         assert!(l.max_wait < Duration::from_secs(60));
     }
 

@@ -20,9 +20,13 @@ pub mod limits;
 pub mod model;
 pub mod rate;
 pub mod rules;
+pub mod source;
 pub mod store;
+#[cfg(test)]
+mod tests;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mcp_chat_shared::chat::{
@@ -35,15 +39,35 @@ use tokio_util::sync::CancellationToken;
 pub use error::ChatError;
 pub use limits::Limits;
 use model::{ClientRecord, Draft, Queue, QueueEntry, QueueState, Room, RoomKind};
-use rate::RateLimiter;
+use rate::{Rate, Taken};
 use rules::LeaveReason;
 pub use store::Store;
 
 pub struct Engine {
     store: Arc<dyn Store>,
     limits: Limits,
-    rate: RateLimiter,
+    /// Long polls in progress in this process, per client: a per-instance cap, because what it
+    /// protects (memory and connections held by parked requests) is per instance too.
+    waits: Mutex<HashMap<String, usize>>,
     shutdown: CancellationToken,
+}
+
+/// A long poll's place in [`Engine::waits`]; gives it back when dropped.
+struct WaitSlot<'a> {
+    engine: &'a Engine,
+    client_id: String,
+}
+
+impl Drop for WaitSlot<'_> {
+    fn drop(&mut self) {
+        let mut waits = self.engine.waits.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = waits.get_mut(&self.client_id) {
+            *n -= 1;
+            if *n == 0 {
+                waits.remove(&self.client_id);
+            }
+        }
+    }
 }
 
 /// What a sweep removed.
@@ -56,11 +80,10 @@ pub struct SweepReport {
 
 impl Engine {
     pub fn new(store: Arc<dyn Store>, limits: Limits, shutdown: CancellationToken) -> Arc<Engine> {
-        let rate = RateLimiter::new(limits.messages_per_second, limits.message_burst);
         Arc::new(Engine {
             store,
             limits,
-            rate,
+            waits: Mutex::new(HashMap::new()),
             shutdown,
         })
     }
@@ -104,11 +127,91 @@ impl Engine {
             .client(client_id)
             .await?
             .ok_or(ChatError::UnknownClient)?;
+        // Only known clients get a bucket: ids a caller makes up must not create state.
+        let calls = self.limits.call_rate();
+        self.take_token(&format!("call:{client_id}"), calls, || {
+            format!(
+                "calls: at most {} per second per client_id",
+                self.limits.calls_per_second
+            )
+        })
+        .await?;
         self.store.touch_client(client_id, ids::now_ms()).await?;
         Ok(client)
     }
 
+    /// Takes a token from rate bucket `key`, or fails with `rate_limited` naming `what`.
+    async fn take_token(
+        &self,
+        key: &str,
+        rate: Rate,
+        what: impl FnOnce() -> String,
+    ) -> Result<(), ChatError> {
+        match self.store.take_token(key, rate).await? {
+            Taken::Yes => Ok(()),
+            Taken::RetryAfter(retry_after) => Err(ChatError::RateLimited {
+                what: what(),
+                retry_after,
+            }),
+        }
+    }
+
+    /// Charges the caller's address for creating an identity or a room: without a limit one
+    /// address could fill `max_clients` or `max_rooms` and lock everybody else out.
+    async fn take_creation_token(&self) -> Result<String, ChatError> {
+        let key = format!("create:{}", source::current());
+        self.take_token(&key, self.limits.creation_rate(), || {
+            format!(
+                "new identities and rooms: at most {} per minute from one address",
+                self.limits.creations_per_minute
+            )
+        })
+        .await?;
+        Ok(key)
+    }
+
+    /// Holds one of `client_id`'s long-poll places for as long as the guard lives.
+    fn wait_slot(&self, client_id: &str) -> Result<WaitSlot<'_>, ChatError> {
+        let mut waits = self.waits.lock().unwrap_or_else(|p| p.into_inner());
+        let n = waits.entry(client_id.to_owned()).or_insert(0);
+        if *n >= self.limits.max_waits_per_client {
+            return Err(ChatError::TooManyWaits {
+                limit: self.limits.max_waits_per_client,
+            });
+        }
+        *n += 1;
+        Ok(WaitSlot {
+            engine: self,
+            client_id: client_id.to_owned(),
+        })
+    }
+
+    /// Rooms `client_id` is in that have not ended: what the per-client room quota counts.
+    async fn live_rooms(&self, client_id: &str) -> Result<usize, ChatError> {
+        let mut live = 0;
+        for room_id in self.store.client_rooms(client_id).await? {
+            if self
+                .store
+                .room(&room_id)
+                .await?
+                .is_some_and(|r| r.status != RoomStatus::Ended)
+            {
+                live += 1;
+            }
+        }
+        Ok(live)
+    }
+
+    async fn check_room_quota(&self, client_id: &str) -> Result<(), ChatError> {
+        let limit = self.limits.max_rooms_per_client;
+        if self.live_rooms(client_id).await? >= limit {
+            return Err(ChatError::TooManyRooms { limit });
+        }
+        Ok(())
+    }
+
     async fn new_client(&self, display_name: String) -> Result<ClientRecord, ChatError> {
+        self.take_creation_token().await?;
         let now = ids::now_ms();
         let client = ClientRecord {
             client_id: ids::client_id(),
@@ -155,7 +258,13 @@ impl Engine {
                 true,
             ),
         };
-        let result = self.queue_and_pair(&client).await;
+        let result = match fresh {
+            true => self.queue_and_pair(&client).await,
+            false => match self.queued_or_room_quota(&client.client_id).await {
+                Ok(()) => self.queue_and_pair(&client).await,
+                Err(e) => Err(e),
+            },
+        };
         if result.is_err() && fresh {
             self.discard_client(&client).await;
         }
@@ -166,6 +275,10 @@ impl Engine {
             Duration::ZERO
         } else {
             wait
+        };
+        let _slot = match wait.is_zero() {
+            true => None,
+            false => Some(self.wait_slot(&client.client_id)?),
         };
         match self
             .await_match(&client, Instant::now() + wait, cancel)
@@ -213,6 +326,7 @@ impl Engine {
                     display_name: client.display_name.clone(),
                     enqueued_ms: now,
                     last_seen_ms: now,
+                    polling_until_ms: 0,
                     state: QueueState::Waiting,
                 });
                 Ok(())
@@ -313,6 +427,8 @@ impl Engine {
         deadline: Instant,
         cancel: &CancellationToken,
     ) -> Result<Option<(String, Participant)>, ChatError> {
+        self.keep_place_while_polling(&client.client_id, deadline)
+            .await?;
         loop {
             let (queue, version) = self.store.queue().await?;
             match queue.entry(&client.client_id).map(|e| &e.state) {
@@ -334,6 +450,43 @@ impl Engine {
                 _ = self.shutdown.cancelled() => return Err(ChatError::ShuttingDown),
             }
         }
+    }
+
+    /// Marks `client_id`'s queue place as polled until `deadline`, when its TTL would otherwise
+    /// run out during the poll. Only then: every queue write wakes every queued poller.
+    async fn keep_place_while_polling(
+        &self,
+        client_id: &str,
+        deadline: Instant,
+    ) -> Result<(), ChatError> {
+        let ttl = self.limits.queue_ttl.as_millis() as u64;
+        let until = ids::now_ms()
+            .saturating_add(deadline.saturating_duration_since(Instant::now()).as_millis() as u64);
+        let (queue, _) = self.store.queue().await?;
+        let runs_out = queue
+            .entry(client_id)
+            .is_some_and(|e| e.last_present_ms().saturating_add(ttl) < until);
+        if runs_out {
+            self.store
+                .transact_queue(&mut |queue| {
+                    if let Some(e) = queue.entry_mut(client_id) {
+                        e.polling_until_ms = e.polling_until_ms.max(until);
+                    }
+                    Ok(())
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// A client already queued keeps its place; one entering anew must have room for one more
+    /// chat under its room quota.
+    async fn queued_or_room_quota(&self, client_id: &str) -> Result<(), ChatError> {
+        let (queue, _) = self.store.queue().await?;
+        if queue.entry(client_id).is_some() {
+            return Ok(());
+        }
+        self.check_room_quota(client_id).await
     }
 
     async fn in_live_room(&self, room_id: &str, client_id: &str) -> Result<bool, ChatError> {
@@ -455,6 +608,15 @@ impl Engine {
             Some(id) => (self.authenticate(id).await?, false),
             None => (self.new_client(name).await?, true),
         };
+        let newly_in = match self.admit_to_room(&room_id, &client, fresh).await {
+            Ok(newly_in) => newly_in,
+            Err(e) => {
+                if fresh {
+                    self.discard_client(&client).await;
+                }
+                return Err(e);
+            }
+        };
         let now = ids::now_ms();
         let new_room = Room::new(room_id.clone(), RoomKind::Named, capacity, now);
         let committed = self
@@ -476,6 +638,9 @@ impl Engine {
                 return Err(e);
             }
         };
+        if newly_in && !fresh {
+            self.undo_join_over_quota(&room_id, &client).await?;
+        }
         let room = committed.room;
         let partner = (room.capacity == 2)
             .then(|| {
@@ -521,6 +686,48 @@ impl Engine {
         })
     }
 
+    /// Checks the quotas a join may break, before it happens. Returns whether the client is not
+    /// in the room yet.
+    async fn admit_to_room(
+        &self,
+        room_id: &str,
+        client: &ClientRecord,
+        fresh: bool,
+    ) -> Result<bool, ChatError> {
+        if fresh {
+            // In no room yet, and its creation was charged already.
+            return Ok(true);
+        }
+        let existing = self.store.room(room_id).await?;
+        if existing
+            .as_ref()
+            .is_some_and(|r| r.member(&client.client_id).is_some())
+        {
+            return Ok(false);
+        }
+        self.check_room_quota(&client.client_id).await?;
+        if existing.is_none() {
+            self.take_creation_token().await?;
+        }
+        Ok(true)
+    }
+
+    /// Concurrent joins by one client each pass [`Self::admit_to_room`] before any commits; the
+    /// quota must still hold, so a join that went over it is taken back.
+    async fn undo_join_over_quota(
+        &self,
+        room_id: &str,
+        client: &ClientRecord,
+    ) -> Result<(), ChatError> {
+        let limit = self.limits.max_rooms_per_client;
+        if self.live_rooms(&client.client_id).await? <= limit {
+            return Ok(());
+        }
+        self.leave_room(room_id, &client.client_id, LeaveReason::Left)
+            .await?;
+        Err(ChatError::TooManyRooms { limit })
+    }
+
     pub async fn send(
         &self,
         room_id: &str,
@@ -530,7 +737,15 @@ impl Engine {
         let room_id = self.limits.room_id(room_id)?;
         self.limits.message(text)?;
         let client = self.authenticate(client_id).await?;
-        self.rate.take(&client.client_id)?;
+        let sends = self.limits.message_rate();
+        let bucket = format!("send:{}", client.client_id);
+        self.take_token(&bucket, sends, || {
+            format!(
+                "messages: at most {} per second",
+                self.limits.messages_per_second
+            )
+        })
+        .await?;
         let now = ids::now_ms();
         let max = self.limits.max_messages_per_room;
         let committed = self
@@ -541,7 +756,9 @@ impl Engine {
         let committed = match committed {
             Ok(c) => c,
             Err(e) => {
-                self.rate.refund(&client.client_id);
+                if let Err(give_back) = self.store.give_back_token(&bucket, sends).await {
+                    tracing::debug!(error = %give_back, "could not give a send token back");
+                }
                 return Err(e);
             }
         };
@@ -576,8 +793,10 @@ impl Engine {
             .map(|r| self.limits.room_id(r))
             .transpose()?;
         let wait = self.limits.wait_timeout(timeout)?;
-        let deadline = Instant::now() + wait;
+        let started = Instant::now();
+        let deadline = started + wait;
         let client = self.authenticate(client_id).await?;
+        let _slot = self.wait_slot(&client.client_id)?;
         let room_id = match room_id {
             Some(r) => r,
             None => match self.room_of(&client, deadline, cancel).await? {
@@ -588,10 +807,16 @@ impl Engine {
         let result = self
             .wait_in_room(&room_id, &client, deadline, after_seq, include_own, cancel)
             .await;
-        // A long wait counts as activity at its end too, not only at its start.
-        self.store
-            .touch_client(&client.client_id, ids::now_ms())
-            .await?;
+        // A long wait counts as activity at its end too, not only at its start. Best effort:
+        // the batch may be claimed already, and failing the call over a timestamp would lose it.
+        if started.elapsed() >= LONG_WAIT
+            && let Err(e) = self
+                .store
+                .touch_client(&client.client_id, ids::now_ms())
+                .await
+        {
+            tracing::warn!(error = %e, "could not record a client's activity");
+        }
         result
     }
 
@@ -662,6 +887,8 @@ impl Engine {
                     Some(from) => self.read_after(room_id, client, from).await?,
                     None => self.claim(room_id, client, cancel).await?,
                 };
+                // An `after_seq` past the log's end waits for the next entry.
+                explicit_from = explicit_from.map(|from| from.min(room.latest_seq));
                 let last = batch
                     .last()
                     .map(|m| m.seq)
@@ -695,8 +922,13 @@ impl Engine {
         }
     }
 
-    /// Claims everything after the member's cursor and moves the cursor past it, atomically.
-    /// If the request was cancelled meanwhile, the claim is given back.
+    /// Claims everything after the member's cursor and moves the cursor past it.
+    ///
+    /// The batch is read *before* the cursor moves, and the move is a compare-and-set on the
+    /// cursor read: a read that fails claims nothing, and a concurrent wait that claimed first
+    /// makes this one read again, so a batch is either handed out or still pending. A wait with
+    /// nothing pending writes nothing. If the request was cancelled meanwhile, the claim is given
+    /// back.
     async fn claim(
         &self,
         room_id: &str,
@@ -704,42 +936,62 @@ impl Engine {
         cancel: &CancellationToken,
     ) -> Result<(Vec<ChatMessage>, Room, bool), ChatError> {
         let max_batch = self.limits.max_batch as u64;
-        let mut claimed = (0u64, 0u64);
-        let committed = self
-            .update_room(room_id, ids::now_ms(), &mut |room| {
-                let latest = room.latest_seq;
-                let member = room
-                    .member_mut(&client.client_id)
-                    .ok_or_else(|| ChatError::NotAMember(room_id.to_owned()))?;
-                let from = member.delivered_seq;
-                let to = latest.min(from + max_batch);
-                member.delivered_seq = to;
-                claimed = (from, to);
-                Ok(Vec::new())
-            })
-            .await?;
-        let (from, to) = claimed;
-        if to == from {
-            return Ok((Vec::new(), committed.room, false));
+        loop {
+            let room = self.member_room(room_id, client).await?;
+            let from = room
+                .member(&client.client_id)
+                .map_or(0, |m| m.delivered_seq);
+            let to = room.latest_seq.min(from.saturating_add(max_batch));
+            if to <= from || cancel.is_cancelled() {
+                return Ok((Vec::new(), room, false));
+            }
+            let batch = self
+                .store
+                .messages_after(room_id, from, (to - from) as usize)
+                .await?;
+            let mut claimed = false;
+            let committed = self
+                .update_room(room_id, ids::now_ms(), &mut |room| {
+                    let member = room
+                        .member_mut(&client.client_id)
+                        .ok_or_else(|| ChatError::NotAMember(room_id.to_owned()))?;
+                    claimed = member.delivered_seq == from;
+                    if claimed {
+                        member.delivered_seq = to;
+                    }
+                    Ok(Vec::new())
+                })
+                .await?;
+            if !claimed {
+                continue;
+            }
+            if cancel.is_cancelled() {
+                self.give_back(room_id, client, from, to).await?;
+                return Ok((Vec::new(), committed.room, false));
+            }
+            let full = to < committed.room.latest_seq;
+            return Ok((batch, committed.room, full));
         }
-        let batch = self
-            .store
-            .messages_after(room_id, from, (to - from) as usize)
-            .await?;
-        if cancel.is_cancelled() {
-            self.update_room(room_id, ids::now_ms(), &mut |room| {
-                if let Some(m) = room.member_mut(&client.client_id)
-                    && m.delivered_seq == to
-                {
-                    m.delivered_seq = from;
-                }
-                Ok(Vec::new())
-            })
-            .await?;
-            return Ok((Vec::new(), committed.room, false));
-        }
-        let full = to < committed.room.latest_seq;
-        Ok((batch, committed.room, full))
+    }
+
+    /// Moves the cursor from `to` back to `from`, unless another wait moved it since.
+    async fn give_back(
+        &self,
+        room_id: &str,
+        client: &ClientRecord,
+        from: u64,
+        to: u64,
+    ) -> Result<(), ChatError> {
+        self.update_room(room_id, ids::now_ms(), &mut |room| {
+            if let Some(m) = room.member_mut(&client.client_id)
+                && m.delivered_seq == to
+            {
+                m.delivered_seq = from;
+            }
+            Ok(Vec::new())
+        })
+        .await
+        .map(drop)
     }
 
     /// Reads after an explicit `after_seq`; the member's own cursor is left alone, so a View
@@ -883,9 +1135,10 @@ impl Engine {
             }
             self.forget_queue_entry(&client.client_id).await?;
             self.store.remove_client(&client.client_id).await?;
-            self.rate.forget(&client.client_id);
             report.clients += 1;
         }
+
+        self.store.prune_tokens();
 
         let room_cutoff = now.saturating_sub(self.limits.room_idle_ttl.as_millis() as u64);
         for room_id in self.store.idle_rooms(room_cutoff).await? {
@@ -922,8 +1175,11 @@ fn release_stalled_pairings(queue: &mut Queue, now: u64, ttl: u64) {
 /// A queue place is dead when nobody polled it within the TTL. Matched places are kept for the
 /// same time, so a client who polls late still learns its room.
 fn expired(entry: &QueueEntry, now: u64, ttl: u64) -> bool {
-    entry.state != QueueState::Pairing && entry.last_seen_ms.saturating_add(ttl) < now
+    entry.state != QueueState::Pairing && entry.last_present_ms().saturating_add(ttl) < now
 }
+
+/// A wait at least this long records the client's activity again when it ends.
+const LONG_WAIT: Duration = Duration::from_secs(5);
 
 fn is_own_chat(message: &ChatMessage, user_id: &str) -> bool {
     message.kind == MessageKind::Chat
@@ -973,44 +1229,5 @@ fn wait_result(
         timestamp: legacy.map(|m| m.timestamp.clone()),
         message_id: legacy.map(|m| m.message_id.clone()),
         messages,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn entry(id: &str, state: QueueState, last_seen_ms: u64) -> QueueEntry {
-        QueueEntry {
-            client_id: id.into(),
-            user_id: format!("u-{id}"),
-            display_name: id.into(),
-            enqueued_ms: 0,
-            last_seen_ms,
-            state,
-        }
-    }
-
-    #[test]
-    fn a_pairing_that_never_completed_goes_back_to_waiting() {
-        let mut queue = Queue {
-            entries: vec![
-                entry("stalled", QueueState::Pairing, 1_000),
-                entry("recent", QueueState::Pairing, 9_500),
-                entry("waiting", QueueState::Waiting, 1_000),
-            ],
-        };
-        release_stalled_pairings(&mut queue, 10_000, 1_000);
-        let states: Vec<_> = queue.entries.iter().map(|e| e.state.clone()).collect();
-        assert_eq!(
-            states,
-            [
-                QueueState::Waiting,
-                QueueState::Pairing,
-                QueueState::Waiting
-            ]
-        );
-        // Released places get a fresh TTL, so the next expiry pass does not drop them at once.
-        assert!(!expired(&queue.entries[0], 10_000, 1_000));
     }
 }

@@ -114,7 +114,19 @@ pub struct QueueEntry {
     pub display_name: String,
     pub enqueued_ms: u64,
     pub last_seen_ms: u64,
+    /// The deadline of the long poll in progress for this place, if any (0: none). A client
+    /// parked in a poll is present even when the poll outlasts the queue TTL; once the poll's
+    /// deadline passes, the TTL counts from there.
+    #[serde(default)]
+    pub polling_until_ms: u64,
     pub state: QueueState,
+}
+
+impl QueueEntry {
+    /// When its client was last known to be there.
+    pub fn last_present_ms(&self) -> u64 {
+        self.last_seen_ms.max(self.polling_until_ms)
+    }
 }
 
 /// The queue, oldest first.

@@ -20,6 +20,11 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::ServeArgs;
 use crate::mcp::ChatServer;
 
+/// The address a request came from, put in its extensions by the connection that read it:
+/// per-address limits (creating identities and rooms) key on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerIp(pub std::net::IpAddr);
+
 /// Host names always accepted: the loopback ones (rmcp's own default list).
 const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 

@@ -3,6 +3,7 @@
 //! calls one engine operation, and renders the outcome twice — `structuredContent` for programs
 //! and a short text for the model.
 
+mod guard;
 mod params;
 mod resources;
 mod text;
@@ -14,8 +15,9 @@ use mcp_chat_shared::chat::{
     OpenChatResult, RoomClientParams, SendMessageParams, WaitForMessageParams,
 };
 use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::model::{
-    CallToolResult, ContentBlock, Implementation, ListResourcesResult, MetaObject,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, ListResourcesResult, MetaObject,
     PaginatedRequestParams, ProgressNotificationParam, ReadResourceRequestParams,
     ReadResourceResponse, ServerCapabilities, ServerConfig,
 };
@@ -303,6 +305,17 @@ impl ServerHandler for ChatServer {
         )
         .with_server_info(Implementation::new("mcp-chat", env!("CARGO_PKG_VERSION")))
         .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let tool = request.name.to_string();
+        let address = guard::caller_address(&context);
+        let call = ToolCallContext::new(self, request, context);
+        guard::call(&tool, address, self.tool_router.call(call)).await
     }
 
     async fn list_resources(

@@ -3,7 +3,8 @@
 //! rmcp's own `Parameters<T>` reports serde's message, which for a wrong type omits the field
 //! ("invalid type: string \"soon\", expected f64"). This one has the same name — the `#[tool]`
 //! macro derives the input schema from any argument type called `Parameters` — and prefixes the
-//! path of the offending field: "timeout: invalid type: …".
+//! path of the offending field: "timeout: invalid type: …". The tool boundary (`guard.rs`)
+//! turns these errors into tool results the model reads (SEP-1303).
 
 use rmcp::ErrorData;
 use rmcp::handler::server::common::FromContextPart;
@@ -50,7 +51,8 @@ pub fn parse<P: DeserializeOwned>(arguments: Value) -> Result<P, ErrorData> {
         } else {
             format!("invalid arguments: {field}: {inner}")
         };
-        ErrorData::invalid_params(message, Some(json!({ "field": field })))
+        let marker = super::guard::ARGUMENT_ERROR;
+        ErrorData::invalid_params(message, Some(json!({ "field": field, marker: true })))
     })
 }
 

@@ -13,12 +13,15 @@ use tokio::time::Instant;
 
 use super::{Committed, QueueTx, RoomTx, Store, idle, member_ids, room_to_change, stamp};
 use crate::engine::error::ChatError;
+use crate::engine::rate::{LocalBuckets, Rate, Taken};
 use crate::engine::model::{ClientRecord, Queue, Room};
 
 #[derive(Default)]
 pub struct MemoryStore {
     state: Mutex<State>,
     queue_changed: Notify,
+    /// One process per store: its rate buckets can stay in memory.
+    buckets: LocalBuckets,
 }
 
 #[derive(Default)]
@@ -283,5 +286,18 @@ impl Store for MemoryStore {
         }
         let _ = tokio::time::timeout_at(deadline, notified).await;
         Ok(())
+    }
+
+    async fn take_token(&self, key: &str, rate: Rate) -> Result<Taken, ChatError> {
+        Ok(self.buckets.take(key, rate))
+    }
+
+    async fn give_back_token(&self, key: &str, _rate: Rate) -> Result<(), ChatError> {
+        self.buckets.give_back(key);
+        Ok(())
+    }
+
+    fn prune_tokens(&self) {
+        self.buckets.prune();
     }
 }

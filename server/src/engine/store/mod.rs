@@ -24,6 +24,7 @@ use tokio::time::Instant;
 use super::error::ChatError;
 use super::limits::Limits;
 use super::model::{ClientRecord, Draft, Queue, Room};
+use super::rate::{Rate, Taken};
 
 /// A rule applied to a room inside a transaction. An `Err` aborts the transaction: nothing of it
 /// is kept.
@@ -107,6 +108,14 @@ pub trait Store: Send + Sync + 'static {
     async fn queue(&self) -> Result<(Queue, u64), ChatError>;
     /// Returns once the queue's version differs from `seen_version`, or at `deadline`.
     async fn wait_queue(&self, seen_version: u64, deadline: Instant) -> Result<(), ChatError>;
+
+    /// Takes a token from the rate bucket `key`. The buckets live where the store does, so
+    /// instances sharing a store share every limit instead of each granting the full rate.
+    async fn take_token(&self, key: &str, rate: Rate) -> Result<Taken, ChatError>;
+    /// Returns a token taken for an operation that then failed.
+    async fn give_back_token(&self, key: &str, rate: Rate) -> Result<(), ChatError>;
+    /// Forgets rate buckets that are full again (stores whose buckets do not expire on their own).
+    fn prune_tokens(&self) {}
 }
 
 /// Which backend to use, as `--store` names it.

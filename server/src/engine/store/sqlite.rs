@@ -24,6 +24,7 @@ use tokio::time::Instant;
 
 use super::{Committed, QueueTx, RoomTx, Store, member_ids, room_to_change, stamp};
 use crate::engine::error::ChatError;
+use crate::engine::rate::{LocalBuckets, Rate, Taken};
 use crate::engine::model::{ClientRecord, Queue, Room};
 
 /// The SQL test for a room a sweep may remove (the store's `idle()`), ending in the comparison
@@ -77,6 +78,8 @@ pub struct SqliteStore {
     conn: Mutex<Connection>,
     room_changed: Mutex<HashMap<String, Arc<Notify>>>,
     queue_changed: Notify,
+    /// One process per store: its rate buckets can stay in memory.
+    buckets: LocalBuckets,
 }
 
 fn storage(e: impl std::fmt::Display) -> ChatError {
@@ -136,6 +139,7 @@ impl SqliteStore {
             conn: Mutex::new(conn),
             room_changed: Mutex::new(HashMap::new()),
             queue_changed: Notify::new(),
+            buckets: LocalBuckets::default(),
         })
     }
 
@@ -209,9 +213,14 @@ impl SqliteStore {
         }
         let mut stmt = conn.prepare_cached(sql).map_err(storage)?;
         let rows = stmt
-            .query_map(params![room_id, seq as i64, limit as i64], |r| {
-                r.get::<_, String>(0)
-            })
+            // SQLite integers are i64: a u64 past i64::MAX would wrap negative and select the
+            // whole log. No seq can be that large, so clamping keeps the meaning.
+            .query_map(
+                params![room_id, seq.min(i64::MAX as u64) as i64, limit.min(i64::MAX as usize) as i64],
+                |r| {
+                    r.get::<_, String>(0)
+                },
+            )
             .map_err(storage)?;
         let mut messages = Vec::new();
         for body in rows {
@@ -477,7 +486,7 @@ impl Store for SqliteStore {
         let mut newest_first = self.read_messages(
             "SELECT body FROM messages WHERE room_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3",
             room_id,
-            before_seq.min(i64::MAX as u64),
+            before_seq,
             limit,
         )?;
         newest_first.reverse();
@@ -603,6 +612,19 @@ impl Store for SqliteStore {
         }
         let _ = tokio::time::timeout_at(deadline, notified).await;
         Ok(())
+    }
+
+    async fn take_token(&self, key: &str, rate: Rate) -> Result<Taken, ChatError> {
+        Ok(self.buckets.take(key, rate))
+    }
+
+    async fn give_back_token(&self, key: &str, _rate: Rate) -> Result<(), ChatError> {
+        self.buckets.give_back(key);
+        Ok(())
+    }
+
+    fn prune_tokens(&self) {
+        self.buckets.prune();
     }
 }
 

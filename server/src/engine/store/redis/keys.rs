@@ -71,6 +71,11 @@ impl Keys {
         self.key(&["commit:", commit_id])
     }
 
+    /// A rate bucket: its theoretical arrival time (GCRA), in milliseconds of Redis time.
+    pub fn rate(&self, bucket: &str) -> String {
+        self.key(&["rate:", bucket])
+    }
+
     pub fn session(&self, session_id: &str) -> String {
         self.key(&["session:", session_id])
     }

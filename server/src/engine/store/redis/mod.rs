@@ -47,6 +47,7 @@ pub use session_store::RedisSessionStore;
 use super::{Committed, QueueTx, RoomTx, Store, idle, member_ids, stamp};
 use crate::engine::error::ChatError;
 use crate::engine::model::{ClientRecord, Queue, Room};
+use crate::engine::rate::{Rate, Taken};
 use conn::{Attempts, Commit, Conn};
 use keys::Keys;
 use wake::Wakers;
@@ -598,6 +599,31 @@ impl Store for RedisStore {
         let _ = tokio::time::timeout_at(deadline, notified).await;
         Ok(())
     }
+
+    async fn take_token(&self, key: &str, rate: Rate) -> Result<Taken, ChatError> {
+        let mut script = scripts::TAKE_TOKEN.prepare_invoke();
+        script
+            .key(self.keys.rate(key))
+            .arg(interval_ms(rate))
+            .arg(rate.burst);
+        // Retrying a take that may have applied costs the client one token at most: harmless.
+        let wait_ms: u64 = self.conn.invoke(&script).await?;
+        Ok(match wait_ms {
+            0 => Taken::Yes,
+            ms => Taken::RetryAfter(Duration::from_millis(ms)),
+        })
+    }
+
+    async fn give_back_token(&self, key: &str, rate: Rate) -> Result<(), ChatError> {
+        let mut script = scripts::GIVE_BACK_TOKEN.prepare_invoke();
+        script.key(self.keys.rate(key)).arg(interval_ms(rate));
+        let _: i64 = self.conn.invoke(&script).await?;
+        Ok(())
+    }
+}
+
+fn interval_ms(rate: Rate) -> String {
+    format!("{:.3}", rate.interval().as_secs_f64() * 1000.0)
 }
 
 #[cfg(test)]

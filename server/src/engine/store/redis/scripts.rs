@@ -143,3 +143,43 @@ return 1
 "#,
     )
 });
+
+/// Takes a token from a rate bucket, as the generic cell rate algorithm does: the key holds the
+/// theoretical arrival time (TAT) of the next request; a request is allowed when it is no more
+/// than `burst` intervals ahead of now. Redis's own clock, so instances with skewed clocks agree.
+///
+/// KEYS: 1 bucket. ARGV: 1 interval (ms), 2 burst.
+/// Returns 0 (taken) or the milliseconds until a token is back.
+pub static TAKE_TOKEN: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local interval = tonumber(ARGV[1])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local next_tat = tat + interval
+local allowed_at = next_tat - interval * tonumber(ARGV[2])
+if allowed_at > now then return math.max(1, math.ceil(allowed_at - now)) end
+redis.call('SET', KEYS[1], string.format('%.3f', next_tat), 'PX', math.ceil(next_tat - now) + 1000)
+return 0
+"#,
+    )
+});
+
+/// Gives a token back: moves the bucket's TAT one interval earlier, never before now.
+///
+/// KEYS: 1 bucket. ARGV: 1 interval (ms).
+pub static GIVE_BACK_TOKEN: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local tat = redis.call('GET', KEYS[1])
+if tat == false then return 0 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local earlier = math.max(now, tonumber(tat) - tonumber(ARGV[1]))
+redis.call('SET', KEYS[1], string.format('%.3f', earlier), 'KEEPTTL')
+return 1
+"#,
+    )
+});

@@ -1,0 +1,408 @@
+//! The engine's own unit tests (the behaviour every store shares is in `conformance.rs`).
+
+use super::*;
+
+fn entry(id: &str, state: QueueState, last_seen_ms: u64) -> QueueEntry {
+    QueueEntry {
+        client_id: id.into(),
+        user_id: format!("u-{id}"),
+        display_name: id.into(),
+        enqueued_ms: 0,
+        last_seen_ms,
+        polling_until_ms: 0,
+        state,
+    }
+}
+
+#[test]
+fn a_pairing_that_never_completed_goes_back_to_waiting() {
+    let mut queue = Queue {
+        entries: vec![
+            entry("stalled", QueueState::Pairing, 1_000),
+            entry("recent", QueueState::Pairing, 9_500),
+            entry("waiting", QueueState::Waiting, 1_000),
+        ],
+    };
+    release_stalled_pairings(&mut queue, 10_000, 1_000);
+    let states: Vec<_> = queue.entries.iter().map(|e| e.state.clone()).collect();
+    assert_eq!(
+        states,
+        [
+            QueueState::Waiting,
+            QueueState::Pairing,
+            QueueState::Waiting
+        ]
+    );
+    // Released places get a fresh TTL, so the next expiry pass does not drop them at once.
+    assert!(!expired(&queue.entries[0], 10_000, 1_000));
+}
+
+mod faults {
+    //! A store that fails on request, around the memory store: storage errors must never lose
+    //! or skip a message.
+
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    use async_trait::async_trait;
+
+    use super::super::rate::{Rate, Taken};
+    use super::super::store::memory::MemoryStore;
+    use super::super::store::{Committed, QueueTx, RoomTx};
+    use super::*;
+
+    #[derive(Default)]
+    pub struct FaultyStore {
+        inner: MemoryStore,
+        pub fail_log_reads: AtomicBool,
+        pub fail_touches: AtomicBool,
+        pub room_writes: AtomicUsize,
+    }
+
+    fn injected() -> ChatError {
+        ChatError::Storage("injected failure".into())
+    }
+
+    #[async_trait]
+    impl Store for FaultyStore {
+        async fn insert_client(&self, c: ClientRecord, max: usize) -> Result<(), ChatError> {
+            self.inner.insert_client(c, max).await
+        }
+        async fn client(&self, id: &str) -> Result<Option<ClientRecord>, ChatError> {
+            self.inner.client(id).await
+        }
+        async fn touch_client(&self, id: &str, now: u64) -> Result<(), ChatError> {
+            if self.fail_touches.load(Ordering::SeqCst) {
+                return Err(injected());
+            }
+            self.inner.touch_client(id, now).await
+        }
+        async fn remove_client(&self, id: &str) -> Result<(), ChatError> {
+            self.inner.remove_client(id).await
+        }
+        async fn idle_clients(&self, cutoff: u64) -> Result<Vec<ClientRecord>, ChatError> {
+            self.inner.idle_clients(cutoff).await
+        }
+        async fn client_rooms(&self, id: &str) -> Result<Vec<String>, ChatError> {
+            self.inner.client_rooms(id).await
+        }
+        async fn transact_room(
+            &self,
+            room_id: &str,
+            create: Option<Room>,
+            max_rooms: usize,
+            now: u64,
+            tx: RoomTx<'_>,
+        ) -> Result<Committed, ChatError> {
+            self.room_writes.fetch_add(1, Ordering::SeqCst);
+            self.inner
+                .transact_room(room_id, create, max_rooms, now, tx)
+                .await
+        }
+        async fn room(&self, room_id: &str) -> Result<Option<Room>, ChatError> {
+            self.inner.room(room_id).await
+        }
+        async fn messages_after(
+            &self,
+            room_id: &str,
+            after: u64,
+            limit: usize,
+        ) -> Result<Vec<ChatMessage>, ChatError> {
+            if self.fail_log_reads.load(Ordering::SeqCst) {
+                return Err(injected());
+            }
+            self.inner.messages_after(room_id, after, limit).await
+        }
+        async fn messages_before(
+            &self,
+            room_id: &str,
+            before: u64,
+            limit: usize,
+        ) -> Result<Vec<ChatMessage>, ChatError> {
+            self.inner.messages_before(room_id, before, limit).await
+        }
+        async fn wait_room(&self, room_id: &str, seen: u64, d: Instant) -> Result<(), ChatError> {
+            self.inner.wait_room(room_id, seen, d).await
+        }
+        async fn idle_rooms(&self, cutoff: u64) -> Result<Vec<String>, ChatError> {
+            self.inner.idle_rooms(cutoff).await
+        }
+        async fn remove_room(&self, room_id: &str, cutoff: u64) -> Result<bool, ChatError> {
+            self.inner.remove_room(room_id, cutoff).await
+        }
+        async fn room_count(&self) -> Result<usize, ChatError> {
+            self.inner.room_count().await
+        }
+        async fn transact_queue(&self, tx: QueueTx<'_>) -> Result<u64, ChatError> {
+            self.inner.transact_queue(tx).await
+        }
+        async fn queue(&self) -> Result<(Queue, u64), ChatError> {
+            self.inner.queue().await
+        }
+        async fn wait_queue(&self, seen: u64, deadline: Instant) -> Result<(), ChatError> {
+            self.inner.wait_queue(seen, deadline).await
+        }
+        async fn take_token(&self, key: &str, rate: Rate) -> Result<Taken, ChatError> {
+            self.inner.take_token(key, rate).await
+        }
+        async fn give_back_token(&self, key: &str, rate: Rate) -> Result<(), ChatError> {
+            self.inner.give_back_token(key, rate).await
+        }
+    }
+}
+
+mod hostile {
+    //! The engine under a hostile or unlucky caller: storage failures, quotas, odd numbers.
+
+    use std::sync::atomic::Ordering;
+
+    use super::faults::FaultyStore;
+    use super::*;
+    use crate::engine::conformance::engine_with;
+    use crate::engine::store::memory::MemoryStore;
+
+    fn never() -> CancellationToken {
+        CancellationToken::new()
+    }
+
+    async fn pair(engine: &Engine, room: &str) -> (String, String) {
+        let a = engine.join_room(room, "A", None, None).await.unwrap();
+        let b = engine.join_room(room, "B", None, None).await.unwrap();
+        for id in [&a.client_id, &b.client_id] {
+            engine
+                .wait(Some(room), id, Some(0.0), None, false, &never())
+                .await
+                .unwrap();
+        }
+        (a.client_id, b.client_id)
+    }
+
+    fn texts(r: &WaitForMessageResult) -> Vec<String> {
+        r.messages
+            .iter()
+            .filter(|m| m.kind == MessageKind::Chat)
+            .map(|m| m.text.clone())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_failed_log_read_claims_nothing() {
+        let store = Arc::new(FaultyStore::default());
+        let e = engine_with(store.clone(), Limits::default());
+        let (a, b) = pair(&e, "r").await;
+        e.send("r", &a, "one").await.unwrap();
+        e.send("r", &a, "two").await.unwrap();
+        store.fail_log_reads.store(true, Ordering::SeqCst);
+        let failed = e.wait(Some("r"), &b, Some(0.0), None, false, &never()).await;
+        assert_eq!(failed.unwrap_err().code(), "storage_error");
+        store.fail_log_reads.store(false, Ordering::SeqCst);
+        let got = e
+            .wait(Some("r"), &b, Some(0.0), None, false, &never())
+            .await
+            .unwrap();
+        assert_eq!(texts(&got), ["one", "two"], "the failed wait skipped nothing");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_activity_record_does_not_lose_the_batch() {
+        let store = Arc::new(FaultyStore::default());
+        let e = engine_with(store.clone(), Limits::default());
+        let (a, b) = pair(&e, "r").await;
+        let waiting = {
+            let e = e.clone();
+            let b = b.clone();
+            tokio::spawn(async move {
+                e.wait(Some("r"), &b, Some(30.0), None, false, &never())
+                    .await
+            })
+        };
+        // Long enough for the wait to record activity again when it ends.
+        tokio::time::sleep(LONG_WAIT + Duration::from_secs(1)).await;
+        e.send("r", &a, "late").await.unwrap();
+        store.fail_touches.store(true, Ordering::SeqCst);
+        let got = waiting.await.unwrap().expect("delivered despite the failure");
+        assert_eq!(texts(&got), ["late"]);
+    }
+
+    #[tokio::test]
+    async fn polling_with_nothing_pending_writes_nothing() {
+        let store = Arc::new(FaultyStore::default());
+        let e = engine_with(store.clone(), Limits::default());
+        let (_, b) = pair(&e, "r").await;
+        let before = store.room_writes.load(Ordering::SeqCst);
+        for _ in 0..20 {
+            let r = e
+                .wait(Some("r"), &b, Some(0.0), None, false, &never())
+                .await
+                .unwrap();
+            assert!(r.messages.is_empty());
+        }
+        assert_eq!(store.room_writes.load(Ordering::SeqCst), before);
+    }
+
+    #[tokio::test]
+    async fn after_seq_past_the_end_waits_for_the_next_entry() {
+        let e = engine_with(Arc::new(MemoryStore::new()), Limits::default());
+        let (a, b) = pair(&e, "r").await;
+        for huge in [u64::MAX, 1 << 63, 1_000] {
+            let r = e
+                .wait(Some("r"), &b, Some(0.0), Some(huge), false, &never())
+                .await
+                .unwrap();
+            assert!(r.messages.is_empty());
+            assert_eq!(r.last_seq, 2, "clamped to the log's end");
+        }
+        let parked = {
+            let e = e.clone();
+            tokio::spawn(async move {
+                e.wait(Some("r"), &b, Some(10.0), Some(u64::MAX), false, &never())
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        e.send("r", &a, "next").await.unwrap();
+        let got = parked.await.unwrap().unwrap();
+        assert_eq!(texts(&got), ["next"]);
+        let h = e.history("r", &a, Some(u64::MAX), Some(u32::MAX)).await.unwrap();
+        assert_eq!(h.messages.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn one_client_cannot_hold_more_rooms_than_its_quota() {
+        let limits = Limits {
+            max_rooms_per_client: 3,
+            ..Limits::default()
+        };
+        let e = engine_with(Arc::new(MemoryStore::new()), limits);
+        let first = e.join_room("q0", "Hog", None, None).await.unwrap();
+        let me = Some(first.client_id.as_str());
+        for i in 1..3 {
+            e.join_room(&format!("q{i}"), "Hog", None, me).await.unwrap();
+        }
+        let over = e.join_room("q3", "Hog", None, me).await.unwrap_err();
+        assert_eq!(over.code(), "too_many_rooms");
+        assert!(e.store.room("q3").await.unwrap().is_none(), "no room made");
+        // Re-joining a room one is in is not a new room.
+        e.join_room("q1", "Hog", None, me).await.unwrap();
+        let queued = e.enter_queue(None, me, Some(0.0), &never()).await;
+        assert_eq!(queued.unwrap_err().code(), "too_many_rooms");
+        // Leaving one frees a place.
+        e.leave("q0", &first.client_id).await.unwrap();
+        e.join_room("q3", "Hog", None, me).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn concurrent_joins_still_respect_the_room_quota() {
+        let limits = Limits {
+            max_rooms_per_client: 2,
+            ..Limits::default()
+        };
+        let e = engine_with(Arc::new(MemoryStore::new()), limits);
+        let me = e.join_room("home", "Hog", None, None).await.unwrap().client_id;
+        let joins: Vec<_> = (0..10)
+            .map(|i| {
+                let e = e.clone();
+                let me = me.clone();
+                tokio::spawn(async move {
+                    e.join_room(&format!("c{i}"), "Hog", Some(5), Some(&me)).await
+                })
+            })
+            .collect();
+        for j in joins {
+            let _ = j.await.unwrap();
+        }
+        assert!(e.live_rooms(&me).await.unwrap() <= 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_client_cannot_park_more_waits_than_its_quota() {
+        let limits = Limits {
+            max_waits_per_client: 2,
+            ..Limits::default()
+        };
+        let e = engine_with(Arc::new(MemoryStore::new()), limits);
+        let (_, b) = pair(&e, "r").await;
+        let parked: Vec<_> = (0..2)
+            .map(|_| {
+                let e = e.clone();
+                let b = b.clone();
+                tokio::spawn(async move {
+                    e.wait(Some("r"), &b, Some(20.0), None, false, &never())
+                        .await
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let third = e
+            .wait(Some("r"), &b, Some(20.0), None, false, &never())
+            .await
+            .unwrap_err();
+        assert_eq!(third.code(), "too_many_waits");
+        assert!(third.retry_after().is_some());
+        for p in parked {
+            p.await.unwrap().unwrap();
+        }
+        // Places are given back when waits end.
+        e.wait(Some("r"), &b, Some(0.0), None, false, &never())
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn every_tool_call_is_rate_limited_per_client() {
+        let limits = Limits {
+            calls_per_second: 1,
+            call_burst: 5,
+            ..Limits::default()
+        };
+        let e = engine_with(Arc::new(MemoryStore::new()), limits);
+        let a = e.join_room("r", "A", None, None).await.unwrap().client_id;
+        let mut outcomes = Vec::new();
+        for _ in 0..8 {
+            outcomes.push(e.room("r", &a).await.map(drop));
+        }
+        let limited = outcomes.iter().filter(|o| o.is_err()).count();
+        assert_eq!(limited, 3, "{outcomes:?}");
+        let err = outcomes.pop().unwrap().unwrap_err();
+        assert_eq!(err.code(), "rate_limited");
+        assert!(err.to_string().contains("calls"), "{err}");
+        // Another client is unaffected.
+        let b = e.join_room("r", "B", None, None).await.unwrap().client_id;
+        e.room("r", &b).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn creating_identities_and_rooms_is_rate_limited_per_address() {
+        let limits = Limits {
+            creations_per_minute: 1,
+            creation_burst: 3,
+            ..Limits::default()
+        };
+        let e = engine_with(Arc::new(MemoryStore::new()), limits);
+        let from = |addr: &str, room: String| {
+            let e = e.clone();
+            source::scope(addr.to_owned(), async move {
+                e.join_room(&room, "X", Some(10), None).await.map(|r| r.client_id)
+            })
+        };
+        let mut made = Vec::new();
+        for i in 0..3 {
+            made.push(from("203.0.113.9", format!("r{i}")).await.unwrap());
+        }
+        let refused = from("203.0.113.9", "r3".into()).await.unwrap_err();
+        assert_eq!(refused.code(), "rate_limited");
+        assert!(refused.to_string().contains("per minute"), "{refused}");
+        assert_eq!(
+            e.store.idle_clients(u64::MAX).await.unwrap().len(),
+            3,
+            "the refused call created nothing"
+        );
+        // An existing identity creating a room is charged too; joining one is not.
+        let mine = Some(made[0].as_str());
+        let again = source::scope("203.0.113.9".into(), e.join_room("new", "X", None, mine));
+        assert_eq!(again.await.unwrap_err().code(), "rate_limited");
+        let join = source::scope("203.0.113.9".into(), e.join_room("r1", "X", None, mine));
+        join.await.unwrap();
+        // Other addresses are unaffected.
+        from("198.51.100.1", "r9".into()).await.unwrap();
+    }
+}
