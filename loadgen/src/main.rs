@@ -214,6 +214,20 @@ async fn main() -> anyhow::Result<()> {
             "100000",
             "--max-rooms",
             "1000000",
+            // The quotas that keep one client from exhausting a shared server: a load
+            // generator is one address making thousands of clients that call flat out.
+            "--calls-per-second",
+            "1000000",
+            "--call-burst",
+            "1000000",
+            "--creations-per-minute",
+            "100000000",
+            "--creation-burst",
+            "1000000",
+            "--max-connections",
+            "1000000",
+            "--max-sessions",
+            "1000000",
             "--max-room-capacity",
             &args.members.max(2).to_string(),
         ])

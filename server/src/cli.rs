@@ -154,10 +154,10 @@ pub struct LimitArgs {
     pub max_waits_per_client: u64,
     /// Tool calls per second one client_id may make, sustained (every tool; sends are also
     /// held to --messages-per-second). Beyond it: `rate_limited` with retry_after_ms.
-    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
     pub calls_per_second: u32,
     /// Tool calls one client_id may make in a burst before --calls-per-second applies.
-    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
     pub call_burst: u32,
     /// New identities and rooms per minute from one source address (behind a proxy, every
     /// client shares the proxy's address: raise it there). Beyond it: `rate_limited`.
@@ -186,7 +186,7 @@ pub struct LimitArgs {
     #[arg(long, default_value_t = 900)]
     pub room_idle_ttl: u64,
     /// Seconds a queue place is kept without the client polling for its match.
-    #[arg(long, default_value_t = 90)]
+    #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u64).range(1..))]
     pub queue_ttl: u64,
     /// Milliseconds between sweeps of expired clients, rooms and queue places.
     #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(10..))]

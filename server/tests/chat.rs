@@ -927,7 +927,14 @@ async fn two_hundred_pairs_chat_concurrently_with_zero_loss() {
     const PAIRS: usize = 200;
     const ROUNDS: usize = 5;
     const SESSIONS: usize = 10;
-    let server = HttpServer::start(&[]).await;
+    // 400 identities from one address at once: far past the default creation burst.
+    let server = HttpServer::start(&[
+        "--creations-per-minute",
+        "100000",
+        "--creation-burst",
+        "1000",
+    ])
+    .await;
     let mut sessions = Vec::new();
     for _ in 0..SESSIONS {
         sessions.push(server.client().await);

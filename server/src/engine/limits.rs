@@ -67,8 +67,8 @@ impl Default for Limits {
             max_clients: 100_000,
             max_rooms_per_client: 20,
             max_waits_per_client: 8,
-            calls_per_second: 20,
-            call_burst: 100,
+            calls_per_second: 50,
+            call_burst: 200,
             creations_per_minute: 60,
             creation_burst: 30,
             default_capacity: 2,
@@ -206,7 +206,9 @@ impl Limits {
         }
         // Clamp before converting: `Duration::from_secs_f64` panics on values past its range
         // (1e20 s), and a panic reachable from a request must never happen.
-        Ok(Duration::from_secs_f64(seconds.min(self.max_wait.as_secs_f64())))
+        Ok(Duration::from_secs_f64(
+            seconds.min(self.max_wait.as_secs_f64()),
+        ))
     }
 
     pub fn history_limit(&self, limit: Option<u32>) -> Result<usize, ChatError> {

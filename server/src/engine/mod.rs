@@ -460,8 +460,11 @@ impl Engine {
         deadline: Instant,
     ) -> Result<(), ChatError> {
         let ttl = self.limits.queue_ttl.as_millis() as u64;
-        let until = ids::now_ms()
-            .saturating_add(deadline.saturating_duration_since(Instant::now()).as_millis() as u64);
+        let until = ids::now_ms().saturating_add(
+            deadline
+                .saturating_duration_since(Instant::now())
+                .as_millis() as u64,
+        );
         let (queue, _) = self.store.queue().await?;
         let runs_out = queue
             .entry(client_id)

@@ -192,14 +192,20 @@ mod hostile {
         e.send("r", &a, "one").await.unwrap();
         e.send("r", &a, "two").await.unwrap();
         store.fail_log_reads.store(true, Ordering::SeqCst);
-        let failed = e.wait(Some("r"), &b, Some(0.0), None, false, &never()).await;
+        let failed = e
+            .wait(Some("r"), &b, Some(0.0), None, false, &never())
+            .await;
         assert_eq!(failed.unwrap_err().code(), "storage_error");
         store.fail_log_reads.store(false, Ordering::SeqCst);
         let got = e
             .wait(Some("r"), &b, Some(0.0), None, false, &never())
             .await
             .unwrap();
-        assert_eq!(texts(&got), ["one", "two"], "the failed wait skipped nothing");
+        assert_eq!(
+            texts(&got),
+            ["one", "two"],
+            "the failed wait skipped nothing"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -219,7 +225,10 @@ mod hostile {
         tokio::time::sleep(LONG_WAIT + Duration::from_secs(1)).await;
         e.send("r", &a, "late").await.unwrap();
         store.fail_touches.store(true, Ordering::SeqCst);
-        let got = waiting.await.unwrap().expect("delivered despite the failure");
+        let got = waiting
+            .await
+            .unwrap()
+            .expect("delivered despite the failure");
         assert_eq!(texts(&got), ["late"]);
     }
 
@@ -262,7 +271,10 @@ mod hostile {
         e.send("r", &a, "next").await.unwrap();
         let got = parked.await.unwrap().unwrap();
         assert_eq!(texts(&got), ["next"]);
-        let h = e.history("r", &a, Some(u64::MAX), Some(u32::MAX)).await.unwrap();
+        let h = e
+            .history("r", &a, Some(u64::MAX), Some(u32::MAX))
+            .await
+            .unwrap();
         assert_eq!(h.messages.len(), 3);
     }
 
@@ -276,7 +288,9 @@ mod hostile {
         let first = e.join_room("q0", "Hog", None, None).await.unwrap();
         let me = Some(first.client_id.as_str());
         for i in 1..3 {
-            e.join_room(&format!("q{i}"), "Hog", None, me).await.unwrap();
+            e.join_room(&format!("q{i}"), "Hog", None, me)
+                .await
+                .unwrap();
         }
         let over = e.join_room("q3", "Hog", None, me).await.unwrap_err();
         assert_eq!(over.code(), "too_many_rooms");
@@ -297,13 +311,18 @@ mod hostile {
             ..Limits::default()
         };
         let e = engine_with(Arc::new(MemoryStore::new()), limits);
-        let me = e.join_room("home", "Hog", None, None).await.unwrap().client_id;
+        let me = e
+            .join_room("home", "Hog", None, None)
+            .await
+            .unwrap()
+            .client_id;
         let joins: Vec<_> = (0..10)
             .map(|i| {
                 let e = e.clone();
                 let me = me.clone();
                 tokio::spawn(async move {
-                    e.join_room(&format!("c{i}"), "Hog", Some(5), Some(&me)).await
+                    e.join_room(&format!("c{i}"), "Hog", Some(5), Some(&me))
+                        .await
                 })
             })
             .collect();
@@ -381,7 +400,9 @@ mod hostile {
         let from = |addr: &str, room: String| {
             let e = e.clone();
             source::scope(addr.to_owned(), async move {
-                e.join_room(&room, "X", Some(10), None).await.map(|r| r.client_id)
+                e.join_room(&room, "X", Some(10), None)
+                    .await
+                    .map(|r| r.client_id)
             })
         };
         let mut made = Vec::new();

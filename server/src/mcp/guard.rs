@@ -13,9 +13,9 @@ use std::sync::LazyLock;
 use futures_util::FutureExt;
 use mcp_chat_shared::chat::ErrorResult;
 use rmcp::ErrorData;
+use rmcp::RoleServer;
 use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock, ErrorCode};
 use rmcp::service::RequestContext;
-use rmcp::RoleServer;
 
 use crate::engine::source;
 use crate::http::PeerIp;
@@ -148,9 +148,6 @@ mod tests {
         let CallToolResponse::Complete(result) = seen else {
             panic!("complete")
         };
-        assert_eq!(
-            result.content[0].as_text().unwrap().text,
-            "198.51.100.4"
-        );
+        assert_eq!(result.content[0].as_text().unwrap().text, "198.51.100.4");
     }
 }

@@ -33,6 +33,11 @@ pub struct HttpServer {
 
 impl HttpServer {
     pub async fn start(extra: &[&str]) -> HttpServer {
+        Self::start_with_env(extra, &[]).await
+    }
+
+    /// Like [`Self::start`], with extra environment variables for the server.
+    pub async fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> HttpServer {
         // Each test server gets its own store: memory unless the test names one.
         let store: &[&str] = if extra.contains(&"--store") {
             &[]
@@ -44,6 +49,7 @@ impl HttpServer {
             .args(store)
             .args(extra)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -13,8 +13,8 @@ use tokio::time::Instant;
 
 use super::{Committed, QueueTx, RoomTx, Store, idle, member_ids, room_to_change, stamp};
 use crate::engine::error::ChatError;
-use crate::engine::rate::{LocalBuckets, Rate, Taken};
 use crate::engine::model::{ClientRecord, Queue, Room};
+use crate::engine::rate::{LocalBuckets, Rate, Taken};
 
 #[derive(Default)]
 pub struct MemoryStore {

@@ -24,8 +24,8 @@ use tokio::time::Instant;
 
 use super::{Committed, QueueTx, RoomTx, Store, member_ids, room_to_change, stamp};
 use crate::engine::error::ChatError;
-use crate::engine::rate::{LocalBuckets, Rate, Taken};
 use crate::engine::model::{ClientRecord, Queue, Room};
+use crate::engine::rate::{LocalBuckets, Rate, Taken};
 
 /// The SQL test for a room a sweep may remove (the store's `idle()`), ending in the comparison
 /// with the cutoff whose parameter the statement appends. One text for the listing and for the
@@ -216,10 +216,12 @@ impl SqliteStore {
             // SQLite integers are i64: a u64 past i64::MAX would wrap negative and select the
             // whole log. No seq can be that large, so clamping keeps the meaning.
             .query_map(
-                params![room_id, seq.min(i64::MAX as u64) as i64, limit.min(i64::MAX as usize) as i64],
-                |r| {
-                    r.get::<_, String>(0)
-                },
+                params![
+                    room_id,
+                    seq.min(i64::MAX as u64) as i64,
+                    limit.min(i64::MAX as usize) as i64
+                ],
+                |r| r.get::<_, String>(0),
             )
             .map_err(storage)?;
         let mut messages = Vec::new();
