@@ -311,6 +311,38 @@ pub async fn failed_operations_change_nothing(store: Arc<dyn Store>) {
     );
 }
 
+pub async fn rate_buckets_hold_their_limit(store: Arc<dyn Store>) {
+    use super::rate::{Rate, Taken};
+    let rate = Rate::per_minute(1, 3);
+    for _ in 0..3 {
+        assert_eq!(
+            store.take_token("create:a", rate).await.unwrap(),
+            Taken::Yes
+        );
+    }
+    let Taken::RetryAfter(wait) = store.take_token("create:a", rate).await.unwrap() else {
+        panic!("the fourth token is refused");
+    };
+    assert!(
+        wait > Duration::from_secs(50) && wait <= Duration::from_secs(60),
+        "{wait:?}"
+    );
+    assert_eq!(
+        store.take_token("create:b", rate).await.unwrap(),
+        Taken::Yes,
+        "own bucket"
+    );
+    store.give_back_token("create:a", rate).await.unwrap();
+    assert_eq!(
+        store.take_token("create:a", rate).await.unwrap(),
+        Taken::Yes
+    );
+    assert!(matches!(
+        store.take_token("create:a", rate).await.unwrap(),
+        Taken::RetryAfter(_)
+    ));
+}
+
 /// Instantiates every conformance test for a store: `conformance_tests!(memory, MemoryStore::new());`
 ///
 /// `conformance_tests!(name, guarded EXPR)` takes an expression (it may `.await`) that yields
@@ -368,6 +400,11 @@ macro_rules! conformance_tests {
             async fn a_room_revived_after_listing_is_kept() {
                 let (s, _guard) = store().await;
                 c::a_room_revived_after_listing_is_kept(s).await
+            }
+            #[tokio::test]
+            async fn rate_buckets_hold_their_limit() {
+                let (s, _guard) = store().await;
+                c::rate_buckets_hold_their_limit(s).await
             }
             #[tokio::test]
             async fn failed_operations_change_nothing() {

@@ -287,3 +287,46 @@ async fn a_commit_answered_too_late_is_applied_once_and_acknowledged() {
     assert_eq!(texts, ["once"], "applied exactly once");
     assert_eq!(store.room("late").await.unwrap().unwrap().latest_seq, 1);
 }
+
+/// A rate limit kept per process would grant every instance the full rate: the buckets are in
+/// Redis, so two instances share one.
+#[tokio::test]
+async fn two_instances_share_one_rate_limit() {
+    use crate::engine::rate::{Rate, Taken};
+    let (_server, a, b) = two_instances().await;
+    let rate = Rate::per_second(1, 4);
+    for store in [&a, &b, &a, &b] {
+        assert_eq!(store.take_token("call:x", rate).await.unwrap(), Taken::Yes);
+    }
+    for store in [&a, &b] {
+        assert!(matches!(
+            store.take_token("call:x", rate).await.unwrap(),
+            Taken::RetryAfter(_)
+        ));
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        b.take_token("call:x", rate).await.unwrap(),
+        Taken::Yes,
+        "refilled"
+    );
+}
+
+/// The per-client room quota counts the client's rooms in the shared store, whichever instance
+/// made them.
+#[tokio::test]
+async fn the_room_quota_holds_across_instances() {
+    let (_server, a, b) = two_instances().await;
+    let limits = crate::engine::Limits {
+        max_rooms_per_client: 2,
+        ..crate::engine::Limits::default()
+    };
+    let (ea, eb) = (
+        crate::engine::conformance::engine_with(a, limits.clone()),
+        crate::engine::conformance::engine_with(b, limits),
+    );
+    let me = ea.join_room("q1", "Q", None, None).await.unwrap().client_id;
+    eb.join_room("q2", "Q", None, Some(&me)).await.unwrap();
+    let refused = ea.join_room("q3", "Q", None, Some(&me)).await.unwrap_err();
+    assert_eq!(refused.code(), "too_many_rooms");
+}
