@@ -1181,8 +1181,9 @@ fn expired(entry: &QueueEntry, now: u64, ttl: u64) -> bool {
     entry.state != QueueState::Pairing && entry.last_present_ms().saturating_add(ttl) < now
 }
 
-/// A wait at least this long records the client's activity again when it ends.
-const LONG_WAIT: Duration = Duration::from_secs(5);
+/// A wait at least this long records the client's activity again when it ends (a shorter one
+/// was recorded when it began, and polling must not cost a write per call).
+const LONG_WAIT: Duration = Duration::from_millis(500);
 
 fn is_own_chat(message: &ChatMessage, user_id: &str) -> bool {
     message.kind == MessageKind::Chat
