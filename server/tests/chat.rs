@@ -624,7 +624,14 @@ async fn every_error_path_is_clear_and_names_the_field() {
         ),
         (
             "join_room",
-            json!({"room_id": "r", "display_name": "evil\u{202e}name"}),
+            json!({"room_id": "r", "display_name": "evil\u{2028}name"}),
+            "invalid_argument",
+            Some("display_name"),
+        ),
+        (
+            // Invisible characters are dropped, which leaves nothing.
+            "join_room",
+            json!({"room_id": "r", "display_name": "\u{202e}\u{200b}\u{2060}"}),
             "invalid_argument",
             Some("display_name"),
         ),

@@ -440,3 +440,577 @@ mod tests {
         same::<MessageKind>(json!("other"));
     }
 }
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod properties {
+    //! The hand-written readers against the derives, on generated input: any JSON at all (they
+    //! must never panic, and whatever they accept the derives read the same), and every
+    //! well-formed value of each type, written by serde (both must read it, alike).
+    use proptest::prelude::*;
+    use serde::Serialize;
+    use serde::de::DeserializeOwned;
+    use serde_json::Number;
+
+    use super::*;
+    use crate::apps::*;
+    use crate::chat::*;
+    use crate::jsonrpc::{Incoming, RequestId, RpcError};
+
+    /// The keys the readers look for, so that generated objects often get past the first field.
+    const KEYS: &[&str] = &[
+        "seq",
+        "message_id",
+        "room_id",
+        "kind",
+        "sender",
+        "text",
+        "timestamp",
+        "timestamp_ms",
+        "user_id",
+        "display_name",
+        "joined_at",
+        "is_you",
+        "success",
+        "members_present",
+        "room_status",
+        "messages",
+        "timeout",
+        "has_more",
+        "queue_position",
+        "last_seq",
+        "message",
+        "latest_seq",
+        "status",
+        "capacity",
+        "members",
+        "created_at",
+        "you",
+        "name",
+        "version",
+        "title",
+        "openLinks",
+        "downloadFile",
+        "serverTools",
+        "serverResources",
+        "logging",
+        "sandbox",
+        "updateModelContext",
+        "sampling",
+        "experimental",
+        "variables",
+        "css",
+        "fonts",
+        "height",
+        "maxHeight",
+        "width",
+        "maxWidth",
+        "top",
+        "right",
+        "bottom",
+        "left",
+        "protocolVersion",
+        "hostInfo",
+        "hostCapabilities",
+        "hostContext",
+        "toolInfo",
+        "theme",
+        "styles",
+        "displayMode",
+        "availableDisplayModes",
+        "containerDimensions",
+        "locale",
+        "timeZone",
+        "userAgent",
+        "platform",
+        "deviceCapabilities",
+        "safeAreaInsets",
+        "type",
+        "content",
+        "structuredContent",
+        "isError",
+        "code",
+        "data",
+        "jsonrpc",
+        "id",
+        "method",
+        "params",
+        "result",
+        "error",
+    ];
+    /// Strings the readers give a meaning to.
+    const WORDS: &[&str] = &[
+        "chat",
+        "joined",
+        "left",
+        "matched",
+        "room_ended",
+        "waiting",
+        "active",
+        "ended",
+        "light",
+        "dark",
+        "inline",
+        "fullscreen",
+        "pip",
+        "text",
+        "image",
+        "2.0",
+        "",
+    ];
+
+    fn leaf() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            (0u64..8).prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_filter_map("finite", |f| Number::from_f64(f).map(Value::Number)),
+            prop::sample::select(WORDS).prop_map(Value::from),
+            "(?s).{0,6}".prop_map(Value::from),
+        ]
+    }
+
+    fn key() -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => prop::sample::select(KEYS).prop_map(str::to_owned),
+            1 => "(?s).{0,6}",
+        ]
+    }
+
+    fn json() -> impl Strategy<Value = Value> {
+        leaf().prop_recursive(4, 96, 10, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::vec((key(), inner), 0..10)
+                    .prop_map(|entries| Value::Object(entries.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Reads `v` both ways; what the reader accepts, the derive reads the same. Not the other
+    /// way round: a derive also reads a struct from an array of its fields, which nobody sends.
+    fn agree<T: FromJson + DeserializeOwned + PartialEq + std::fmt::Debug>(
+        v: &Value,
+    ) -> Result<Option<T>, TestCaseError> {
+        let manual = T::from_json(v).ok();
+        if manual.is_some() {
+            let derived = serde_json::from_value::<T>(v.clone()).ok();
+            prop_assert_eq!(&manual, &derived, "for {}", v);
+        }
+        Ok(manual)
+    }
+
+    /// A typed value written by serde reads back by hand as serde reads it, and successfully.
+    fn round_trip<T: FromJson + Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(
+        typed: &T,
+    ) -> Result<(), TestCaseError> {
+        let v = serde_json::to_value(typed).unwrap();
+        let manual = T::from_json(&v);
+        prop_assert!(manual.is_ok(), "rejected {}: {:?}", v, manual);
+        prop_assert_eq!(
+            manual.ok(),
+            serde_json::from_value::<T>(v.clone()).ok(),
+            "for {}",
+            v
+        );
+        Ok(())
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        "(?s).{0,8}"
+    }
+
+    fn number() -> impl Strategy<Value = f64> {
+        any::<f64>().prop_filter("finite", |f| f.is_finite())
+    }
+
+    fn maybe_json() -> impl Strategy<Value = Option<Value>> {
+        prop::option::of(json())
+    }
+
+    fn participant() -> impl Strategy<Value = Participant> {
+        (text(), text()).prop_map(|(user_id, display_name)| Participant {
+            user_id,
+            display_name,
+        })
+    }
+
+    fn kind() -> impl Strategy<Value = MessageKind> {
+        prop::sample::select(vec![
+            MessageKind::Chat,
+            MessageKind::Joined,
+            MessageKind::Left,
+            MessageKind::Matched,
+            MessageKind::RoomEnded,
+        ])
+    }
+
+    fn room_status() -> impl Strategy<Value = RoomStatus> {
+        prop::sample::select(vec![
+            RoomStatus::Waiting,
+            RoomStatus::Active,
+            RoomStatus::Ended,
+        ])
+    }
+
+    fn chat_message() -> impl Strategy<Value = ChatMessage> {
+        (
+            any::<u64>(),
+            text(),
+            text(),
+            kind(),
+            prop::option::of(participant()),
+            text(),
+            text(),
+            any::<u64>(),
+        )
+            .prop_map(
+                |(seq, message_id, room_id, kind, sender, text, timestamp, timestamp_ms)| {
+                    ChatMessage {
+                        seq,
+                        message_id,
+                        room_id,
+                        kind,
+                        sender,
+                        text,
+                        timestamp,
+                        timestamp_ms,
+                    }
+                },
+            )
+    }
+
+    fn member_info() -> impl Strategy<Value = MemberInfo> {
+        (text(), text(), text(), any::<bool>()).prop_map(
+            |(user_id, display_name, joined_at, is_you)| MemberInfo {
+                user_id,
+                display_name,
+                joined_at,
+                is_you,
+            },
+        )
+    }
+
+    fn messages() -> impl Strategy<Value = Vec<ChatMessage>> {
+        prop::collection::vec(chat_message(), 0..4)
+    }
+
+    fn wait_result() -> impl Strategy<Value = WaitForMessageResult> {
+        (
+            messages(),
+            any::<bool>(),
+            any::<bool>(),
+            prop::option::of(text()),
+            prop::option::of(room_status()),
+            prop::option::of(any::<u32>()),
+            any::<u64>(),
+            prop::option::of(text()),
+            prop::option::of(text()),
+            prop::option::of(text()),
+            prop::option::of(text()),
+        )
+            .prop_map(
+                |(
+                    messages,
+                    timeout,
+                    has_more,
+                    room_id,
+                    room_status,
+                    queue_position,
+                    last_seq,
+                    message,
+                    sender,
+                    timestamp,
+                    message_id,
+                )| WaitForMessageResult {
+                    messages,
+                    timeout,
+                    has_more,
+                    room_id,
+                    room_status,
+                    queue_position,
+                    last_seq,
+                    message,
+                    sender,
+                    timestamp,
+                    message_id,
+                },
+            )
+    }
+
+    fn history_result() -> impl Strategy<Value = HistoryResult> {
+        (text(), messages(), any::<bool>(), any::<u64>()).prop_map(
+            |(room_id, messages, has_more, latest_seq)| HistoryResult {
+                room_id,
+                messages,
+                has_more,
+                latest_seq,
+            },
+        )
+    }
+
+    fn room_result() -> impl Strategy<Value = RoomResult> {
+        (
+            text(),
+            room_status(),
+            any::<u32>(),
+            prop::collection::vec(member_info(), 0..4),
+            any::<u64>(),
+            text(),
+            participant(),
+        )
+            .prop_map(
+                |(room_id, status, capacity, members, latest_seq, created_at, you)| RoomResult {
+                    room_id,
+                    status,
+                    capacity,
+                    members,
+                    latest_seq,
+                    created_at,
+                    you,
+                },
+            )
+    }
+
+    fn send_result() -> impl Strategy<Value = SendMessageResult> {
+        (
+            any::<bool>(),
+            text(),
+            any::<u64>(),
+            text(),
+            any::<u32>(),
+            room_status(),
+        )
+            .prop_map(
+                |(success, message_id, seq, timestamp, members_present, room_status)| {
+                    SendMessageResult {
+                        success,
+                        message_id,
+                        seq,
+                        timestamp,
+                        members_present,
+                        room_status,
+                    }
+                },
+            )
+    }
+
+    fn implementation() -> impl Strategy<Value = Implementation> {
+        (text(), text(), prop::option::of(text())).prop_map(|(name, version, title)| {
+            Implementation {
+                name,
+                version,
+                title,
+            }
+        })
+    }
+
+    fn capabilities() -> impl Strategy<Value = HostCapabilities> {
+        prop::collection::vec(maybe_json(), 10).prop_map(|mut c| {
+            let mut next = || c.pop().flatten();
+            HostCapabilities {
+                open_links: next(),
+                download_file: next(),
+                server_tools: next(),
+                server_resources: next(),
+                logging: next(),
+                sandbox: next(),
+                update_model_context: next(),
+                message: next(),
+                sampling: next(),
+                experimental: next(),
+            }
+        })
+    }
+
+    fn theme() -> impl Strategy<Value = Theme> {
+        prop::sample::select(vec![Theme::Light, Theme::Dark, Theme::Other])
+    }
+
+    fn display_mode() -> impl Strategy<Value = DisplayMode> {
+        prop::sample::select(vec![
+            DisplayMode::Inline,
+            DisplayMode::Fullscreen,
+            DisplayMode::Pip,
+            DisplayMode::Other,
+        ])
+    }
+
+    fn styles() -> impl Strategy<Value = HostStyles> {
+        (
+            prop::option::of(prop::collection::vec((text(), json()), 0..3)),
+            prop::option::of(prop::option::of(text())),
+        )
+            .prop_map(|(variables, css)| HostStyles {
+                variables: variables.map(|v| v.into_iter().collect()),
+                css: css.map(|fonts| HostCss { fonts }),
+            })
+    }
+
+    fn dimensions() -> impl Strategy<Value = ContainerDimensions> {
+        prop::collection::vec(prop::option::of(number()), 4).prop_map(|d| ContainerDimensions {
+            height: d[0],
+            max_height: d[1],
+            width: d[2],
+            max_width: d[3],
+        })
+    }
+
+    fn insets() -> impl Strategy<Value = SafeAreaInsets> {
+        prop::collection::vec(number(), 4).prop_map(|d| SafeAreaInsets {
+            top: d[0],
+            right: d[1],
+            bottom: d[2],
+            left: d[3],
+        })
+    }
+
+    fn host_context() -> impl Strategy<Value = HostContext> {
+        (
+            (
+                maybe_json(),
+                prop::option::of(theme()),
+                prop::option::of(styles()),
+                prop::option::of(display_mode()),
+                prop::option::of(prop::collection::vec(display_mode(), 0..4)),
+                prop::option::of(dimensions()),
+            ),
+            (
+                prop::option::of(text()),
+                prop::option::of(text()),
+                prop::option::of(text()),
+                prop::option::of(text()),
+                maybe_json(),
+                prop::option::of(insets()),
+            ),
+            // Unknown keys only: a known one would be written twice.
+            prop::collection::vec(("x-[a-z]{0,4}", json()), 0..3),
+        )
+            .prop_map(
+                |(
+                    (tool_info, theme, styles, display_mode, available_display_modes, dims),
+                    (locale, time_zone, user_agent, platform, device_capabilities, insets),
+                    extra,
+                )| HostContext {
+                    tool_info,
+                    theme,
+                    styles,
+                    display_mode,
+                    available_display_modes,
+                    container_dimensions: dims,
+                    locale,
+                    time_zone,
+                    user_agent,
+                    platform,
+                    device_capabilities,
+                    safe_area_insets: insets,
+                    extra: extra.into_iter().collect(),
+                },
+            )
+    }
+
+    fn initialize_result() -> impl Strategy<Value = InitializeResult> {
+        (text(), implementation(), capabilities(), host_context()).prop_map(
+            |(protocol_version, host_info, host_capabilities, host_context)| InitializeResult {
+                protocol_version,
+                host_info,
+                host_capabilities,
+                host_context,
+            },
+        )
+    }
+
+    fn content_block() -> impl Strategy<Value = ContentBlock> {
+        prop_oneof![
+            text().prop_map(|text| ContentBlock::Text { text }),
+            Just(ContentBlock::Other),
+        ]
+    }
+
+    fn tool_result() -> impl Strategy<Value = ToolResult> {
+        (
+            prop::collection::vec(content_block(), 0..3),
+            maybe_json(),
+            prop::option::of(any::<bool>()),
+        )
+            .prop_map(|(content, structured_content, is_error)| ToolResult {
+                content,
+                structured_content,
+                is_error,
+            })
+    }
+
+    fn rpc_error() -> impl Strategy<Value = RpcError> {
+        (any::<i64>(), text(), maybe_json()).prop_map(|(code, message, data)| RpcError {
+            code,
+            message,
+            data,
+        })
+    }
+
+    fn request_id() -> impl Strategy<Value = RequestId> {
+        prop_oneof![
+            any::<i64>().prop_map(RequestId::Number),
+            text().prop_map(RequestId::String),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn any_json_reads_without_panic_and_as_the_derives_do(v in json()) {
+            agree::<MessageKind>(&v)?;
+            agree::<RoomStatus>(&v)?;
+            agree::<Participant>(&v)?;
+            agree::<ChatMessage>(&v)?;
+            agree::<MemberInfo>(&v)?;
+            agree::<SendMessageResult>(&v)?;
+            agree::<WaitForMessageResult>(&v)?;
+            agree::<HistoryResult>(&v)?;
+            agree::<RoomResult>(&v)?;
+            agree::<Implementation>(&v)?;
+            agree::<Theme>(&v)?;
+            agree::<DisplayMode>(&v)?;
+            agree::<HostCapabilities>(&v)?;
+            agree::<HostStyles>(&v)?;
+            agree::<HostCss>(&v)?;
+            agree::<ContainerDimensions>(&v)?;
+            agree::<SafeAreaInsets>(&v)?;
+            agree::<HostContext>(&v)?;
+            agree::<InitializeResult>(&v)?;
+            agree::<ContentBlock>(&v)?;
+            agree::<ToolResult>(&v)?;
+            agree::<RequestId>(&v)?;
+            agree::<RpcError>(&v)?;
+            Incoming::classify(&v);
+        }
+
+        #[test]
+        fn chat_values_read_back_as_written(
+            wait in wait_result(),
+            history in history_result(),
+            room in room_result(),
+            sent in send_result(),
+        ) {
+            round_trip(&wait)?;
+            round_trip(&history)?;
+            round_trip(&room)?;
+            round_trip(&sent)?;
+        }
+
+        #[test]
+        fn host_values_read_back_as_written(
+            init in initialize_result(),
+            result in tool_result(),
+            error in rpc_error(),
+            id in request_id(),
+        ) {
+            round_trip(&init)?;
+            round_trip(&result)?;
+            round_trip(&error)?;
+            round_trip(&id)?;
+        }
+    }
+}

@@ -6,8 +6,10 @@
 //! - [`jsonrpc`]: JSON-RPC 2.0 framing as the View and its host exchange it.
 //! - [`apps`]: MCP Apps messages (handshake, host context, notifications, resource metadata).
 //! - [`chat`]: chat messages and the MCP tools' parameters and results.
+//! - [`model_text`]: messages as the model reads them, one message never passing for two.
 
 pub mod apps;
 pub mod chat;
 pub mod json;
 pub mod jsonrpc;
+pub mod model_text;

@@ -1,8 +1,12 @@
 //! The room as the View knows it, and the texts it hands to the host. Pure data and functions:
 //! no DOM, no host, so every rule here is easy to test.
+//!
+//! Every text for the model writes members' names and messages through the shared
+//! [`model_text`], as the server does, so a message can never pass for two.
 
 use mcp_chat_shared::chat::{ChatMessage, MemberInfo, MessageKind, Participant, RoomStatus};
 use mcp_chat_shared::json::object;
+use mcp_chat_shared::model_text;
 use serde_json::Value;
 
 /// How many messages the list renders at most; older ones are a click away. Keeps a room of
@@ -120,7 +124,7 @@ impl Room {
         Some(format!(
             "Help me reply to this message from {} in the MCP Chat room \"{}\". Suggest a reply, \
              or send it with send_message (room_id {}, my client_id {}):\n{}",
-            self.author(m),
+            model_text::inline(&self.author(m)),
             self.room_id,
             self.room_id,
             self.client_id,
@@ -131,6 +135,7 @@ impl Room {
     /// A compact transcript for `ui/update-model-context`.
     pub fn model_context(&self) -> (String, Value) {
         let names: Vec<String> = self.members.iter().map(MemberInfo::label).collect();
+        let shown: Vec<String> = names.iter().map(|n| model_text::inline(n)).collect();
         let status = match self.status {
             RoomStatus::Waiting => "waiting for members",
             RoomStatus::Active => "active",
@@ -140,17 +145,17 @@ impl Room {
         let lines: Vec<String> = self.messages[start..]
             .iter()
             .map(|m| match m.kind {
-                MessageKind::Chat => format!("[#{}] {}: {}", m.seq, self.author(m), m.text),
-                _ => format!("[#{}] ({})", m.seq, m.text),
+                MessageKind::Chat => model_text::message(m.seq, Some(&self.author(m)), &m.text),
+                _ => model_text::message(m.seq, None, &m.text),
             })
             .collect();
         let text = format!(
             "The person has the MCP Chat room \"{}\" open ({status}; members: {}). Latest messages:\n{}",
             self.room_id,
-            if names.is_empty() {
+            if shown.is_empty() {
                 "—".to_owned()
             } else {
-                names.join(", ")
+                shown.join(", ")
             },
             if lines.is_empty() {
                 "(none yet)".to_owned()
@@ -180,9 +185,13 @@ fn sort(seqs: &mut [u64]) {
     }
 }
 
+/// `> Name: text`, each further line of the text `>   | …`.
 fn quote_line(author: &str, text: &str) -> String {
-    let body = text.replace('\n', "\n> ");
-    format!("> {author}: {body}")
+    let mut out = String::from("> ");
+    model_text::push_inline(&mut out, author);
+    out.push_str(": ");
+    model_text::push_text(&mut out, text, "> ");
+    out
 }
 
 /// Where the room comes from: a tool's result or input names it and the identity to use.

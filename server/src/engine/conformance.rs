@@ -210,6 +210,54 @@ pub async fn queue_pairs_in_arrival_order(store: Arc<dyn Store>) {
     assert_eq!(fourth.partner.unwrap().display_name, "third");
 }
 
+pub async fn members_with_one_name_are_told_apart(store: Arc<dyn Store>) {
+    let e = engine(store);
+    let a = e.join_room("names", "Dana", Some(3), None).await.unwrap();
+    let b = e.join_room("names", "dana", None, None).await.unwrap();
+    let names: Vec<&str> = b.members.iter().map(|m| m.display_name.as_str()).collect();
+    assert_eq!(names, ["Dana", "dana (2)"]);
+    e.send("names", &b.client_id, "hi").await.unwrap();
+    let r = e
+        .wait(
+            Some("names"),
+            &a.client_id,
+            Some(0.0),
+            None,
+            false,
+            &never(),
+        )
+        .await
+        .unwrap();
+    let texts: Vec<&str> = r.messages.iter().map(|m| m.text.as_str()).collect();
+    assert!(texts.contains(&"dana (2) joined the room."), "{texts:?}");
+    let last = r.messages.last().unwrap();
+    assert_eq!(last.sender.as_ref().unwrap().display_name, "dana (2)");
+
+    // Paired by the queue: each is told the other's name as the room shows it.
+    let first = e
+        .enter_queue(Some("Sam"), None, None, &never())
+        .await
+        .unwrap();
+    let second = e
+        .enter_queue(Some("Sam"), None, None, &never())
+        .await
+        .unwrap();
+    assert_eq!(second.partner.unwrap().display_name, "Sam");
+    let first_again = e
+        .enter_queue(None, Some(&first.client_id), Some(0.0), &never())
+        .await
+        .unwrap();
+    assert_eq!(first_again.partner.unwrap().display_name, "Sam (2)");
+    let r = e
+        .wait(None, &first.client_id, Some(0.0), None, false, &never())
+        .await
+        .unwrap();
+    assert_eq!(
+        r.messages[0].text,
+        "Sam and Sam (2) were matched. Say hello!"
+    );
+}
+
 pub async fn sweeping_expires_idle_state(store: Arc<dyn Store>) {
     // Rooms outlive clients here, so each expiry shows in its own sweep.
     let limits = Limits {
@@ -390,6 +438,11 @@ macro_rules! conformance_tests {
             async fn queue_pairs_in_arrival_order() {
                 let (s, _guard) = store().await;
                 c::queue_pairs_in_arrival_order(s).await
+            }
+            #[tokio::test]
+            async fn members_with_one_name_are_told_apart() {
+                let (s, _guard) = store().await;
+                c::members_with_one_name_are_told_apart(s).await
             }
             #[tokio::test]
             async fn sweeping_expires_idle_state() {

@@ -99,11 +99,18 @@ impl Limits {
         Rate::per_minute(self.creations_per_minute, self.creation_burst)
     }
 
-    /// Trims, then checks length and characters. Returns the name to store.
+    /// Drops invisible format characters, trims, then checks length and characters. Returns
+    /// the name to store.
     pub fn display_name(&self, name: &str) -> Result<String, ChatError> {
+        // Dropped rather than refused: nobody can see them to fix the name, and without them
+        // the name reads the same; kept, they would make "Dana" and "Da\u{2060}na" two names.
+        let name: String = name.chars().filter(|c| !is_invisible_format(*c)).collect();
         let name = name.trim();
         if name.is_empty() {
-            return Err(ChatError::invalid("display_name", "must not be empty"));
+            return Err(ChatError::invalid(
+                "display_name",
+                "must not be empty (spaces and invisible characters do not count)",
+            ));
         }
         let chars = name.chars().count();
         if chars > self.max_display_name_chars {
@@ -115,14 +122,15 @@ impl Limits {
                 ),
             ));
         }
+        // A name is one line: a break inside it would start a line of its own wherever it is shown.
         if let Some(c) = name
             .chars()
-            .find(|c| c.is_control() || is_invisible_format(*c))
+            .find(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
         {
             return Err(ChatError::invalid(
                 "display_name",
                 format!(
-                    "contains the control or format character U+{:04X}",
+                    "contains the control character or line break U+{:04X}",
                     c as u32
                 ),
             ));
@@ -220,9 +228,16 @@ impl Limits {
     }
 }
 
-/// Bidirectional overrides and zero-width characters let a name impersonate another.
+/// Characters that show as nothing (or only rearrange what follows) and so let one name pass for
+/// another: every format character (general category Cf: zero-width spaces and joiners, word
+/// joiner, invisible operators, soft hyphen, tag characters, bidi controls, byte order mark, …),
+/// the bidi controls by name in case a table ever disagrees, and the whole tag block, whose
+/// unassigned code points a newer Unicode may fill with more tags.
 fn is_invisible_format(c: char) -> bool {
-    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    c.general_category() == GeneralCategory::Format
+        || mcp_chat_shared::model_text::is_bidi_control(c)
+        || ('\u{E0000}'..='\u{E007F}').contains(&c)
 }
 
 #[cfg(test)]
@@ -234,12 +249,32 @@ mod tests {
         let l = Limits::default();
         assert_eq!(l.display_name("  Ada  ").unwrap(), "Ada");
         assert_eq!(l.display_name("Zoë 🦀").unwrap(), "Zoë 🦀");
+        for (sneaky, stored) in [
+            ("Da\u{2060}na", "Dana"),
+            ("\u{00AD}Dana\u{2064}", "Dana"),
+            ("Dana\u{E0001}\u{E0044}\u{E007F}", "Dana"),
+            ("\u{202E}anaD\u{202C}", "anaD"),
+            ("\u{2067}Dana\u{2069}\u{200F}\u{061C}", "Dana"),
+            ("\u{FEFF} Dana\u{200B} ", "Dana"),
+            ("D\u{200D}ana\u{180E}", "Dana"),
+        ] {
+            assert_eq!(l.display_name(sneaky).unwrap(), stored, "{sneaky:?}");
+        }
+        assert!(
+            l.display_name(&format!("{}\u{200B}", "x".repeat(64)))
+                .is_ok(),
+            "counted after the invisible characters are gone"
+        );
         for bad in [
             "",
             "   ",
+            "\u{200B}\u{2060} \u{FEFF}",
             "a\u{0007}b",
             "x\ny",
-            "\u{202E}evil",
+            "x\ry",
+            "x\u{0085}y",
+            "x\u{2028}y",
+            "x\u{2029}y",
             &"x".repeat(65),
         ] {
             let err = l.display_name(bad).unwrap_err();

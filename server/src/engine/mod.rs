@@ -346,8 +346,7 @@ impl Engine {
             return Ok(None);
         };
         match self.create_paired_room(&partner, client).await {
-            Ok(room_id) => {
-                let me = client.participant();
+            Ok((room_id, me)) => {
                 let paired_room = room_id.clone();
                 self.store
                     .transact_queue(&mut |queue| {
@@ -382,11 +381,12 @@ impl Engine {
         }
     }
 
+    /// Returns the room and `second` as the room names them: "Dana (2)" if `first` is a Dana too.
     async fn create_paired_room(
         &self,
         first: &QueueEntry,
         second: &ClientRecord,
-    ) -> Result<String, ChatError> {
+    ) -> Result<(String, Participant), ChatError> {
         let now = ids::now_ms();
         let room_id = ids::paired_room_id();
         let first_client = ClientRecord {
@@ -397,7 +397,8 @@ impl Engine {
             last_seen_ms: first.last_seen_ms,
         };
         let room = Room::new(room_id.clone(), RoomKind::Paired, 2, now);
-        self.store
+        let committed = self
+            .store
             .transact_room(
                 &room_id,
                 Some(room),
@@ -406,18 +407,27 @@ impl Engine {
                 &mut |room| {
                     rules::join(room, &first_client, now)?;
                     rules::join(room, second, now)?;
+                    let name = |client: &ClientRecord| {
+                        room.member(&client.client_id)
+                            .map_or_else(|| client.display_name.clone(), |m| m.display_name.clone())
+                    };
                     Ok(vec![Draft {
                         kind: MessageKind::Matched,
                         sender: None,
                         text: format!(
                             "{} and {} were matched. Say hello!",
-                            first_client.display_name, second.display_name
+                            name(&first_client),
+                            name(second)
                         ),
                     }])
                 },
             )
             .await?;
-        Ok(room_id)
+        let me = committed
+            .room
+            .member(&second.client_id)
+            .map_or_else(|| second.participant(), |m| m.participant());
+        Ok((room_id, me))
     }
 
     /// Waits until `client`'s queue place is matched (`Some`) or `deadline` passes (`None`).

@@ -21,21 +21,37 @@ pub fn join(room: &mut Room, client: &ClientRecord, now: u64) -> Result<Vec<Draf
             capacity: room.capacity,
         });
     }
-    room.members.push(Member {
+    // Two members of a room never share a name, or nobody could tell who said what: the
+    // newcomer becomes "Dana (2)" (or the first free number), and that is their name in this
+    // room for everyone. Upper- then lower-casing folds more than lower-casing alone ("ß"/"SS").
+    let fold = |name: &str| name.trim().to_uppercase().to_lowercase();
+    let taken = |name: &str| {
+        let name = fold(name);
+        room.members.iter().any(|m| fold(&m.display_name) == name)
+    };
+    let mut display_name = client.display_name.clone();
+    let mut n = 2;
+    while taken(&display_name) {
+        display_name = format!("{} ({n})", client.display_name);
+        n += 1;
+    }
+    let member = Member {
         client_id: client.client_id.clone(),
         user_id: client.user_id.clone(),
-        display_name: client.display_name.clone(),
+        display_name,
         joined_ms: now,
         // A newcomer receives the room's whole log, including what was sent before they came.
         delivered_seq: 0,
-    });
+    };
+    let joined = Draft {
+        kind: MessageKind::Joined,
+        sender: Some(member.participant()),
+        text: format!("{} joined the room.", member.display_name),
+    };
+    room.members.push(member);
     room.last_activity_ms = now;
     update_status(room);
-    Ok(vec![Draft {
-        kind: MessageKind::Joined,
-        sender: Some(client.participant()),
-        text: format!("{} joined the room.", client.display_name),
-    }])
+    Ok(vec![joined])
 }
 
 /// Appends a chat message. Sending alone is allowed: the message waits for whoever joins.
@@ -220,6 +236,42 @@ mod tests {
         ));
     }
 
+    fn named(n: u8, name: &str) -> ClientRecord {
+        ClientRecord {
+            display_name: name.into(),
+            ..client(n)
+        }
+    }
+
+    #[test]
+    fn names_are_unique_within_a_room() {
+        let mut room = Room::new("r".into(), RoomKind::Named, 6, 0);
+        join(&mut room, &named(1, "Dana"), 0).unwrap();
+        let drafts = join(&mut room, &named(2, "Dana"), 1).unwrap();
+        assert_eq!(drafts[0].text, "Dana (2) joined the room.");
+        assert_eq!(drafts[0].sender.as_ref().unwrap().display_name, "Dana (2)");
+        assert_eq!(room.member("c2").unwrap().display_name, "Dana (2)");
+        let sent = send(&mut room, "c2", "hi", 100, 2).unwrap();
+        assert_eq!(sent[0].sender.as_ref().unwrap().display_name, "Dana (2)");
+        // Case-insensitive, and a taken "(2)" moves on to the first free number.
+        join(&mut room, &named(3, "dANA"), 3).unwrap();
+        assert_eq!(room.member("c3").unwrap().display_name, "dANA (3)");
+        join(&mut room, &named(4, "Dana (2)"), 4).unwrap();
+        assert_eq!(room.member("c4").unwrap().display_name, "Dana (2) (2)");
+        join(&mut room, &named(5, "STRASSE"), 5).unwrap();
+        join(&mut room, &named(6, "straße"), 6).unwrap();
+        assert_eq!(room.member("c6").unwrap().display_name, "straße (2)");
+        // A name frees up when its holder leaves; "Dana (2)" keeps theirs.
+        leave(&mut room, "c1", LeaveReason::Left, 7).unwrap();
+        join(&mut room, &named(7, "Dana"), 8).unwrap();
+        assert_eq!(room.member("c7").unwrap().display_name, "Dana");
+        assert_eq!(room.member("c2").unwrap().display_name, "Dana (2)");
+        // The same name in another room is no clash.
+        let mut other = Room::new("o".into(), RoomKind::Named, 2, 0);
+        join(&mut other, &named(1, "Dana"), 0).unwrap();
+        assert_eq!(other.member("c1").unwrap().display_name, "Dana");
+    }
+
     #[test]
     fn cursor_only_moves_forward() {
         let mut room = Room::new("r".into(), RoomKind::Named, 2, 0);
@@ -227,5 +279,104 @@ mod tests {
         advance_cursor(&mut room, "c1", 5);
         advance_cursor(&mut room, "c1", 3);
         assert_eq!(room.member("c1").unwrap().delivered_seq, 5);
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::engine::model::RoomKind;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Join(u8),
+        Send(u8),
+        Leave(u8, LeaveReason),
+    }
+
+    /// Names that clash with one another in every way the rules must resolve.
+    const NAMES: [&str; 5] = ["Dana", "dana", "DANA (2)", "Dana (2)", "Bo"];
+
+    fn op() -> impl Strategy<Value = Op> {
+        let who = 0..5u8;
+        prop_oneof![
+            who.clone().prop_map(Op::Join),
+            who.clone().prop_map(Op::Send),
+            (who, prop::bool::ANY).prop_map(|(n, timed_out)| Op::Leave(
+                n,
+                if timed_out {
+                    LeaveReason::TimedOut
+                } else {
+                    LeaveReason::Left
+                }
+            )),
+        ]
+    }
+
+    fn client(n: u8) -> ClientRecord {
+        ClientRecord {
+            client_id: format!("c{n}"),
+            user_id: format!("u{n}"),
+            display_name: NAMES[n as usize].into(),
+            created_ms: 0,
+            last_seen_ms: 0,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn room_rules_hold_under_any_sequence(
+            capacity in 2..5u32,
+            ops in prop::collection::vec(op(), 0..40),
+        ) {
+            let mut room = Room::new("r".into(), RoomKind::Named, capacity, 0);
+            for (now, op) in ops.into_iter().enumerate() {
+                let now = now as u64;
+                let ended_before = room.status == RoomStatus::Ended;
+                let members_before = room.members.len();
+                let outcome = match &op {
+                    Op::Join(n) => join(&mut room, &client(*n), now),
+                    Op::Send(n) => send(&mut room, &format!("c{n}"), "hi", 10_000, now),
+                    Op::Leave(n, reason) => leave(&mut room, &format!("c{n}"), *reason, now),
+                };
+                if let Ok(drafts) = &outcome {
+                    room.latest_seq += drafts.len() as u64;
+                }
+
+                prop_assert!(room.members.len() <= capacity as usize);
+                let mut names: Vec<String> = room
+                    .members
+                    .iter()
+                    .map(|m| m.display_name.to_lowercase())
+                    .collect();
+                names.sort();
+                names.dedup();
+                prop_assert_eq!(names.len(), room.members.len(), "{:?}", room.members);
+                if ended_before {
+                    prop_assert_eq!(room.status, RoomStatus::Ended, "un-ended by {:?}", op);
+                }
+                match (&op, &outcome) {
+                    (Op::Send(_), Ok(_)) => prop_assert!(!ended_before, "sent after the end"),
+                    (Op::Join(n), Ok(drafts)) if !drafts.is_empty() => {
+                        let member = room.member(&format!("c{n}")).unwrap();
+                        prop_assert_eq!(
+                            &drafts[0].sender.as_ref().unwrap().display_name,
+                            &member.display_name
+                        );
+                    }
+                    (Op::Leave(..), Ok(_)) => {
+                        prop_assert_eq!(room.members.len(), members_before - 1);
+                        if capacity == 2 || room.members.is_empty() {
+                            prop_assert_eq!(room.status, RoomStatus::Ended);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
     }
 }
