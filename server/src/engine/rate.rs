@@ -107,7 +107,7 @@ impl LocalBuckets {
     }
 
     #[cfg(test)]
-    pub fn len(&self) -> usize {
+    pub fn bucket_count(&self) -> usize {
         self.buckets.lock().unwrap().len()
     }
 }
@@ -142,9 +142,9 @@ mod tests {
         assert_eq!(r.take("10.0.0.1", rate), Taken::Yes);
         assert!(matches!(r.take("10.0.0.1", rate), Taken::RetryAfter(_)));
         r.prune();
-        assert_eq!(r.len(), 1, "a bucket still refilling is kept");
+        assert_eq!(r.bucket_count(), 1, "a bucket still refilling is kept");
         tokio::time::advance(Duration::from_secs(2)).await;
         r.prune();
-        assert_eq!(r.len(), 0, "full buckets go");
+        assert_eq!(r.bucket_count(), 0, "full buckets go");
     }
 }

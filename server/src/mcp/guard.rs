@@ -133,7 +133,7 @@ mod tests {
             Ok(CallToolResult::success(vec![]).into())
         })
         .await;
-        let e = answer.err().expect("an error, not an answer");
+        let e = answer.expect_err("an error, not an answer");
         assert_eq!(e.code, ErrorCode::INTERNAL_ERROR);
         assert!(e.message.contains("send_message"), "{}", e.message);
     }
