@@ -68,8 +68,10 @@ export async function startHostServer(target) {
     } else if (req.url === '/host.js') {
       res.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
     } else if (req.url.startsWith('/mcp')) {
+      // The browser's Host goes through unchanged, as a reverse proxy forwards it: mcp-chat
+      // accepts a browser's Origin only when it matches Host (and loopback Hosts on any port).
       const upstream = httpRequest(
-        { host: '127.0.0.1', port: target(), path: req.url, method: req.method, headers: { ...req.headers, host: `127.0.0.1:${target()}` } },
+        { host: '127.0.0.1', port: target(), path: req.url, method: req.method, headers: req.headers },
         (up) => {
           res.writeHead(up.statusCode, up.headers);
           up.pipe(res);

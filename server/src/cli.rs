@@ -1,10 +1,12 @@
 //! Command-line interface.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
 use crate::engine::store::StoreSpec;
+use crate::http::origin::Origin;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -62,6 +64,14 @@ pub struct ServeArgs {
     #[arg(long = "allowed-host", value_name = "HOST")]
     pub allowed_hosts: Vec<String>,
 
+    /// Extra browser origin allowed to call the server (repeatable), as `scheme://host[:port]`
+    /// (e.g. `https://app.example.com`) or `null`. A request whose Origin header is neither this
+    /// nor the server's own (its host and port are the request's Host) is refused with 403, on
+    /// every path and before the bearer token is checked; requests without Origin (agents,
+    /// command-line clients) are unaffected.
+    #[arg(long = "allowed-origin", value_name = "ORIGIN", value_parser = parse_origin)]
+    pub allowed_origins: Vec<Origin>,
+
     /// Require `Authorization: Bearer <TOKEN>` on /mcp. Prefer the environment variable:
     /// command lines are visible to other users of the machine.
     #[arg(
@@ -87,7 +97,87 @@ pub struct ServeArgs {
     pub store: StoreSpec,
 
     #[command(flatten)]
+    pub connections: ConnectionArgs,
+
+    #[command(flatten)]
     pub limits: LimitArgs,
+}
+
+fn parse_origin(value: &str) -> Result<Origin, String> {
+    value.parse()
+}
+
+/// How much of the HTTP server clients may hold, each with a safe default. These apply before
+/// the bearer token is checked: they bound what anyone who can connect can take.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Connections")]
+pub struct ConnectionArgs {
+    /// Connections served at once. One more is answered 503 (with Retry-After) and closed
+    /// without reaching the HTTP server. The default stays under the common limit of 1024 open
+    /// files per process; raise both together.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1000,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    max_connections: u32,
+    /// Seconds a client has to send a request's line and headers before its connection is
+    /// closed. The same timer runs while a kept-alive connection waits for its next request, so
+    /// this also closes connections left idle between requests.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    header_read_timeout: u64,
+    /// Seconds without a byte moving either way after which a connection is closed (a request
+    /// body sent too slowly, a peer gone silently). Response streams carry a keep-alive comment
+    /// every min(15, this / 3) seconds, so a parked wait_for_message is never idle.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    idle_timeout: u64,
+    /// MCP sessions this process holds at most. A client opening one more gets 503 (with
+    /// Retry-After) and a JSON-RPC error saying the server is at its session limit.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1000,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    max_sessions: u32,
+    /// Seconds without a request after which an MCP session is closed (the client must
+    /// initialize again). At least 120: a wait_for_message in progress counts as idle time.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 1800,
+        value_parser = clap::value_parser!(u64).range(120..)
+    )]
+    session_idle_timeout: u64,
+}
+
+impl ConnectionArgs {
+    pub fn max_connections(&self) -> usize {
+        self.max_connections as usize
+    }
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout)
+    }
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout)
+    }
+    pub fn max_sessions(&self) -> usize {
+        self.max_sessions as usize
+    }
+    pub fn session_idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.session_idle_timeout)
+    }
 }
 
 /// Parses `--store` without echoing the value in errors, as clap's default parsers do: a Redis
@@ -255,5 +345,27 @@ mod tests {
             panic!("serve")
         };
         assert!(args.store.describe().contains("redis://127.0.0.1:6379"));
+    }
+
+    #[test]
+    fn connection_flags_refuse_unsafe_values() {
+        let serve = |flags: &[&str]| {
+            Cli::try_parse_from(["mcp-chat", "serve"].iter().chain(flags)).map(|c| c.command)
+        };
+        for bad in [
+            &["--session-idle-timeout", "60"][..],
+            &["--max-connections", "0"],
+            &["--idle-timeout", "0"],
+            &["--allowed-origin", "https://app.example/"],
+            &["--allowed-origin", "app.example"],
+        ] {
+            assert!(serve(bad).is_err(), "{bad:?}");
+        }
+        let Ok(Command::Serve(args)) = serve(&["--allowed-origin", "https://app.example"]) else {
+            panic!("serve")
+        };
+        assert_eq!(args.allowed_origins.len(), 1);
+        assert_eq!(args.connections.max_sessions(), 1000);
+        assert_eq!(args.connections.session_idle_timeout().as_secs(), 1800);
     }
 }

@@ -29,6 +29,12 @@ fn help_documents_every_flag() {
         "--auth-token",
         "--store",
         "127.0.0.1:8000",
+        "--allowed-origin",
+        "--max-connections",
+        "--header-read-timeout",
+        "--idle-timeout",
+        "--max-sessions",
+        "--session-idle-timeout",
     ] {
         assert!(serve.contains(flag), "serve --help lacks {flag}:\n{serve}");
     }

@@ -1,10 +1,13 @@
 //! MCP over streamable HTTP: the shared server everyone who chats connects to.
 
 mod connections;
+mod idle;
+pub mod origin;
+mod sessions;
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -20,17 +23,15 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::ServeArgs;
 use crate::mcp::ChatServer;
 
-/// The address a request came from, put in its extensions by the connection that read it:
-/// per-address limits (creating identities and rooms) key on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PeerIp(pub std::net::IpAddr);
+/// The address a request came from (the TCP peer: behind a reverse proxy, the proxy's). Every
+/// request carries it in its extensions; rmcp hands a tool the request's `http::request::Parts`
+/// in `RequestContext::extensions`, where the tool boundary (`mcp/guard.rs`) reads it for the
+/// per-address limits.
+#[derive(Clone, Copy, Debug)]
+pub struct PeerIp(pub IpAddr);
 
 /// Host names always accepted: the loopback ones (rmcp's own default list).
 const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
-
-/// An MCP session with no request for this long is closed. rmcp counts a request in flight as
-/// idle time, so this must stay far above the longest `wait_for_message`.
-const SESSION_IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 /// Buffer of each rmcp session channel, and of each request's stream (rmcp keeps that many of a
 /// stream's last events for a client resuming it). A wait's stream carries a priming event, its
@@ -38,7 +39,31 @@ const SESSION_IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// more (BENCHMARKS.md) with no measurable gain in throughput.
 const SESSION_CHANNEL_CAPACITY: usize = 4;
 
-/// Builds the router: `/mcp` (MCP, behind the optional bearer token) and `/healthz`.
+/// The largest POST body rmcp reads (413 beyond), unless messages may be longer: rmcp's 4 MiB
+/// default is a thousand times a chat message, and is buffered whole before parsing.
+const MAX_REQUEST_BODY: usize = 1024 * 1024;
+
+/// The longest gap between SSE keep-alive comments (rmcp's default).
+const SSE_KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// How often a response stream with nothing to say sends a keep-alive comment. It must be well
+/// under the idle timeout, or a parked `wait_for_message` would be closed as idle.
+fn sse_keep_alive(idle_timeout: Duration) -> Duration {
+    SSE_KEEP_ALIVE.min(idle_timeout / 3)
+}
+
+/// The largest POST body accepted. JSON may escape each byte of a message as up to six
+/// (`\u0041`), so longer `--max-message-bytes` raise it.
+fn max_request_body(max_message_bytes: usize) -> usize {
+    MAX_REQUEST_BODY.max(
+        max_message_bytes
+            .saturating_mul(6)
+            .saturating_add(64 * 1024),
+    )
+}
+
+/// Builds the router: `/mcp` (MCP, behind the optional bearer token) and `/healthz`, both
+/// behind the Origin check.
 ///
 /// With `sessions`, MCP sessions are saved there, and a request whose session this process does
 /// not hold is continued from it instead of being refused: any instance serves any client.
@@ -53,20 +78,38 @@ pub fn router(
         .iter()
         .map(|h| h.to_string())
         .chain(args.allowed_hosts.iter().cloned());
+    let limits = &args.connections;
     let mut config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(allowed_hosts)
+        .with_sse_keep_alive(Some(sse_keep_alive(limits.idle_timeout())))
+        .with_max_request_body_bytes(max_request_body(args.limits.max_message_bytes))
         .with_cancellation_token(close_sessions.child_token());
+    let restores = sessions.is_some();
     config.session_store = sessions;
-    let mut sessions = LocalSessionManager::default();
-    sessions.session_config.keep_alive = Some(SESSION_IDLE_TIMEOUT);
-    sessions.session_config.channel_capacity = SESSION_CHANNEL_CAPACITY;
-    let mcp = StreamableHttpService::new(move || Ok(server.clone()), Arc::new(sessions), config);
+    let mut local = LocalSessionManager::default();
+    // rmcp counts a request in flight as idle time, so this stays far above the longest wait
+    // (the flag refuses less than 120 s).
+    local.session_config.keep_alive = Some(limits.session_idle_timeout());
+    local.session_config.channel_capacity = SESSION_CHANNEL_CAPACITY;
+    let local = Arc::new(local);
+    let cap = sessions::SessionCap {
+        sessions: local.clone(),
+        max: limits.max_sessions(),
+        restores,
+        warn: Arc::default(),
+    };
+    let mcp = StreamableHttpService::new(move || Ok(server.clone()), local, config);
 
     let token = args.auth_token.clone().map(Arc::<str>::from);
+    let origins: Arc<[origin::Origin]> = args.allowed_origins.clone().into();
     let mcp = Router::new()
         .nest_service("/mcp", mcp)
+        .layer(middleware::from_fn_with_state(cap, sessions::limit))
         .layer(middleware::from_fn_with_state(token, require_bearer));
-    Router::new().route("/healthz", get(healthz)).merge(mcp)
+    Router::new()
+        .route("/healthz", get(healthz))
+        .merge(mcp)
+        .layer(middleware::from_fn_with_state(origins, origin::check))
 }
 
 /// Binds, then serves until `shutdown` is cancelled. Prints the address actually bound (useful
@@ -90,10 +133,34 @@ pub async fn run(
     // would cut parked waits off before the engine's `shutting_down` answer reached them.
     let close_sessions = CancellationToken::new();
     let app = router(server, sessions, &args, &close_sessions);
+    let limits = connections::Limits {
+        max_connections: args.connections.max_connections(),
+        header_read_timeout: args.connections.header_read_timeout(),
+        idle_timeout: args.connections.idle_timeout(),
+    };
     tracing::info!("listening on http://{local}/mcp");
-    connections::serve(listener, app, shutdown, close_sessions).await;
+    connections::serve(listener, app, limits, shutdown, close_sessions).await;
     tracing::info!("HTTP server stopped");
     Ok(())
+}
+
+/// Lets a warning through at most once a minute: a flood of refused clients must not flood the
+/// log as well.
+#[derive(Debug, Default)]
+struct Throttle(Mutex<Option<Instant>>);
+
+impl Throttle {
+    const EVERY: Duration = Duration::from_secs(60);
+
+    fn ready(&self) -> bool {
+        let mut last = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        if last.is_some_and(|l| now.duration_since(l) < Self::EVERY) {
+            return false;
+        }
+        *last = Some(now);
+        true
+    }
 }
 
 async fn healthz() -> impl IntoResponse {
@@ -141,7 +208,21 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::constant_time_eq;
+    use super::*;
+
+    #[test]
+    fn keep_alives_come_well_within_the_idle_timeout() {
+        let secs = Duration::from_secs;
+        assert_eq!(sse_keep_alive(secs(60)), secs(15));
+        assert_eq!(sse_keep_alive(secs(3)), secs(1));
+        assert!(sse_keep_alive(secs(1)) < secs(1));
+    }
+
+    #[test]
+    fn request_bodies_fit_the_longest_message() {
+        assert_eq!(max_request_body(4096), MAX_REQUEST_BODY);
+        assert!(max_request_body(1 << 20) > 6 << 20);
+    }
 
     #[test]
     fn token_comparison() {

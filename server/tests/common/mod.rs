@@ -122,17 +122,26 @@ impl HttpServer {
 
     /// SIGTERM, then waits (up to 10 s) for a clean exit.
     pub async fn terminate(&mut self) {
+        self.stop_with("TERM").await;
+    }
+
+    /// Sends `signal` (`TERM`, `INT`, …), then waits (up to 10 s) for a clean exit.
+    pub async fn stop_with(&mut self, signal: &str) {
         let pid = self.child.id().expect("still running");
         let status = std::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
+            .args([&format!("-{signal}"), &pid.to_string()])
             .status()
             .unwrap();
         assert!(status.success());
         let exit = tokio::time::timeout(Duration::from_secs(10), self.child.wait())
             .await
-            .expect("the server exits within 10 s of SIGTERM")
+            .unwrap_or_else(|_| panic!("the server exits within 10 s of SIG{signal}"))
             .unwrap();
-        assert!(exit.success(), "clean exit, got {exit:?}");
+        assert!(
+            exit.success(),
+            "clean exit on SIG{signal}, got {exit:?}\n{}",
+            self.log_text()
+        );
     }
 
     /// SIGKILL: no chance to flush or say goodbye.

@@ -1,0 +1,76 @@
+//! Caps the MCP sessions this process holds.
+//!
+//! Each session is a task and channels kept for up to `--session-idle-timeout`, and anyone
+//! who can reach `/mcp` can open one with a single `initialize`: without a cap, a client
+//! looping on `initialize` would grow the process without bound. A request that would add a
+//! session beyond the cap is answered 503 with a JSON-RPC error, so MCP clients show a reason.
+//! The count is read before the session is created, so concurrent `initialize`s may overshoot
+//! the cap by a few.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+
+use super::Throttle;
+
+/// What a client turned away is told to wait before retrying: sessions free up as clients
+/// leave or idle out, not within seconds.
+const RETRY_AFTER_SECS: &str = "30";
+
+#[derive(Clone)]
+pub struct SessionCap {
+    pub sessions: Arc<LocalSessionManager>,
+    pub max: usize,
+    /// True with a shared session store: a request naming a session another instance created
+    /// restores it here, which adds a session too.
+    pub restores: bool,
+    pub warn: Arc<Throttle>,
+}
+
+/// Middleware for `/mcp`.
+pub async fn limit(State(cap): State<SessionCap>, request: Request, next: Next) -> Response {
+    let id = request
+        .headers()
+        .get("mcp-session-id")
+        .map(|v| v.to_str().unwrap_or_default());
+    let may_create = match id {
+        None => request.method() == Method::POST,
+        Some(_) => cap.restores,
+    };
+    if may_create {
+        let held = cap.sessions.sessions.read().await;
+        let known = id.is_some_and(|id| held.contains_key(id));
+        if !known && held.len() >= cap.max {
+            drop(held);
+            if cap.warn.ready() {
+                tracing::warn!(
+                    max = cap.max,
+                    "refusing new MCP sessions: at --max-sessions"
+                );
+            }
+            return at_limit();
+        }
+    }
+    next.run(request).await
+}
+
+fn at_limit() -> Response {
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": {
+            "code": -32000,
+            "message": "the server is at its session limit; retry later",
+        },
+    });
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, RETRY_AFTER_SECS)],
+        axum::Json(body),
+    )
+        .into_response()
+}
