@@ -243,7 +243,7 @@ async fn a_ghost_in_the_queue_is_not_matched_after_a_restart() {
     let ghost = ok(&call(&c, "enter_queue", json!({"display_name": "ghost"})).await);
     assert_eq!(ghost["status"], "waiting");
     drop(c);
-    server.kill().await;
+    server.terminate().await; // a clean stop, as a service manager does it
     tokio::time::sleep(Duration::from_secs(4)).await;
     let server = HttpServer::start(&flags).await;
     let c = server.client().await;
