@@ -8,23 +8,9 @@ use std::time::Duration;
 use common::{BIN, HttpServer, call, ok};
 use serde_json::json;
 
-fn temp_db() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    std::env::temp_dir()
-        .join(format!(
-            "mcp-chat-durability-{}-{nanos}.db",
-            std::process::id()
-        ))
-        .display()
-        .to_string()
-}
-
 #[tokio::test]
 async fn acknowledged_messages_survive_sigkill() {
-    let db = temp_db();
+    let db = common::temp_db("durability");
     let store = format!("sqlite:{db}");
     let mut server = HttpServer::start(&["--store", &store]).await;
     let c = server.client().await;
@@ -113,7 +99,7 @@ async fn acknowledged_messages_survive_sigkill() {
 
 #[tokio::test]
 async fn a_second_server_on_the_same_file_fails_fast() {
-    let db = temp_db();
+    let db = common::temp_db("durability");
     let store = format!("sqlite:{db}");
     let _first = HttpServer::start(&["--store", &store]).await;
     let started = std::time::Instant::now();

@@ -10,20 +10,6 @@ use common::{HttpServer, call, err, ok, text_of};
 use rmcp::model::{CallToolRequestParams, ErrorCode};
 use serde_json::{Value, json};
 
-fn temp_db() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    std::env::temp_dir()
-        .join(format!(
-            "mcp-chat-hostile-{}-{nanos}.db",
-            std::process::id()
-        ))
-        .display()
-        .to_string()
-}
-
 async fn join(c: &common::Peer, room: &str, name: &str) -> String {
     let r = ok(&call(
         c,
@@ -134,7 +120,7 @@ async fn huge_and_odd_timeouts_are_clamped_or_refused_never_fatal() {
 /// `after_seq` ≥ 2^63 wrapped negative in SQLite and returned the whole log.
 #[tokio::test]
 async fn after_seq_past_i64_returns_nothing_on_sqlite() {
-    let db = temp_db();
+    let db = common::temp_db("hostile");
     let server = HttpServer::start(&["--store", &format!("sqlite:{db}")]).await;
     let c = server.client().await;
     let a = join(&c, "wrap", "A").await;
@@ -228,7 +214,7 @@ async fn a_panic_in_one_call_costs_that_call_only() {
 /// --max-wait + 1 s).
 #[tokio::test]
 async fn a_ghost_in_the_queue_is_not_matched_after_a_restart() {
-    let db = temp_db();
+    let db = common::temp_db("hostile");
     let store = format!("sqlite:{db}");
     let flags = [
         "--store",
@@ -266,13 +252,16 @@ async fn a_place_being_polled_outlives_a_short_queue_ttl() {
     let polling = {
         let c = c.peer().clone();
         tokio::spawn(async move {
-            call(&c, "enter_queue", json!({"client_id": id, "timeout": 4})).await
+            call(&c, "enter_queue", json!({"client_id": id, "timeout": 20})).await
         })
     };
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let second = ok(&call(&c, "enter_queue", json!({"display_name": "second"})).await);
     assert_eq!(second["status"], "matched", "{second}");
-    let matched = ok(&polling.await.unwrap());
+    let matched = tokio::time::timeout(Duration::from_secs(3), polling)
+        .await
+        .expect("the poll learns the match at once, not at its deadline");
+    let matched = ok(&matched.unwrap());
     assert_eq!(matched["status"], "matched", "{matched}");
 }
 

@@ -169,6 +169,9 @@ pub async fn run(host: Host, state: ChatState, target: Target) {
 
 /// Queued without a room yet: wait (long-poll) until the queue matches us.
 async fn wait_for_match(host: &Host, state: ChatState, client_id: &str) -> Option<String> {
+    // Queued is what the tool result said: show it now, not after the first long poll ends
+    // (up to WAIT_SECONDS later); the position follows with the first answer.
+    state.connection.set(Connection::Queued { position: None });
     let mut attempt = 0;
     loop {
         let args = object(vec![

@@ -23,7 +23,7 @@ fn never() -> CancellationToken {
     CancellationToken::new()
 }
 
-async fn pair(engine: &Engine, room: &str) -> (String, String) {
+pub async fn pair(engine: &Engine, room: &str) -> (String, String) {
     let a = engine.join_room(room, "A", None, None).await.unwrap();
     let b = engine.join_room(room, "B", None, None).await.unwrap();
     // Consume the join events.
@@ -38,7 +38,7 @@ async fn pair(engine: &Engine, room: &str) -> (String, String) {
     (a.client_id, b.client_id)
 }
 
-fn chats(r: &WaitForMessageResult) -> Vec<String> {
+pub fn chats(r: &WaitForMessageResult) -> Vec<String> {
     r.messages
         .iter()
         .filter(|m| m.kind == MessageKind::Chat)

@@ -157,31 +157,11 @@ mod hostile {
 
     use super::faults::FaultyStore;
     use super::*;
-    use crate::engine::conformance::engine_with;
+    use crate::engine::conformance::{chats as texts, engine_with, pair};
     use crate::engine::store::memory::MemoryStore;
 
     fn never() -> CancellationToken {
         CancellationToken::new()
-    }
-
-    async fn pair(engine: &Engine, room: &str) -> (String, String) {
-        let a = engine.join_room(room, "A", None, None).await.unwrap();
-        let b = engine.join_room(room, "B", None, None).await.unwrap();
-        for id in [&a.client_id, &b.client_id] {
-            engine
-                .wait(Some(room), id, Some(0.0), None, false, &never())
-                .await
-                .unwrap();
-        }
-        (a.client_id, b.client_id)
-    }
-
-    fn texts(r: &WaitForMessageResult) -> Vec<String> {
-        r.messages
-            .iter()
-            .filter(|m| m.kind == MessageKind::Chat)
-            .map(|m| m.text.clone())
-            .collect()
     }
 
     #[tokio::test]

@@ -80,4 +80,131 @@ mod tests {
         assert_eq!(e.message, "invalid arguments: missing field `message`");
         assert_eq!(e.data.unwrap()["field"], "message");
     }
+
+    mod properties {
+        //! Whatever a client sends as arguments, decoding answers (a value or an error naming a
+        //! field that exists) and never panics; and every number that decodes is then
+        //! validated without panicking.
+
+        use mcp_chat_shared::chat::{
+            EnterQueueParams, GetHistoryParams, JoinRoomParams, WaitForMessageParams,
+        };
+        use proptest::prelude::*;
+        use serde_json::{Map, Number};
+
+        use super::*;
+        use crate::engine::Limits;
+
+        /// Any JSON number, including those past every integer type and float edge cases.
+        fn number() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                any::<i64>().prop_map(Value::from),
+                any::<u64>().prop_map(Value::from),
+                any::<f64>().prop_filter_map("finite", |f| Number::from_f64(f).map(Value::Number)),
+                Just(json!(1e20)),
+                Just(json!(-0.0)),
+                Just(json!(f64::MAX)),
+                Just(json!(u64::MAX)),
+            ]
+        }
+
+        fn value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                number(),
+                ".{0,12}".prop_map(Value::String),
+            ];
+            leaf.prop_recursive(2, 8, 3, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+                    prop::collection::btree_map("[a-z_]{1,10}", inner, 0..3)
+                        .prop_map(|m| Value::Object(m.into_iter().collect::<Map<_, _>>())),
+                ]
+            })
+        }
+
+        const FIELDS: [&str; 10] = [
+            "room_id",
+            "client_id",
+            "display_name",
+            "message",
+            "timeout",
+            "after_seq",
+            "before_seq",
+            "limit",
+            "capacity",
+            "include_own",
+        ];
+
+        /// Arguments built from the tools' own field names, so decoding gets deep.
+        fn arguments() -> impl Strategy<Value = Value> {
+            prop::collection::btree_map(prop::sample::select(&FIELDS[..]), value(), 0..6).prop_map(
+                |m| Value::Object(m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()),
+            )
+        }
+
+        fn names_a_known_field(e: &ErrorData) -> bool {
+            let field = e.data.as_ref().and_then(|d| d["field"].as_str());
+            field.is_some_and(|f| f.is_empty() || FIELDS.contains(&f))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn decoding_any_arguments_answers_without_panicking(args in arguments()) {
+                let limits = Limits::default();
+                match parse::<WaitForMessageParams>(args.clone()) {
+                    Ok(p) => {
+                        let _ = limits.wait_timeout(p.timeout);
+                    }
+                    Err(e) => prop_assert!(names_a_known_field(&e), "{e:?}"),
+                }
+                match parse::<EnterQueueParams>(args.clone()) {
+                    Ok(p) => {
+                        let _ = limits.wait_timeout(p.timeout);
+                    }
+                    Err(e) => prop_assert!(names_a_known_field(&e), "{e:?}"),
+                }
+                match parse::<JoinRoomParams>(args.clone()) {
+                    Ok(p) => {
+                        let _ = limits.capacity(p.capacity);
+                        let _ = limits.display_name(&p.display_name);
+                        let _ = limits.room_id(&p.room_id);
+                    }
+                    Err(e) => prop_assert!(names_a_known_field(&e), "{e:?}"),
+                }
+                match parse::<GetHistoryParams>(args) {
+                    Ok(p) => {
+                        let _ = limits.history_limit(p.limit);
+                    }
+                    Err(e) => prop_assert!(names_a_known_field(&e), "{e:?}"),
+                }
+            }
+
+            #[test]
+            fn any_timeout_is_clamped_or_refused(seconds in any::<f64>()) {
+                let limits = Limits::default();
+                match limits.wait_timeout(Some(seconds)) {
+                    Ok(d) => prop_assert!(d <= limits.max_wait),
+                    Err(e) => {
+                        prop_assert_eq!(e.field(), Some("timeout"));
+                        prop_assert!(!seconds.is_finite() || seconds < 0.0);
+                    }
+                }
+            }
+
+            #[test]
+            fn any_text_is_validated_without_panicking(text in any::<String>()) {
+                let limits = Limits::default();
+                let _ = limits.message(&text);
+                let _ = limits.room_id(&text);
+                if let Ok(name) = limits.display_name(&text) {
+                    prop_assert!(!name.is_empty());
+                    prop_assert!(name.chars().all(|c| !c.is_control()));
+                }
+            }
+        }
+    }
 }

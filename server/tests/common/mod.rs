@@ -251,3 +251,19 @@ pub fn chat_texts(wait_result: &Value) -> Vec<String> {
         .map(|m| m["text"].as_str().unwrap().to_owned())
         .collect()
 }
+
+/// A SQLite file path of its own for one test (`suite` names the test file, for whoever finds
+/// one left behind).
+pub fn temp_db(suite: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    std::env::temp_dir()
+        .join(format!(
+            "mcp-chat-{suite}-{}-{nanos}.db",
+            std::process::id()
+        ))
+        .display()
+        .to_string()
+}
