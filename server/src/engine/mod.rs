@@ -158,7 +158,7 @@ impl Engine {
 
     /// Charges the caller's address for creating an identity or a room: without a limit one
     /// address could fill `max_clients` or `max_rooms` and lock everybody else out.
-    async fn take_creation_token(&self) -> Result<String, ChatError> {
+    async fn take_creation_token(&self) -> Result<(), ChatError> {
         let key = format!("create:{}", source::current());
         self.take_token(&key, self.limits.creation_rate(), || {
             format!(
@@ -166,8 +166,7 @@ impl Engine {
                 self.limits.creations_per_minute
             )
         })
-        .await?;
-        Ok(key)
+        .await
     }
 
     /// Holds one of `client_id`'s long-poll places for as long as the guard lives.
@@ -258,13 +257,13 @@ impl Engine {
                 true,
             ),
         };
-        let result = match fresh {
-            true => self.queue_and_pair(&client).await,
-            false => match self.queued_or_room_quota(&client.client_id).await {
-                Ok(()) => self.queue_and_pair(&client).await,
-                Err(e) => Err(e),
-            },
-        };
+        let result = async {
+            if !fresh {
+                self.queued_or_room_quota(&client.client_id).await?;
+            }
+            self.queue_and_pair(&client).await
+        }
+        .await;
         if result.is_err() && fresh {
             self.discard_client(&client).await;
         }
@@ -276,10 +275,9 @@ impl Engine {
         } else {
             wait
         };
-        let _slot = match wait.is_zero() {
-            true => None,
-            false => Some(self.wait_slot(&client.client_id)?),
-        };
+        let _slot = (!wait.is_zero())
+            .then(|| self.wait_slot(&client.client_id))
+            .transpose()?;
         match self
             .await_match(&client, Instant::now() + wait, cancel)
             .await?

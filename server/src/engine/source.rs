@@ -6,26 +6,29 @@
 //! each request ([`scope`]) instead of every engine call carrying it.
 
 use std::future::Future;
+use std::net::IpAddr;
 
 use tokio::task::futures::TaskLocalFuture;
 
 tokio::task_local! {
-    static SOURCE: String;
+    /// Kept as the address, not its text: every call sets it, few (creations) read it.
+    static SOURCE: Option<IpAddr>;
 }
 
-/// The key used when no transport set one: a stdio server has exactly one client.
+/// The key used when no address is known: a stdio server has exactly one client.
 pub const LOCAL: &str = "local";
 
-/// `work`, run with `source` as the current request's address.
-pub fn scope<F: Future>(source: String, work: F) -> TaskLocalFuture<String, F> {
+/// `work`, run with `source` as the current request's address (`None`: not over a network).
+pub fn scope<F: Future>(source: Option<IpAddr>, work: F) -> TaskLocalFuture<Option<IpAddr>, F> {
     SOURCE.scope(source, work)
 }
 
 /// The current request's address, or [`LOCAL`].
 pub fn current() -> String {
-    SOURCE
-        .try_with(Clone::clone)
-        .unwrap_or_else(|_| LOCAL.to_owned())
+    match SOURCE.try_with(|source| *source) {
+        Ok(Some(ip)) => ip.to_string(),
+        Ok(None) | Err(_) => LOCAL.to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -35,8 +38,9 @@ mod tests {
     #[tokio::test]
     async fn the_scope_sets_the_source() {
         assert_eq!(current(), LOCAL);
-        let inside = scope("192.0.2.7".into(), async { current() }).await;
+        let inside = scope(Some([192, 0, 2, 7].into()), async { current() }).await;
         assert_eq!(inside, "192.0.2.7");
+        assert_eq!(scope(None, async { current() }).await, LOCAL);
         assert_eq!(current(), LOCAL);
     }
 }

@@ -379,7 +379,7 @@ mod hostile {
         let e = engine_with(Arc::new(MemoryStore::new()), limits);
         let from = |addr: &str, room: String| {
             let e = e.clone();
-            source::scope(addr.to_owned(), async move {
+            source::scope(Some(addr.parse().unwrap()), async move {
                 e.join_room(&room, "X", Some(10), None)
                     .await
                     .map(|r| r.client_id)
@@ -399,9 +399,15 @@ mod hostile {
         );
         // An existing identity creating a room is charged too; joining one is not.
         let mine = Some(made[0].as_str());
-        let again = source::scope("203.0.113.9".into(), e.join_room("new", "X", None, mine));
+        let again = source::scope(
+            Some([203, 0, 113, 9].into()),
+            e.join_room("new", "X", None, mine),
+        );
         assert_eq!(again.await.unwrap_err().code(), "rate_limited");
-        let join = source::scope("203.0.113.9".into(), e.join_room("r1", "X", None, mine));
+        let join = source::scope(
+            Some([203, 0, 113, 9].into()),
+            e.join_room("r1", "X", None, mine),
+        );
         join.await.unwrap();
         // Other addresses are unaffected.
         from("198.51.100.1", "r9".into()).await.unwrap();

@@ -7,6 +7,7 @@
 //!   can retry, which it cannot do with a protocol error. An unknown tool stays a protocol error.
 //! - **The caller's address** is set for the engine's per-address limits ([`source`]).
 
+use std::net::IpAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::LazyLock;
 
@@ -39,7 +40,7 @@ static PANIC_IN_TOOL: LazyLock<Option<String>> =
 /// (2 KiB more per parked client, measured with heaptrack).
 pub fn call<F>(
     tool: &str,
-    address: String,
+    address: Option<IpAddr>,
     call: F,
 ) -> impl Future<Output = Result<CallToolResponse, ErrorData>> + use<F>
 where
@@ -72,13 +73,13 @@ where
     })
 }
 
-/// The source address of an HTTP request; [`source::LOCAL`] over stdio.
-pub fn caller_address(context: &RequestContext<RoleServer>) -> String {
+/// The source address of an HTTP request; `None` over stdio.
+pub fn caller_address(context: &RequestContext<RoleServer>) -> Option<IpAddr> {
     context
         .extensions
         .get::<axum::http::request::Parts>()
         .and_then(|parts| parts.extensions.get::<PeerIp>())
-        .map_or_else(|| source::LOCAL.to_owned(), |PeerIp(ip)| ip.to_string())
+        .map(|PeerIp(ip)| *ip)
 }
 
 fn is_argument_error(e: &ErrorData) -> bool {
@@ -138,7 +139,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_panic_becomes_an_internal_error() {
-        let answer = call("send_message", source::LOCAL.into(), async {
+        let answer = call("send_message", None, async {
             let empty: Vec<u8> = Vec::new();
             let _ = empty[usize::from(empty.is_empty())]; // out of bounds: panics
             Ok(CallToolResult::success(vec![]).into())
@@ -151,7 +152,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_call_runs_with_its_address() {
-        let seen = call("get_room", "198.51.100.4".into(), async {
+        let seen = call("get_room", Some([198, 51, 100, 4].into()), async {
             Ok(CallToolResult::success(vec![ContentBlock::text(source::current())]).into())
         })
         .await
