@@ -1,20 +1,57 @@
 #!/usr/bin/env bash
-# Builds the View into target/view-dist/: trunk renders index.html (the page and its inlined CSS),
+# Builds the View and refreshes the document the server ships (server/assets/mcp-chat-view.html).
+#
+#   scripts/build-view.sh           build, then refresh the shipped document (commit it with the change)
+#   scripts/build-view.sh --check   build, then fail if the shipped document differs from the build
+#
+# The stages, all into target/view-dist/: trunk renders index.html (the page and its inlined CSS),
 # then one MVP-level wasm32 build of the View crate yields both engines the document carries:
 #   mcp-chat-view_bg.wasm    the WebAssembly engine
 #   mcp-chat-view.engine.js  the same module translated to JavaScript by binaryen's wasm2js, for
 #                            hosts whose CSP refuses to compile WebAssembly (the MCP Apps default)
 #   mcp-chat-view.js         the wasm-bindgen glue both engines plug into
-# The server's build.rs folds them into one self-contained HTML document and embeds it.
-# Incremental: a second run with no change takes seconds.
+# and the bundler (tools/view-bundle) folds them into one self-contained HTML document.
+#
+# The server embeds the shipped document, so building or installing the server needs only Rust.
+# In exchange the build must be reproducible: every tool is pinned (below, in Cargo.lock and in
+# package-lock.json) and nothing of the machine (paths, clock) reaches the output, so the same
+# sources give the same bytes anywhere. The test suite checks both (scripts/test.sh).
+# Incremental: a second run with no change takes about half a minute (wasm-opt and wasm2js rerun).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+mode=refresh
+case "${1:-}" in
+  "") ;;
+  --check) mode=check ;;
+  *) echo "usage: scripts/build-view.sh [--check]" >&2; exit 2 ;;
+esac
+
+# The pinned toolchain. rustc's version decides the compiled bytes (its std is prebuilt per
+# release); the others are pinned where they are installed (scripts/setup.sh, package-lock.json).
+RUST_VERSION=1.95.0
+TRUNK_VERSION=0.21.14
+WASM_BINDGEN_VERSION=0.2.130
 
 # npm's binaryen 132 (wasm-opt, wasm2js) must come before any other binaryen on PATH: Debian's
 # version 108 corrupts modules built by current Rust.
 export PATH="$PWD/node_modules/.bin:$PATH"
 for tool in trunk cargo wasm-bindgen wasm-opt wasm2js esbuild node; do
   command -v "$tool" >/dev/null || { echo "error: $tool is missing; run scripts/setup.sh first" >&2; exit 1; }
+done
+if ! rustc --version | grep -q "^rustc $RUST_VERSION "; then
+  if rustup run "$RUST_VERSION" rustc --version >/dev/null 2>&1; then
+    export RUSTUP_TOOLCHAIN=$RUST_VERSION
+  else
+    echo "error: the shipped View is built with Rust $RUST_VERSION; this machine has $(rustc --version)." >&2
+    echo "       Install it with \`rustup toolchain install $RUST_VERSION --target wasm32-unknown-unknown\`." >&2
+    exit 1
+  fi
+fi
+for pin in "trunk $TRUNK_VERSION" "wasm-bindgen $WASM_BINDGEN_VERSION"; do
+  set -- $pin
+  "$1" --version | grep -q " $2\b" || {
+    echo "error: the View is built with $1 $2, found: $("$1" --version); run scripts/setup.sh" >&2; exit 1; }
 done
 
 dist=target/view-dist
@@ -68,7 +105,7 @@ wasm2js -Oz "$dist/mcp-chat-view_bg.wasm" -o "$work/wasm2js.js"
 node scripts/lib/js-engine.mjs "$work/wasm2js.js" "$work/engine.js"
 esbuild "$work/engine.js" --minify --log-level=warning --outfile="$dist/mcp-chat-view.engine.js" --allow-overwrite
 
-# The glue hands its instantiation hooks to the document's loader (server/view-loader.js): both
+# The glue hands its instantiation hooks to the document's loader (view/loader.js): both
 # engines are instantiated there, from the same import object. It becomes a classic script (IIFE)
 # so the loader can run it from a compressed payload; its `import.meta.url` fallback is for
 # loading the wasm by URL, which the loader never does.
@@ -82,10 +119,28 @@ node scripts/lib/minify-names.mjs "$work/names.json" "$glue" "$work/glue-renamed
   >"$work/glue.js"
 esbuild "$work/glue.js" --minify --format=iife --log-level=error --outfile="$dist/mcp-chat-view.js" --allow-overwrite
 
-# The document's loader (see the file), minified; server/build.rs fills in its payloads.
-esbuild server/view-loader.js --minify --log-level=warning --outfile="$dist/loader.js" --allow-overwrite
+# The document's loader (see the file), minified; the bundler fills in its payloads.
+esbuild view/loader.js --minify --log-level=warning --outfile="$dist/loader.js" --allow-overwrite
 
 size() { printf '%s bytes (%s gzipped)' "$(wc -c <"$1")" "$(gzip -9 -c "$1" | wc -c)"; }
 echo "    wasm:      $(size "$dist/mcp-chat-view_bg.wasm")" >&2
 echo "    JS engine: $(size "$dist/mcp-chat-view.engine.js")" >&2
 echo "    glue:      $(size "$dist/mcp-chat-view.js")" >&2
+
+echo "==> Folding into one document (tools/view-bundle)" >&2
+cargo run --locked --quiet -p mcp-chat-view-bundle -- "$dist" "$dist/mcp-chat-view.html"
+echo "    document:  $(size "$dist/mcp-chat-view.html")" >&2
+
+shipped=server/assets/mcp-chat-view.html
+if cmp -s "$dist/mcp-chat-view.html" "$shipped"; then
+  echo "    $shipped is up to date" >&2
+elif [ "$mode" = check ]; then
+  echo "error: $shipped differs from a fresh build of the View's sources:" >&2
+  echo "       $(wc -c <"$shipped") bytes shipped, $(wc -c <"$dist/mcp-chat-view.html") built ($dist/mcp-chat-view.html)." >&2
+  echo "       Refresh it with \`scripts/build-view.sh\` and commit it with the View change." >&2
+  exit 1
+else
+  mkdir -p "$(dirname "$shipped")"
+  cp "$dist/mcp-chat-view.html" "$shipped"
+  echo "    refreshed $shipped: commit it with the View change" >&2
+fi

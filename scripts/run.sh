@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Runs MCP Chat: installs what is missing, builds the View and the server, then serves MCP over
-# streamable HTTP on loopback. Extra arguments go to `mcp-chat serve` (see `--help`).
+# Runs MCP Chat: builds the server (release) and serves MCP over streamable HTTP on loopback.
+# Extra arguments go to `mcp-chat serve` (see `--help`).
+#
+# Needs Rust alone: the View is shipped built (server/assets/mcp-chat-view.html) and embedded by
+# the compiler, so nothing else is installed here. The tools that build the View and run the
+# tests are installed by scripts/test.sh (through scripts/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/setup.sh
-scripts/build-view.sh
-echo "==> Building the server (release)" >&2
+command -v cargo >/dev/null || {
+  echo "error: cargo is missing: install Rust (https://rustup.rs), then run this again" >&2; exit 1; }
+echo "==> Building the server (release; the first build takes about three minutes on two cores)" >&2
 cargo build --release --locked -p mcp-chat
 
 bind=127.0.0.1:8000

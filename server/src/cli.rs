@@ -1,6 +1,7 @@
 //! Command-line interface.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
@@ -101,6 +102,16 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub limits: LimitArgs,
+
+    /// For developing the View: serve it from this file, read again at every request, instead
+    /// of the document built into the binary (`scripts/view-dev.sh` passes the one it rebuilds).
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "MCP_CHAT_VIEW_FILE",
+        help_heading = "Development"
+    )]
+    pub view_file: Option<PathBuf>,
 }
 
 fn parse_origin(value: &str) -> Result<Origin, String> {

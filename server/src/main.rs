@@ -4,10 +4,10 @@ use clap::Parser;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
-use mcp_chat::cli::{Cli, Command};
+use mcp_chat::cli::{Cli, Command, ServeArgs};
 use mcp_chat::engine::Engine;
 use mcp_chat::mcp::ChatServer;
-use mcp_chat::{http, shutdown, stdio};
+use mcp_chat::{http, shutdown, stdio, view};
 
 /// Per-request allocations dominate under load; mimalloc halves what glibc's malloc costs there
 /// (see BENCHMARKS.md).
@@ -41,6 +41,15 @@ async fn run() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .init();
+
+    if let Command::Serve(ServeArgs {
+        view_file: Some(path),
+        ..
+    }) = &cli.command
+    {
+        view::serve_from_file(path.clone())
+            .map_err(|e| anyhow::anyhow!("--view-file {}: {e}", path.display()))?;
+    }
 
     let stop = CancellationToken::new();
     shutdown::cancel_on_signal(stop.clone());

@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{BIN, HttpServer, gzip_len, stdio_client};
+use common::{BIN, HttpServer, gzip_len, stdio_client, stdio_client_of};
 use rmcp::model::{ReadResourceRequestParams, ResourceContents};
 use serde_json::{Value, json};
 
@@ -116,6 +116,82 @@ async fn view_resource_over_stdio() {
     let client = stdio_client().await;
     check_view_resource(&client).await;
     client.cancel().await.unwrap();
+}
+
+/// The document a host gets is the committed one, byte for byte: the server embeds
+/// `server/assets/mcp-chat-view.html` (which `scripts/build-view.sh --check` compares with a fresh
+/// build). `MCP_CHAT_BIN` points this test at another build of the binary: the test command runs
+/// it again on a `cargo install --path server` made without any wasm tool on PATH.
+#[tokio::test]
+async fn served_view_is_the_shipped_document() {
+    let shipped = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/assets/mcp-chat-view.html"
+    ))
+    .unwrap();
+    let bin = std::env::var("MCP_CHAT_BIN").unwrap_or_else(|_| BIN.to_owned());
+    let client = stdio_client_of(&bin).await;
+    let served = check_view_resource(&client).await;
+    client.cancel().await.unwrap();
+    assert!(
+        served == shipped,
+        "{bin} serves {} bytes, server/assets/mcp-chat-view.html has {}",
+        served.len(),
+        shipped.len()
+    );
+}
+
+/// `serve --view-file` (the View's developer loop): the file is read at every request, so a
+/// rebuilt View reaches hosts without restarting the server, and a missing file is a clear error.
+#[tokio::test]
+async fn view_file_is_read_at_every_request() {
+    let dir = std::env::temp_dir().join(format!("mcp-chat-view-file-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("view.html");
+    std::fs::write(&file, "<!doctype html><p>first</p>").unwrap();
+    let server = HttpServer::start(&["--view-file", file.to_str().unwrap()]).await;
+    let client = server.client().await;
+    let read = async || {
+        let result = client
+            .read_resource(ReadResourceRequestParams::new(VIEW_URI))
+            .await?;
+        match &result.contents[0] {
+            ResourceContents::TextResourceContents { text, .. } => {
+                Ok::<_, rmcp::ServiceError>(text.clone())
+            }
+            other => panic!("not text: {other:?}"),
+        }
+    };
+    assert_eq!(read().await.unwrap(), "<!doctype html><p>first</p>");
+    std::fs::write(&file, "<!doctype html><p>second</p>").unwrap();
+    assert_eq!(read().await.unwrap(), "<!doctype html><p>second</p>");
+    let listed = client.list_all_resources().await.unwrap();
+    assert_eq!(
+        listed[0].size,
+        Some("<!doctype html><p>second</p>".len() as u64)
+    );
+
+    std::fs::remove_file(&file).unwrap();
+    let error = read().await.unwrap_err().to_string();
+    assert!(error.contains("view.html"), "{error}");
+    client.cancel().await.unwrap();
+
+    let refused = std::process::Command::new(BIN)
+        .args(["serve", "--store", "memory", "--bind", "127.0.0.1:0"])
+        .arg("--view-file")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        !refused.status.success(),
+        "a missing --view-file must stop the start"
+    );
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("--view-file") && stderr.contains("view.html"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@ use rmcp::ErrorData;
 use rmcp::model::{MetaObject, ReadResourceResult, Resource, ResourceContents};
 use serde_json::json;
 
-use crate::view::{VIEW_DESCRIPTION, VIEW_HTML, VIEW_MIME_TYPE, VIEW_NAME, VIEW_URI, ui_meta};
+use crate::view::{VIEW_DESCRIPTION, VIEW_MIME_TYPE, VIEW_NAME, VIEW_URI, document, ui_meta};
 
 /// `_meta` for both the list entry and the read contents: hosts read it from either.
 fn meta() -> MetaObject {
@@ -12,12 +12,16 @@ fn meta() -> MetaObject {
 }
 
 pub fn view_resource() -> Resource {
-    Resource::new(VIEW_URI, VIEW_NAME)
+    let resource = Resource::new(VIEW_URI, VIEW_NAME)
         .with_title("MCP Chat")
         .with_description(VIEW_DESCRIPTION)
         .with_mime_type(VIEW_MIME_TYPE)
-        .with_size(VIEW_HTML.len() as u64)
-        .with_meta(meta())
+        .with_meta(meta());
+    match document() {
+        Ok(html) => resource.with_size(html.len() as u64),
+        // Only with `--view-file` (a developer's setting); `read` reports the error.
+        Err(_) => resource,
+    }
 }
 
 pub fn read(uri: &str) -> Result<ReadResourceResult, ErrorData> {
@@ -27,8 +31,9 @@ pub fn read(uri: &str) -> Result<ReadResourceResult, ErrorData> {
             Some(json!({ "uri": uri })),
         ));
     }
+    let html = document().map_err(|e| ErrorData::internal_error(e, None))?;
     Ok(ReadResourceResult::new(vec![
-        ResourceContents::text(VIEW_HTML, VIEW_URI)
+        ResourceContents::text(html, VIEW_URI)
             .with_mime_type(VIEW_MIME_TYPE)
             .with_meta(meta()),
     ]))

@@ -153,7 +153,12 @@ impl HttpServer {
 
 /// A `mcp-chat stdio` child process with rmcp's client on its pipes.
 pub async fn stdio_client() -> Client {
-    let transport = TokioChildProcess::new(Command::new(BIN).configure(|c| {
+    stdio_client_of(BIN).await
+}
+
+/// Like [`stdio_client`], for another build of `mcp-chat` (an installed one, say).
+pub async fn stdio_client_of(bin: &str) -> Client {
+    let transport = TokioChildProcess::new(Command::new(bin).configure(|c| {
         c.arg("stdio").env("RUST_LOG", "warn");
     }))
     .expect("spawn mcp-chat stdio");

@@ -1,7 +1,7 @@
-// The View's inline loader. scripts/build-view.sh minifies it; server/build.rs puts it in the
-// document's only script and fills in the payloads — the page's CSS, the wasm-bindgen glue, the
-// WebAssembly engine and its JavaScript translation — each gzip-compressed and text-encoded as
-// [text, byte length].
+// The View's inline loader. scripts/build-view.sh minifies it; the bundler (tools/view-bundle)
+// puts it in the document's only script and fills in the payloads — the page's CSS, the wasm-bindgen
+// glue, the WebAssembly engine and its JavaScript translation — each gzip-compressed and
+// text-encoded as [text, byte length].
 //
 // A host's Content-Security-Policy decides the engine. The MCP Apps default policy has no
 // 'wasm-unsafe-eval', so compiling WebAssembly is refused there; the same program then runs from
@@ -14,7 +14,7 @@
   const JS = "@JS@";
 
   // The text encoding: 13 bits in two characters of a 92-letter alphabet (printable ASCII
-  // without `"`, `\` and `<`, so it is safe in a script string and in JSON). See build.rs.
+  // without `"`, `\` and `<`, so it is safe in a script string and in JSON). See tools/view-bundle.
   function decode([text, length]) {
     const letter = (c) => c - 32 - (c > 34) - (c > 60) - (c > 92);
     const bytes = new Uint8Array(length);

@@ -1,18 +1,21 @@
-//! Embeds the View as one self-contained HTML document.
+//! Folds the View's build outputs into the one self-contained HTML document the server ships.
 //!
 //! `scripts/build-view.sh` builds the View into `target/view-dist/`: trunk's `index.html`, the
 //! wasm-bindgen JS glue, the `.wasm`, and `mcp-chat-view.engine.js` (the same module translated to
 //! JavaScript by wasm2js, for hosts whose CSP refuses WebAssembly). A View runs in a sandboxed
-//! iframe with no server of its own and `connect-src 'none'`, so it can fetch nothing: this script
-//! folds the files into one document whose only script is the loader (`view-loader.js`, minified
-//! into `loader.js`) carrying the page's CSS, the glue and both engines as payloads — gzip-compressed (zopfli, a few percent smaller than
-//! `gzip -9`), then text-encoded (`encode_text`, 13 bits per 2 ASCII characters) and inflated
-//! with `DecompressionStream` — and the server `include_str!`s the result. `mcp-chat` is then one
-//! binary with no files beside it.
+//! iframe with no server of its own and `connect-src 'none'`, so it can fetch nothing: this tool
+//! folds the files into one document whose only script is the loader (`view/loader.js`, minified
+//! into `loader.js`) carrying the page's CSS, the glue and both engines as payloads —
+//! gzip-compressed (zopfli, a few percent smaller than `gzip -9`), then text-encoded
+//! (`encode_text`, 13 bits per 2 ASCII characters) and inflated with `DecompressionStream`.
 //!
-//! The View is not built from here: a nested cargo run inside a build script would hide its
-//! progress for minutes and contend for the target directory's lock. When the View is missing the
-//! build stops and says which command builds it.
+//! The result is committed (`server/assets/mcp-chat-view.html`) and the server `include_str!`s
+//! it, so building or installing the server needs no wasm tool. Everything here is therefore
+//! deterministic: the same inputs give the same bytes on every machine (zopfli has no
+//! randomness, nothing reads the clock or the paths), which the test suite checks by building
+//! the View twice and comparing with the shipped document.
+//!
+//! Usage: `mcp-chat-view-bundle <dist-dir> <output.html>`.
 
 use std::env;
 use std::fs;
@@ -24,30 +27,24 @@ use std::process::exit;
 const VIEW_STEM: &str = "mcp-chat-view";
 
 fn main() {
-    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
-    println!("cargo::rerun-if-env-changed=MCP_CHAT_VIEW_DIST");
-    let dist = env::var_os("MCP_CHAT_VIEW_DIST")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| manifest_dir.join("../target/view-dist"));
-
+    let args: Vec<PathBuf> = env::args_os().skip(1).map(PathBuf::from).collect();
+    let [dist, out] = args.as_slice() else {
+        fail("usage: mcp-chat-view-bundle <dist-dir> <output.html>");
+    };
     let index = dist.join("index.html");
     let glue = dist.join(format!("{VIEW_STEM}.js"));
     let wasm = dist.join(format!("{VIEW_STEM}_bg.wasm"));
     let engine_js = dist.join(format!("{VIEW_STEM}.engine.js"));
     let loader = dist.join("loader.js");
-    let inputs = [&index, &glue, &wasm, &engine_js, &loader];
-    for file in inputs {
-        println!("cargo::rerun-if-changed={}", file.display());
-    }
-    if let Some(missing) = inputs.into_iter().find(|f| !f.exists()) {
+    if let Some(missing) = [&index, &glue, &wasm, &engine_js, &loader]
+        .into_iter()
+        .find(|f| !f.exists())
+    {
         fail(&format!(
-            "the View has not been built: {} is missing.\n\
-             Build it first with `scripts/build-view.sh` (or run `./run.sh`, which builds \
-             everything), then build the server again.",
+            "{} is missing: build the View with `scripts/build-view.sh`, which runs this tool",
             missing.display()
         ));
     }
-
     let view = View {
         html: read(&index),
         glue: read(&glue),
@@ -56,8 +53,7 @@ fn main() {
         engine_js: read(&engine_js),
     };
     let document = bundle(&view).unwrap_or_else(|e| fail(&e));
-    let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets it")).join("view.html");
-    fs::write(&out, document).unwrap_or_else(|e| fail(&format!("{}: {e}", out.display())));
+    fs::write(out, document).unwrap_or_else(|e| fail(&format!("{}: {e}", out.display())));
 }
 
 struct View {
@@ -157,7 +153,7 @@ fn bundle(view: &View) -> Result<String, String> {
     html.replace_range(style, "");
     let mut loader = view.loader.trim().to_owned();
     if loader.contains("</script") {
-        return Err("view-loader.js contains `</script`, which would end the inline script".into());
+        return Err("view/loader.js contains `</script`, which would end the inline script".into());
     }
     for (placeholder, payload) in [
         ("\"@CSS@\"", css.as_bytes()),
@@ -167,7 +163,7 @@ fn bundle(view: &View) -> Result<String, String> {
     ] {
         if loader.matches(placeholder).count() != 1 {
             return Err(format!(
-                "view-loader.js must hold {placeholder} exactly once"
+                "view/loader.js must hold {placeholder} exactly once"
             ));
         }
         loader = loader.replace(placeholder, &pack(payload)?);
@@ -190,4 +186,82 @@ fn find_tag(html: &str, open: &str, close: &str, needle: &str) -> Option<std::op
         from = end;
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The loader's `decode`, in Rust: what `encode_text` must round-trip through.
+    fn decode(text: &str, length: usize) -> Vec<u8> {
+        let value = |c: u8| {
+            let c = u32::from(c);
+            c - 32 - u32::from(c > 34) - u32::from(c > 60) - u32::from(c > 92)
+        };
+        let text = text.as_bytes();
+        let (mut bytes, mut pending, mut bits) = (Vec::new(), 0u32, 0u32);
+        for pair in text.chunks(2) {
+            pending = (pending << 13) | (value(pair[0]) + 92 * value(pair[1]));
+            bits += 13;
+            while bits >= 8 && bytes.len() < length {
+                bits -= 8;
+                bytes.push((pending >> bits) as u8);
+            }
+            pending &= (1 << bits) - 1;
+        }
+        bytes
+    }
+
+    #[test]
+    fn the_text_encoding_round_trips_and_avoids_unsafe_letters() {
+        for len in [0usize, 1, 2, 12, 13, 255, 1000] {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 151 + len) as u8).collect();
+            let text = encode_text(&bytes);
+            assert!(!text.contains(['"', '\\', '<']), "{text}");
+            assert!(text.bytes().all(|b| (32..127).contains(&b)));
+            assert_eq!(decode(&text, len), bytes, "length {len}");
+        }
+    }
+
+    fn view() -> View {
+        View {
+            html: concat!(
+                "<!doctype html><html><head><!-- a comment -->",
+                "<link data-trunk rel=\"rust\" href=\"mcp-chat-view.wasm\" data-trunk-skip>",
+                "<style>body{color:red}</style></head><body></body></html>"
+            )
+            .into(),
+            glue: "glue()".into(),
+            loader: "go(\"@CSS@\",\"@GLUE@\",\"@WASM@\",\"@JS@\")".into(),
+            wasm: vec![0, 97, 115, 109],
+            engine_js: "engine()".into(),
+        }
+    }
+
+    #[test]
+    fn the_document_has_one_script_and_no_reference_to_the_build_outputs() {
+        let document = bundle(&view()).unwrap();
+        assert_eq!(document.matches("<script>").count(), 1);
+        assert!(!document.contains(VIEW_STEM));
+        assert!(!document.contains("<style>") && !document.contains("<!--"));
+        assert!(!document.contains("@CSS@") && !document.contains("@JS@"));
+        assert!(document.ends_with("</script>\n</body></html>"));
+    }
+
+    #[test]
+    fn the_same_inputs_give_the_same_bytes() {
+        assert_eq!(bundle(&view()).unwrap(), bundle(&view()).unwrap());
+    }
+
+    #[test]
+    fn a_loader_that_lost_a_placeholder_is_refused() {
+        let mut broken = view();
+        broken.loader = broken.loader.replace("\"@JS@\"", "null");
+        let error = bundle(&broken).unwrap_err();
+        assert!(error.contains("@JS@"), "{error}");
+
+        let mut closing = view();
+        closing.loader.push_str("//</script>");
+        assert!(bundle(&closing).unwrap_err().contains("</script"));
+    }
 }
