@@ -36,9 +36,22 @@ WASM_BINDGEN_VERSION=0.2.130
 # npm's binaryen 132 (wasm-opt, wasm2js) must come before any other binaryen on PATH: Debian's
 # version 108 corrupts modules built by current Rust.
 export PATH="$PWD/node_modules/.bin:$PATH"
-for tool in trunk cargo wasm-bindgen wasm-opt wasm2js esbuild node; do
-  command -v "$tool" >/dev/null || { echo "error: $tool is missing; run scripts/setup.sh first" >&2; exit 1; }
-done
+tools_ready() { # [report]: says what is wrong
+  local report=${1:-} tool name version
+  for tool in trunk cargo wasm-bindgen wasm-opt wasm2js esbuild node; do
+    command -v "$tool" >/dev/null || { [ -z "$report" ] || echo "error: $tool is missing" >&2; return 1; }
+  done
+  for name in trunk wasm-bindgen; do
+    version=$([ "$name" = trunk ] && echo "$TRUNK_VERSION" || echo "$WASM_BINDGEN_VERSION")
+    "$name" --version | grep -q " $version\b" || {
+      [ -z "$report" ] || echo "error: the View is built with $name $version, found: $("$name" --version)" >&2
+      return 1
+    }
+  done
+}
+# First use installs the View's tools (seconds when they are there; see scripts/setup.sh).
+tools_ready || scripts/setup.sh --view
+tools_ready report || exit 1
 if ! rustc --version | grep -q "^rustc $RUST_VERSION "; then
   if rustup run "$RUST_VERSION" rustc --version >/dev/null 2>&1; then
     export RUSTUP_TOOLCHAIN=$RUST_VERSION
@@ -48,11 +61,6 @@ if ! rustc --version | grep -q "^rustc $RUST_VERSION "; then
     exit 1
   fi
 fi
-for pin in "trunk $TRUNK_VERSION" "wasm-bindgen $WASM_BINDGEN_VERSION"; do
-  set -- $pin
-  "$1" --version | grep -q " $2\b" || {
-    echo "error: the View is built with $1 $2, found: $("$1" --version); run scripts/setup.sh" >&2; exit 1; }
-done
 
 dist=target/view-dist
 work=target/view-build
@@ -71,7 +79,7 @@ remap="--remap-path-prefix=$PWD/="
 for registry in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/; do remap+=" --remap-path-prefix=$registry="; done
 RUSTFLAGS="-C target-cpu=mvp $remap" \
   cargo build --profile view --locked --target wasm32-unknown-unknown -p mcp-chat-view --bin mcp-chat-view
-compiled=target/wasm32-unknown-unknown/view/mcp-chat-view.wasm
+compiled=${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/view/mcp-chat-view.wasm
 
 # The target_features section still lists reference-types (from std); wasm-bindgen would then
 # emit externref glue the MVP module cannot satisfy. Dropping the section selects the plain glue.

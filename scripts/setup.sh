@@ -1,5 +1,9 @@
 #!/usr/bin/env bash
-# Installs every tool the build and the tests need, on a fresh machine of this kind.
+# Installs the tools the View's build and the tests need, on a fresh machine of this kind.
+# Running the server needs none of them (the View ships built): scripts/run.sh does not call this.
+#
+#   scripts/setup.sh          everything the tests need (scripts/test.sh runs it)
+#   scripts/setup.sh --view   only what building the View needs (scripts/view-dev.sh runs it)
 #
 # Idempotent: each step checks what is present (and its version) and skips it when it fits,
 # so a second run takes seconds. Each step prints what it does, because a cold run takes
@@ -14,6 +18,12 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
+
+case "${1:-}" in
+  "") only_view=false ;;
+  --view) only_view=true ;;
+  *) echo "usage: scripts/setup.sh [--view]" >&2; exit 2 ;;
+esac
 
 WASM_BINDGEN_VERSION=0.2.130
 TRUNK_VERSION=0.21.14
@@ -53,23 +63,29 @@ rustup component list --installed | grep -q '^rustfmt' || rustup component add r
 # Without --locked: wasm-bindgen-cli's own lockfile pins a crate version the registry lacks.
 install_crate wasm-bindgen-cli wasm-bindgen "$WASM_BINDGEN_VERSION"
 install_crate trunk trunk "$TRUNK_VERSION" --locked
-install_crate wasm-pack wasm-pack "$WASM_PACK_VERSION" --locked
 
-step "Chromium and ChromeDriver (Debian packages)"
-if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
-  skip "$(/usr/bin/chromium --version 2>/dev/null | head -n1)"
-else
-  as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium chromium-driver
-fi
+# What only the tests need: the View's browser tests, the end-to-end suite's browser, and the
+# Redis store's tests.
+install_test_tools() {
+  install_crate wasm-pack wasm-pack "$WASM_PACK_VERSION" --locked
 
-step "Redis server (Debian package; the Redis store's tests start their own instances)"
-if command -v redis-server >/dev/null 2>&1; then
-  skip "$(redis-server --version 2>/dev/null | head -n1)"
-else
-  as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq redis-server
-fi
+  step "Chromium and ChromeDriver (Debian packages)"
+  if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
+    skip "$(/usr/bin/chromium --version 2>/dev/null | head -n1)"
+  else
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium chromium-driver
+  fi
+
+  step "Redis server (Debian package; the Redis store's tests start their own instances)"
+  if command -v redis-server >/dev/null 2>&1; then
+    skip "$(redis-server --version 2>/dev/null | head -n1)"
+  else
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq redis-server
+  fi
+}
+[ "$only_view" = true ] || install_test_tools
 
 step "npm tools (binaryen's wasm-opt, esbuild, playwright-core) from package-lock.json"
 if [ -f package-lock.json ]; then

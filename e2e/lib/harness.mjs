@@ -56,14 +56,17 @@ async function bundleHost() {
 }
 
 /// Serves the host page and proxies /mcp to `target()` (a function, so a restarted server on
-/// the same port keeps working).
-export async function startHostServer(target) {
+/// the same port keeps working). `routes` adds pages: path (without query) -> (req, res) handler.
+export async function startHostServer(target, { routes = {}, port = 0 } = {}) {
   const script = await bundleHost();
   const page = `<!doctype html><html><head><meta charset="utf-8"><title>e2e host</title></head>
 <body style="margin:8px;font-family:sans-serif"><div id="views"></div>
 <script type="module" src="/host.js"></script></body></html>`;
   const server = createServer((req, res) => {
-    if (req.url === '/' || req.url === '/index.html') {
+    const route = routes[req.url.split('?')[0]];
+    if (route) {
+      route(req, res);
+    } else if (req.url === '/' || req.url === '/index.html') {
       res.writeHead(200, { 'content-type': 'text/html' }).end(page);
     } else if (req.url === '/host.js') {
       res.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
@@ -91,7 +94,10 @@ export async function startHostServer(target) {
       res.writeHead(404).end();
     }
   });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
   return { url: `http://127.0.0.1:${server.address().port}/`, close: () => new Promise((r) => { server.closeAllConnections(); server.close(r); }) };
 }
 

@@ -2,7 +2,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 use mcp_chat::cli::{Cli, Command, ServeArgs};
 use mcp_chat::engine::Engine;
@@ -14,7 +16,10 @@ use mcp_chat::{http, shutdown, stdio, view};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Our own events at info; rmcp's per-session chatter only when it is a warning.
+/// Our own events at info; rmcp's per-session chatter only when it is a warning. `RUST_LOG`
+/// takes the same form (`LEVEL` or `target=LEVEL`, comma-separated): tracing-subscriber's
+/// `Targets`, not its `EnvFilter`, whose span and field matching would compile a regex engine
+/// into the server (regex: 23 s of a cold build's CPU) for a feature nobody here uses.
 const DEFAULT_LOG_FILTER: &str = "info,rmcp=warn";
 
 fn main() -> ExitCode {
@@ -32,15 +37,26 @@ fn main() -> ExitCode {
 #[tokio::main]
 async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    let default_filter: Targets = DEFAULT_LOG_FILTER.parse().expect("a valid filter");
+    let (filter, unreadable) = match std::env::var("RUST_LOG") {
+        Ok(value) => match value.parse::<Targets>() {
+            Ok(filter) => (filter, None),
+            Err(e) => (default_filter, Some((value, e))),
+        },
+        Err(_) => (default_filter, None),
+    };
     // stderr only: in stdio mode stdout is the MCP transport.
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER)),
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(false),
         )
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
+        .with(filter)
         .init();
+    if let Some((value, e)) = unreadable {
+        tracing::warn!("RUST_LOG={value:?} is not a filter ({e}); logging at {DEFAULT_LOG_FILTER}");
+    }
 
     if let Command::Serve(ServeArgs {
         view_file: Some(path),

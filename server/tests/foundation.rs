@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{BIN, HttpServer, gzip_len, stdio_client, stdio_client_of};
+use common::{BIN, HttpServer, gzip_len, stdio_client};
 use rmcp::model::{ReadResourceRequestParams, ResourceContents};
 use serde_json::{Value, json};
 
@@ -121,7 +121,8 @@ async fn view_resource_over_stdio() {
 /// The document a host gets is the committed one, byte for byte: the server embeds
 /// `server/assets/mcp-chat-view.html` (which `scripts/build-view.sh --check` compares with a fresh
 /// build). `MCP_CHAT_BIN` points this test at another build of the binary: the test command runs
-/// it again on a `cargo install --path server` made without any wasm tool on PATH.
+/// it again on a `cargo install --path server` made without any wasm tool on PATH
+/// (`scripts/check-install.sh`).
 #[tokio::test]
 async fn served_view_is_the_shipped_document() {
     let shipped = std::fs::read_to_string(concat!(
@@ -130,7 +131,8 @@ async fn served_view_is_the_shipped_document() {
     ))
     .unwrap();
     let bin = std::env::var("MCP_CHAT_BIN").unwrap_or_else(|_| BIN.to_owned());
-    let client = stdio_client_of(&bin).await;
+    let server = HttpServer::start_bin(&bin, &[], &[]).await;
+    let client = server.client().await;
     let served = check_view_resource(&client).await;
     client.cancel().await.unwrap();
     assert!(

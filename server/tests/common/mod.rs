@@ -38,13 +38,18 @@ impl HttpServer {
 
     /// Like [`Self::start`], with extra environment variables for the server.
     pub async fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> HttpServer {
+        Self::start_bin(BIN, extra, env).await
+    }
+
+    /// Like [`Self::start_with_env`], for another build of `mcp-chat` (an installed one, say).
+    pub async fn start_bin(bin: &str, extra: &[&str], env: &[(&str, &str)]) -> HttpServer {
         // Each test server gets its own store: memory unless the test names one.
         let store: &[&str] = if extra.contains(&"--store") {
             &[]
         } else {
             &["--store", "memory"]
         };
-        let mut child = Command::new(BIN)
+        let mut child = Command::new(bin)
             .args(["serve", "--bind", "127.0.0.1:0"])
             .args(store)
             .args(extra)
@@ -153,12 +158,7 @@ impl HttpServer {
 
 /// A `mcp-chat stdio` child process with rmcp's client on its pipes.
 pub async fn stdio_client() -> Client {
-    stdio_client_of(BIN).await
-}
-
-/// Like [`stdio_client`], for another build of `mcp-chat` (an installed one, say).
-pub async fn stdio_client_of(bin: &str) -> Client {
-    let transport = TokioChildProcess::new(Command::new(bin).configure(|c| {
+    let transport = TokioChildProcess::new(Command::new(BIN).configure(|c| {
         c.arg("stdio").env("RUST_LOG", "warn");
     }))
     .expect("spawn mcp-chat stdio");
