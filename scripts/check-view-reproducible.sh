@@ -34,7 +34,8 @@ ln -s "$PWD/node_modules" "$copy/node_modules"
 cargo_home=$work/cargo-home
 source_home=${CARGO_HOME:-$HOME/.cargo}
 mkdir -p "$cargo_home/registry"
-cp -al "$source_home/registry/index" "$source_home/registry/cache" "$cargo_home/registry/"
+cp -al "$source_home/registry/index" "$source_home/registry/cache" "$cargo_home/registry/" 2>/dev/null ||
+  cp -a "$source_home/registry/index" "$source_home/registry/cache" "$cargo_home/registry/" # another filesystem
 
 build() { # [--check]: builds the copy's View with its own target directory and cargo home
   (cd "$copy" && CARGO_HOME=$cargo_home CARGO_NET_OFFLINE=true CARGO_TARGET_DIR="$copy/target" \

@@ -11,7 +11,7 @@
 // loop's own test, e2e/view-dev.test.mjs.)
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, watch } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, watch } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer, startHostServer, tempDb } from '../../e2e/lib/harness.mjs';
@@ -39,8 +39,13 @@ if (!existsSync(DOCUMENT)) {
 }
 
 /// What the page polls: the document's hash (a change reloads the people) and the build state.
+/// The hash follows the file itself, whoever rewrites it: the build, or a test.
 const status = { version: '', building: false, failed: false };
+let seen = '';
 const refreshVersion = () => {
+  const { mtimeMs, size } = statSync(DOCUMENT);
+  if (`${mtimeMs}/${size}` === seen) return;
+  seen = `${mtimeMs}/${size}`;
   status.version = createHash('sha256').update(readFileSync(DOCUMENT)).digest('hex').slice(0, 16);
 };
 refreshVersion();
@@ -109,8 +114,10 @@ const host = await startHostServer(() => server.port, {
   routes: {
     '/dev': (req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE),
     '/dev/person': (req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(PERSON),
-    '/dev/status': (req, res) =>
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(status)),
+    '/dev/status': (req, res) => {
+      refreshVersion();
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(status));
+    },
   },
 });
 
@@ -128,7 +135,7 @@ function rebuild() {
     building = null;
     status.building = false;
     status.failed = code !== 0;
-    if (code === 0) refreshVersion();
+    refreshVersion();
     console.error(code === 0 ? `==> View ${status.version} is served` : '==> The build failed; the last good View stays');
     if (again) {
       again = false;

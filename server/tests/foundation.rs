@@ -35,6 +35,7 @@ fn help_documents_every_flag() {
         "--idle-timeout",
         "--max-sessions",
         "--session-idle-timeout",
+        "--view-file",
     ] {
         assert!(serve.contains(flag), "serve --help lacks {flag}:\n{serve}");
     }

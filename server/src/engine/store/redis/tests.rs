@@ -30,22 +30,24 @@ async fn ttl(store: &RedisStore, key: &str) -> i64 {
 crate::conformance_tests!(
     conformance,
     guarded {
-        let server = super::RedisServer::start();
+        let server = super::RedisServer::try_start(&[])?;
         (super::open(&server.url()).await, server)
     }
 );
 
 /// Two stores on one server stand for two instances.
-async fn two_instances() -> (RedisServer, Arc<dyn Store>, Arc<dyn Store>) {
-    let server = RedisServer::start();
+async fn two_instances() -> Option<(RedisServer, Arc<dyn Store>, Arc<dyn Store>)> {
+    let server = RedisServer::try_start(&[])?;
     let a: Arc<dyn Store> = Arc::new(open(&server.url()).await);
     let b: Arc<dyn Store> = Arc::new(open(&server.url()).await);
-    (server, a, b)
+    Some((server, a, b))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn racing_instances_neither_lose_nor_duplicate_and_number_without_gaps() {
-    let (_server, a, b) = two_instances().await;
+    let Some((_server, a, b)) = two_instances().await else {
+        return;
+    };
     let (ea, eb) = (engine(a), engine(b));
     let mut senders = Vec::new();
     for i in 0..6 {
@@ -91,7 +93,9 @@ async fn racing_instances_neither_lose_nor_duplicate_and_number_without_gaps() {
 
 #[tokio::test]
 async fn a_commit_on_one_instance_wakes_a_waiter_on_another() {
-    let (_server, a, b) = two_instances().await;
+    let Some((_server, a, b)) = two_instances().await else {
+        return;
+    };
     let (ea, eb) = (engine(a), engine(b.clone()));
     let alice = ea.join_room("x", "Alice", None, None).await.unwrap();
     let bob = eb.join_room("x", "Bob", None, None).await.unwrap();
@@ -134,7 +138,9 @@ async fn a_commit_on_one_instance_wakes_a_waiter_on_another() {
 
 #[tokio::test]
 async fn concurrent_sweeps_remove_each_thing_once_without_errors() {
-    let (_server, a, b) = two_instances().await;
+    let Some((_server, a, b)) = two_instances().await else {
+        return;
+    };
     let (ea, eb) = (engine(a.clone()), engine(b));
     for i in 0..5 {
         let room = format!("r{i}");
@@ -152,7 +158,9 @@ async fn concurrent_sweeps_remove_each_thing_once_without_errors() {
 
 #[tokio::test]
 async fn every_key_expires_on_its_own() {
-    let server = RedisServer::start();
+    let Some(server) = RedisServer::try_start(&[]) else {
+        return;
+    };
     let store = open(&server.url()).await;
     let e = engine(Arc::new(open(&server.url()).await));
     let a = e.join_room("ttl", "A", None, None).await.unwrap();
@@ -178,7 +186,9 @@ async fn every_key_expires_on_its_own() {
 
 #[tokio::test]
 async fn a_room_that_is_only_read_lives_as_long_as_its_members() {
-    let server = RedisServer::start();
+    let Some(server) = RedisServer::try_start(&[]) else {
+        return;
+    };
     let store = open(&server.url()).await;
     let e = engine(Arc::new(open(&server.url()).await));
     let a = e.join_room("quiet", "A", None, None).await.unwrap();
@@ -212,7 +222,9 @@ async fn a_room_that_is_only_read_lives_as_long_as_its_members() {
 
 #[tokio::test]
 async fn prefixes_keep_deployments_apart() {
-    let server = RedisServer::start();
+    let Some(server) = RedisServer::try_start(&[]) else {
+        return;
+    };
     let one = engine(Arc::new(
         open(&format!("{}/?prefix=one:", server.url())).await,
     ));
@@ -247,7 +259,9 @@ async fn a_commit_answered_too_late_is_applied_once_and_acknowledged() {
 
     use crate::engine::model::{Draft, Room, RoomKind};
 
-    let server = RedisServer::start();
+    let Some(server) = RedisServer::try_start(&[]) else {
+        return;
+    };
     let target = RedisTarget::parse(&server.url()).unwrap();
     let store = RedisStore::open_with(&target, DEFAULT_KEY_TTL, Duration::from_millis(200))
         .await
@@ -293,7 +307,9 @@ async fn a_commit_answered_too_late_is_applied_once_and_acknowledged() {
 #[tokio::test]
 async fn two_instances_share_one_rate_limit() {
     use crate::engine::rate::{Rate, Taken};
-    let (_server, a, b) = two_instances().await;
+    let Some((_server, a, b)) = two_instances().await else {
+        return;
+    };
     let rate = Rate::per_second(1, 4);
     for store in [&a, &b, &a, &b] {
         assert_eq!(store.take_token("call:x", rate).await.unwrap(), Taken::Yes);
@@ -316,7 +332,9 @@ async fn two_instances_share_one_rate_limit() {
 /// made them.
 #[tokio::test]
 async fn the_room_quota_holds_across_instances() {
-    let (_server, a, b) = two_instances().await;
+    let Some((_server, a, b)) = two_instances().await else {
+        return;
+    };
     let limits = crate::engine::Limits {
         max_rooms_per_client: 2,
         ..crate::engine::Limits::default()
