@@ -27,11 +27,8 @@ case "${1:-}" in
   *) echo "usage: scripts/build-view.sh [--check]" >&2; exit 2 ;;
 esac
 
-# The pinned toolchain. rustc's version decides the compiled bytes (its std is prebuilt per
-# release); the others are pinned where they are installed (scripts/setup.sh, package-lock.json).
-RUST_VERSION=1.95.0
-TRUNK_VERSION=0.21.14
-WASM_BINDGEN_VERSION=0.2.130
+# The pinned toolchain: RUST_VERSION, TRUNK_VERSION, WASM_BINDGEN_VERSION.
+source scripts/lib/versions.sh
 
 # npm's binaryen 132 (wasm-opt, wasm2js) must come before any other binaryen on PATH: Debian's
 # version 108 corrupts modules built by current Rust.

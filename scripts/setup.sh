@@ -25,9 +25,7 @@ case "${1:-}" in
   *) echo "usage: scripts/setup.sh [--view]" >&2; exit 2 ;;
 esac
 
-WASM_BINDGEN_VERSION=0.2.130
-TRUNK_VERSION=0.21.14
-WASM_PACK_VERSION=0.15.1
+source scripts/lib/versions.sh
 
 step() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 skip() { printf '    %s\n' "$*" >&2; }
