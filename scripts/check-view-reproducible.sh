@@ -36,6 +36,9 @@ source_home=${CARGO_HOME:-$HOME/.cargo}
 mkdir -p "$cargo_home/registry"
 cp -al "$source_home/registry/index" "$source_home/registry/cache" "$cargo_home/registry/" 2>/dev/null ||
   cp -a "$source_home/registry/index" "$source_home/registry/cache" "$cargo_home/registry/" # another filesystem
+for config in config.toml config; do # registry mirrors, source replacement
+  [ ! -f "$source_home/$config" ] || cp "$source_home/$config" "$cargo_home/"
+done
 
 build() { # [--check]: builds the copy's View with its own target directory and cargo home
   (cd "$copy" && CARGO_HOME=$cargo_home CARGO_NET_OFFLINE=true CARGO_TARGET_DIR="$copy/target" \

@@ -54,6 +54,18 @@ else
   rustup target add wasm32-unknown-unknown
 fi
 
+# The shipped View is built by exactly this Rust (build-view.sh selects it when the default
+# toolchain is another one).
+step "Rust $RUST_VERSION for the View's build"
+if rustc --version | grep -q "^rustc $RUST_VERSION "; then
+  skip "the default toolchain"
+else
+  rustup run "$RUST_VERSION" rustc --version >/dev/null 2>&1 ||
+    rustup toolchain install "$RUST_VERSION" --profile minimal
+  rustup target list --installed --toolchain "$RUST_VERSION" | grep -qx wasm32-unknown-unknown ||
+    rustup target add --toolchain "$RUST_VERSION" wasm32-unknown-unknown
+fi
+
 step "Rust components rustfmt, clippy"
 rustup component list --installed | grep -q '^clippy' || rustup component add clippy
 rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt

@@ -13,4 +13,5 @@ scripts/setup.sh --view
 echo "==> Building the server (debug)" >&2
 cargo build --locked -p mcp-chat
 scripts/build-view.sh
+export MCP_CHAT_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/mcp-chat"
 exec node scripts/lib/view-dev.mjs "$@"

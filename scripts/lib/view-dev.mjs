@@ -7,11 +7,14 @@
 //
 //   node scripts/lib/view-dev.mjs [--port 8100] [--no-watch] [--document PATH]
 //
-// (`--document` serves another file than the build's, `--no-watch` rebuilds nothing: for the
-// loop's own test, e2e/view-dev.test.mjs.)
+// The server reads a private copy (target/view-dev/view.html), replaced whole (copy, then rename)
+// only after a build succeeds: the build empties target/view-dist/ first and writes the document
+// last, and a failed build must leave the people on the last good View. (`--document` serves a
+// given file as it is and `--no-watch` rebuilds nothing: for the loop's own test,
+// e2e/view-dev.test.mjs.)
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, statSync, watch } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, watch } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer, startHostServer, tempDb } from '../../e2e/lib/harness.mjs';
@@ -21,7 +24,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const WATCHED = ['view', 'shared/src', 'index.html', 'Trunk.toml'];
 const SOURCE = /\.(rs|css|html|toml|js)$/;
 
-const options = { port: 8100, watch: true, document: 'target/view-dist/mcp-chat-view.html' };
+const BUILT = path.join(root, 'target/view-dist/mcp-chat-view.html');
+const options = { port: 8100, watch: true, document: null };
 for (let i = 2; i < process.argv.length; i++) {
   const arg = process.argv[i];
   if (arg === '--port') options.port = Number(process.argv[++i]);
@@ -32,10 +36,21 @@ for (let i = 2; i < process.argv.length; i++) {
     process.exit(2);
   }
 }
-const DOCUMENT = path.resolve(root, options.document);
-if (!existsSync(DOCUMENT)) {
-  console.error(`error: ${DOCUMENT} is missing: build the View first (scripts/build-view.sh)`);
-  process.exit(1);
+const DOCUMENT = options.document
+  ? path.resolve(root, options.document)
+  : path.join(root, 'target/view-dev/view.html');
+/// Puts the build's document where the server reads it, in one step (rename is atomic).
+function publish() {
+  mkdirSync(path.dirname(DOCUMENT), { recursive: true });
+  copyFileSync(BUILT, `${DOCUMENT}.new`);
+  renameSync(`${DOCUMENT}.new`, DOCUMENT);
+}
+if (!options.document) {
+  if (!existsSync(BUILT)) {
+    console.error(`error: ${BUILT} is missing: build the View first (scripts/build-view.sh)`);
+    process.exit(1);
+  }
+  publish();
 }
 
 /// What the page polls: the document's hash (a change reloads the people) and the build state.
@@ -43,10 +58,14 @@ if (!existsSync(DOCUMENT)) {
 const status = { version: '', building: false, failed: false };
 let seen = '';
 const refreshVersion = () => {
-  const { mtimeMs, size } = statSync(DOCUMENT);
-  if (`${mtimeMs}/${size}` === seen) return;
-  seen = `${mtimeMs}/${size}`;
-  status.version = createHash('sha256').update(readFileSync(DOCUMENT)).digest('hex').slice(0, 16);
+  try {
+    const { mtimeMs, size } = statSync(DOCUMENT);
+    if (`${mtimeMs}/${size}` === seen) return;
+    seen = `${mtimeMs}/${size}`;
+    status.version = createHash('sha256').update(readFileSync(DOCUMENT)).digest('hex').slice(0, 16);
+  } catch {
+    // Being replaced (a test rewriting its --document): the next poll reads it.
+  }
 };
 refreshVersion();
 
@@ -109,17 +128,25 @@ const PERSON = `<!doctype html><html><head><meta charset="utf-8"><title>person</
   window.devReady = true;
 </script></body></html>`;
 
-const host = await startHostServer(() => server.port, {
-  port: options.port,
-  routes: {
-    '/dev': (req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE),
-    '/dev/person': (req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(PERSON),
-    '/dev/status': (req, res) => {
-      refreshVersion();
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(status));
+let host;
+try {
+  host = await startHostServer(() => server.port, {
+    port: options.port,
+    routes: {
+      '/dev': (req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE),
+      '/dev/person': (req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(PERSON),
+      '/dev/status': (req, res) => {
+        refreshVersion();
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(status));
+      },
     },
-  },
-});
+  });
+} catch (e) {
+  console.error(`error: cannot serve the dev page on port ${options.port}: ${e.message}`);
+  await server.stop();
+  rmSync(db, { force: true });
+  process.exit(1);
+}
 
 let building = null;
 let again = false;
@@ -130,11 +157,13 @@ function rebuild() {
   }
   status.building = true;
   console.error('\n==> A View source changed: rebuilding');
-  building = spawn(path.join(root, 'scripts/build-view.sh'), { cwd: root, stdio: 'inherit' });
+  // Its own process group, so that stopping the loop stops cargo and trunk too.
+  building = spawn(path.join(root, 'scripts/build-view.sh'), { cwd: root, stdio: 'inherit', detached: true });
   building.on('exit', (code) => {
     building = null;
     status.building = false;
     status.failed = code !== 0;
+    if (code === 0 && !options.document) publish();
     refreshVersion();
     console.error(code === 0 ? `==> View ${status.version} is served` : '==> The build failed; the last good View stays');
     if (again) {
@@ -159,7 +188,11 @@ console.log(`MCP Chat View dev loop: open ${host.url}dev   (?csp=wasm for the We
 console.log(`  server: http://${server.address}/mcp, View from ${path.relative(root, DOCUMENT)}`);
 
 const stop = async () => {
-  building?.kill();
+  try {
+    if (building) process.kill(-building.pid, 'SIGTERM');
+  } catch {
+    // already gone
+  }
   await host.close();
   await server.stop();
   rmSync(db, { force: true });

@@ -39,7 +39,16 @@ async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let default_filter: Targets = DEFAULT_LOG_FILTER.parse().expect("a valid filter");
     let (filter, unreadable) = match std::env::var("RUST_LOG") {
-        Ok(value) => match value.parse::<Targets>() {
+        // Empty directives are skipped, as EnvFilter did (`Targets` reads "" as `error`), and
+        // a blank RUST_LOG counts as unset.
+        Ok(value) if value.trim().is_empty() => (default_filter, None),
+        Ok(value) => match value
+            .split(',')
+            .filter(|directive| !directive.trim().is_empty())
+            .collect::<Vec<_>>()
+            .join(",")
+            .parse::<Targets>()
+        {
             Ok(filter) => (filter, None),
             Err(e) => (default_filter, Some((value, e))),
         },

@@ -25,7 +25,7 @@ pub fn app_info() -> Implementation {
 }
 
 /// Which engine the document's loader started: the same program runs as WebAssembly, or as its
-/// JavaScript translation where the host's CSP refuses WebAssembly (see server/view-loader.js).
+/// JavaScript translation where the host's CSP refuses WebAssembly (see view/loader.js).
 fn engine() -> &'static str {
     let attribute = leptos::prelude::document()
         .document_element()
