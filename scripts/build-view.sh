@@ -27,37 +27,20 @@ case "${1:-}" in
   *) echo "usage: scripts/build-view.sh [--check]" >&2; exit 2 ;;
 esac
 
-# The pinned toolchain: RUST_VERSION, TRUNK_VERSION, WASM_BINDGEN_VERSION.
+# The pinned toolchain (RUST_VERSION; setup.sh installs the rest).
 source scripts/lib/versions.sh
 
 # npm's binaryen 132 (wasm-opt, wasm2js) must come before any other binaryen on PATH: Debian's
 # version 108 corrupts modules built by current Rust.
 export PATH="$PWD/node_modules/.bin:$PATH"
-tools_ready() { # [report]: says what is wrong
-  local report=${1:-} tool name version
-  for tool in trunk cargo wasm-bindgen wasm-opt wasm2js esbuild node; do
-    command -v "$tool" >/dev/null || { [ -z "$report" ] || echo "error: $tool is missing" >&2; return 1; }
-  done
-  for name in trunk wasm-bindgen; do
-    version=$([ "$name" = trunk ] && echo "$TRUNK_VERSION" || echo "$WASM_BINDGEN_VERSION")
-    "$name" --version | grep -q " $version\b" || {
-      [ -z "$report" ] || echo "error: the View is built with $name $version, found: $("$name" --version)" >&2
-      return 1
-    }
-  done
-}
-# First use installs the View's tools (seconds when they are there; see scripts/setup.sh).
-tools_ready || scripts/setup.sh --view
-tools_ready report || exit 1
-if ! rustc --version | grep -q "^rustc $RUST_VERSION "; then
-  if rustup run "$RUST_VERSION" rustc --version >/dev/null 2>&1; then
-    export RUSTUP_TOOLCHAIN=$RUST_VERSION
-  else
-    echo "error: the shipped View is built with Rust $RUST_VERSION; this machine has $(rustc --version)." >&2
-    echo "       Install it with \`rustup toolchain install $RUST_VERSION --target wasm32-unknown-unknown\`." >&2
-    exit 1
-  fi
-fi
+# First use installs the View's tools; with them present this takes under a second. setup.sh
+# installs the pinned versions, so a wrong version is replaced, not just reported.
+scripts/setup.sh --view
+for tool in trunk cargo wasm-bindgen wasm-opt wasm2js esbuild node; do
+  command -v "$tool" >/dev/null || { echo "error: $tool is missing after scripts/setup.sh --view" >&2; exit 1; }
+done
+# setup.sh installed Rust $RUST_VERSION beside the default toolchain if that is another one.
+rustc --version | grep -q "^rustc $RUST_VERSION " || export RUSTUP_TOOLCHAIN=$RUST_VERSION
 
 dist=target/view-dist
 work=target/view-build

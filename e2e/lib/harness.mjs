@@ -55,13 +55,18 @@ async function bundleHost() {
   return out.outputFiles[0].text;
 }
 
+/// The host page: `window.host` (host.js), then `after`, a module script's body that may use it.
+export function hostPage(after = '') {
+  return `<!doctype html><html><head><meta charset="utf-8"><title>e2e host</title></head>
+<body style="margin:8px;font-family:sans-serif"><div id="views"></div>
+<script type="module" src="/host.js"></script>${after && `\n<script type="module">${after}</script>`}</body></html>`;
+}
+
 /// Serves the host page and proxies /mcp to `target()` (a function, so a restarted server on
 /// the same port keeps working). `routes` adds pages: path (without query) -> (req, res) handler.
 export async function startHostServer(target, { routes = {}, port = 0 } = {}) {
   const script = await bundleHost();
-  const page = `<!doctype html><html><head><meta charset="utf-8"><title>e2e host</title></head>
-<body style="margin:8px;font-family:sans-serif"><div id="views"></div>
-<script type="module" src="/host.js"></script></body></html>`;
+  const page = hostPage();
   const server = createServer((req, res) => {
     const route = routes[req.url.split('?')[0]];
     if (route) {

@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, watch } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer, startHostServer, tempDb } from '../../e2e/lib/harness.mjs';
+import { hostPage, startServer, startHostServer, tempDb } from '../../e2e/lib/harness.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /// What the View is built from (scripts/build-view.sh), and the files there that matter.
@@ -108,10 +108,7 @@ const PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>MCP Chat V
 
 // One person: the e2e host page, joined to room `dev` under `name`; the identity is kept in
 // sessionStorage so a reload rejoins as the same member.
-const PERSON = `<!doctype html><html><head><meta charset="utf-8"><title>person</title></head>
-<body style="margin:8px;font-family:sans-serif"><div id="views"></div>
-<script type="module" src="/host.js"></script>
-<script type="module">
+const PERSON = hostPage(`
   const query = new URLSearchParams(location.search);
   const name = query.get('name');
   const key = 'mcp-chat-dev-client-' + name;
@@ -126,7 +123,7 @@ const PERSON = `<!doctype html><html><head><meta charset="utf-8"><title>person</
   sessionStorage.setItem(key, result.structuredContent.client_id);
   await window.host.openView('join_room', args, result, { csp: query.get('csp') ?? 'strict' });
   window.devReady = true;
-</script></body></html>`;
+`);
 
 let host;
 try {
