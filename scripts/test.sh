@@ -29,14 +29,17 @@ stage "Clippy (native)"
 cargo clippy --locked --workspace --exclude mcp-chat-view --all-targets -- -D warnings
 
 stage "Clippy (wasm32)"
-cargo clippy --locked --target wasm32-unknown-unknown -p mcp-chat-view -p mcp-chat-shared --all-targets -- -D warnings
+cargo clippy --locked --target wasm32-unknown-unknown -p mcp-apps -p mcp-chat-view -p mcp-chat-shared --all-targets -- -D warnings
 
 stage "Native tests (unit + integration against the real binary)"
-cargo test --locked -p mcp-chat-shared -p mcp-chat -p mcp-chat-view-bundle
+cargo test --locked -p mcp-apps -p mcp-chat-shared -p mcp-chat -p mcp-chat-view-bundle
 
 stage "Load generator smoke run (debug build: checks nothing is lost, not how fast)"
 cargo build --locked -p mcp-chat-loadgen
 scripts/loadgen-smoke.sh target/debug/mcp-chat-loadgen target/debug/mcp-chat
+
+stage "mcp-apps browser tests (wasm-pack, headless Chromium)"
+wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver --mode no-install apps
 
 stage "View browser tests (wasm-pack, headless Chromium)"
 wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver --mode no-install view

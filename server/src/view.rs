@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use mcp_chat_shared::apps::{ResourceCsp, ResourceUiMeta, UI_MIME_TYPE};
+use mcp_apps::protocol::{ResourceCsp, ResourceUiMeta, UI_MIME_TYPE};
 
 /// The URI under which tools link the View and `resources/read` serves it.
 pub const VIEW_URI: &str = "ui://mcp-chat/room.html";
@@ -50,11 +50,13 @@ pub fn document() -> Result<Cow<'static, str>, String> {
 pub fn ui_meta() -> ResourceUiMeta {
     ResourceUiMeta {
         csp: Some(ResourceCsp {
-            connect_domains: Vec::new(),
-            resource_domains: Vec::new(),
+            connect_domains: Some(Vec::new()),
+            resource_domains: Some(Vec::new()),
             wasm_unsafe_eval: Some(true),
+            ..ResourceCsp::default()
         }),
         prefers_border: Some(true),
+        ..ResourceUiMeta::default()
     }
 }
 

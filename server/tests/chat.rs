@@ -8,7 +8,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{HttpServer, Peer, call, chat_texts, err, ok, send, stdio_client, text_of, wait};
+use common::{
+    HttpServer, Peer, call, chat_texts, err, ok, send, stdio_client, stdio_view_client, text_of,
+    wait,
+};
 use rmcp::model::{CallToolRequestParams, ClientRequest, ProgressNotificationParam, Request};
 use rmcp::service::{NotificationContext, PeerRequestOptions};
 use rmcp::{ClientHandler, RoleClient, ServiceExt};
@@ -890,7 +893,7 @@ async fn a_blocked_wait_reports_progress() {
 
 #[tokio::test]
 async fn tools_link_the_view_and_describe_the_loop() {
-    let client = stdio_client().await;
+    let client = stdio_view_client().await;
     let tools = client.list_all_tools().await.unwrap();
     let names: HashSet<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
     for expected in [
@@ -903,6 +906,7 @@ async fn tools_link_the_view_and_describe_the_loop() {
         "get_history",
         "get_room",
         "open_chat",
+        "load_room",
     ] {
         assert!(names.contains(expected), "missing tool {expected}");
     }
@@ -921,10 +925,98 @@ async fn tools_link_the_view_and_describe_the_loop() {
             "{}",
             tool.name
         );
+        // Only the View's helper is hidden from the model.
+        let hidden = meta["ui"]["visibility"] == json!(["app"]);
+        assert_eq!(hidden, tool.name == "load_room", "{}", tool.name);
     }
     let wait_tool = tools.iter().find(|t| t.name == "wait_for_message").unwrap();
     let description = wait_tool.description.as_deref().unwrap();
     assert!(description.contains("loop") && description.contains("after_seq"));
+    client.cancel().await.unwrap();
+}
+
+/// A client that does not declare the MCP Apps extension renders no View: it is offered no
+/// View-only tool, no tool links to the View, and calling a View-only tool explains why not.
+#[tokio::test]
+async fn clients_that_render_no_view_get_no_view() {
+    let client = stdio_client().await;
+    let tools = client.list_all_tools().await.unwrap();
+    let names: HashSet<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+    assert!(names.contains("join_room") && names.contains("wait_for_message"));
+    assert!(!names.contains("open_chat"), "{names:?}");
+    assert!(!names.contains("load_room"), "{names:?}");
+    for tool in &tools {
+        let meta = serde_json::to_value(&tool.meta).unwrap();
+        assert!(meta.get("ui").is_none(), "{}: {meta}", tool.name);
+        assert!(
+            meta.get("ui/resourceUri").is_none(),
+            "{}: {meta}",
+            tool.name
+        );
+    }
+    let joined = call(
+        &client,
+        "join_room",
+        json!({"room_id": "no-view", "display_name": "Ann"}),
+    )
+    .await;
+    let client_id = ok(&joined)["client_id"].as_str().unwrap().to_owned();
+    for tool in ["open_chat", "load_room"] {
+        let refused = call(
+            &client,
+            tool,
+            json!({"room_id": "no-view", "client_id": client_id}),
+        )
+        .await;
+        let body = err(&refused, "view_required");
+        assert!(body["error"].as_str().unwrap().contains(tool), "{body}");
+    }
+    client.cancel().await.unwrap();
+}
+
+/// The View's helper reads the room and its latest messages in one call.
+#[tokio::test]
+async fn load_room_gives_the_view_history_and_members_at_once() {
+    let client = stdio_view_client().await;
+    let ann = call(
+        &client,
+        "join_room",
+        json!({"room_id": "loaded", "display_name": "Ann"}),
+    )
+    .await;
+    let ann_id = ok(&ann)["client_id"].as_str().unwrap().to_owned();
+    for text in ["one", "two", "three"] {
+        call(
+            &client,
+            "send_message",
+            json!({"room_id": "loaded", "client_id": ann_id, "message": text}),
+        )
+        .await;
+    }
+    let loaded = call(
+        &client,
+        "load_room",
+        json!({"room_id": "loaded", "client_id": ann_id, "limit": 2}),
+    )
+    .await;
+    let body = ok(&loaded);
+    let texts: Vec<&str> = body["history"]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["two", "three"]);
+    assert_eq!(body["room"]["room_id"], "loaded");
+    assert_eq!(body["room"]["members"].as_array().unwrap().len(), 1);
+    assert_eq!(body["room"]["latest_seq"], body["history"]["latest_seq"]);
+    let stranger = call(
+        &client,
+        "load_room",
+        json!({"room_id": "loaded", "client_id": "nobody"}),
+    )
+    .await;
+    err(&stranger, "unknown_client");
     client.cancel().await.unwrap();
 }
 

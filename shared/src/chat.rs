@@ -337,6 +337,15 @@ pub struct OpenChatResult {
     pub client_id: String,
 }
 
+/// `load_room` (a View-only helper): what the View needs to show a room, in one round trip.
+/// The history is read before the room, so the members are at least as new as the messages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+pub struct LoadRoomResult {
+    pub history: HistoryResult,
+    pub room: RoomResult,
+}
+
 // ---------------------------------------------------------------------------------------------
 // Hand-written reading, for the View (see `crate::json`): same rules as the derives above.
 // ---------------------------------------------------------------------------------------------
@@ -481,6 +490,16 @@ impl FromJson for RoomResult {
             latest_seq: f.req("latest_seq")?,
             created_at: f.req("created_at")?,
             you: f.req("you")?,
+        })
+    }
+}
+
+impl FromJson for LoadRoomResult {
+    fn from_json(value: &Value) -> Result<Self, Error> {
+        let f = Fields::of(value, "struct LoadRoomResult")?;
+        Ok(LoadRoomResult {
+            history: f.req("history")?,
+            room: f.req("room")?,
         })
     }
 }

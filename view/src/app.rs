@@ -4,14 +4,17 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use mcp_chat_shared::apps::{HostContext, Implementation, methods};
+use mcp_apps::json::object;
+use mcp_apps::protocol::{
+    ContentBlock, DisplayMode, HostContext, Implementation, ToolDefinition, ToolResult, methods,
+};
+use mcp_apps::{App as Host, apply_host_styles, sleep};
+use mcp_chat_shared::chat::RoomStatus;
+use serde_json::Value;
 
-use crate::bridge::{Bridge, sleep};
 use crate::components::{Composer, Ctx, HandOffBar, Header, MessageList, dynamic, when};
-use crate::host::Host;
 use crate::room::{Room, Target};
 use crate::session::{self, ChatState, Connection};
-use crate::theme;
 
 /// Coalesces bursts of messages into one model-context update.
 const MODEL_CONTEXT_DEBOUNCE: Duration = Duration::from_millis(800);
@@ -37,9 +40,10 @@ fn engine() -> &'static str {
     }
 }
 
+/// The chat View, on `host` (not yet connected: it registers its handlers and tools first).
 #[component]
-pub fn App(bridge: Bridge) -> impl IntoView {
-    let host = Host::new(bridge);
+pub fn ChatView(host: Host) -> impl IntoView {
+    host.set_available_display_modes(&[DisplayMode::Inline, DisplayMode::Fullscreen]);
     let state = ChatState::new();
     let context = RwSignal::new(HostContext::default());
     let stored_host = StoredValue::new_local(host.clone());
@@ -49,8 +53,10 @@ pub fn App(bridge: Bridge) -> impl IntoView {
         context,
         selected: RwSignal::new(Vec::new()),
         host_name: RwSignal::new(String::new()),
+        draft: RwSignal::new(String::new()),
     };
     provide_context(ctx);
+    register_tools(&host, ctx);
 
     // The room is named by the tool that opened the View: its input (open_chat) or its result
     // (enter_queue, join_room). The session starts once, with the first that names a client.
@@ -64,7 +70,7 @@ pub fn App(bridge: Bridge) -> impl IntoView {
         spawn_local(session::run(stored_host.get_value(), state, target));
     };
     host.on_tool_input(move |arguments| {
-        let target = Target::from_value(&arguments);
+        let target = Target::from_value(&Value::Object(arguments));
         input.set_value(target.clone());
         if target.room_id.is_some() {
             start(target);
@@ -90,14 +96,14 @@ pub fn App(bridge: Bridge) -> impl IntoView {
             state.connection.set(Connection::Failed(why));
         }
     });
-    host.on_context_changed(move |merged| context.set(merged));
-    host.on_teardown(move |()| state.connection.set(Connection::Closed));
+    host.on_host_context_changed(move |merged| context.set(merged));
+    host.on_teardown(move |_| state.connection.set(Connection::Closed));
 
-    Effect::new(move |_| context.with(theme::apply));
+    Effect::new(move |_| context.with(apply_host_styles));
     keep_model_informed(state, stored_host);
 
     spawn_local(async move {
-        match host.connect(app_info()).await {
+        match host.connect().await {
             Ok(result) => {
                 let info = &result.host_info;
                 let name = info.title.clone().unwrap_or_else(|| info.name.clone());
@@ -108,7 +114,7 @@ pub fn App(bridge: Bridge) -> impl IntoView {
                     state.connection.set(Connection::Idle);
                 }
                 host.start_auto_resize();
-                host.log("info", format!("running on {}", engine()));
+                host.send_log("info", format!("running on {}", engine()));
             }
             Err(error) => state.connection.set(Connection::Failed(error.to_string())),
         }
@@ -156,6 +162,104 @@ pub fn App(bridge: Bridge) -> impl IntoView {
     }
 }
 
+/// The tools the View gives the assistant while the room is open: read what the person
+/// selected, and propose a reply. The assistant never sends in the person's name through them:
+/// a proposal goes into the composer, and the person edits and sends it (or not).
+fn register_tools(host: &Host, c: Ctx) {
+    let read_only = object(vec![("readOnlyHint", Value::Bool(true))]);
+    host.register_tool(
+        ToolDefinition::new(
+            "get_selected_messages",
+            "Read the chat messages the person has selected in the open MCP Chat View (the \
+             checkboxes beside messages): who wrote each, and its text.",
+        )
+        .with_annotations(read_only),
+        move |_| {
+            let selected = c.selected.get_untracked();
+            let result = c.state.room.with_untracked(|room| match room {
+                Some(room) => {
+                    let (text, structured) = room.selection(&selected);
+                    ToolResult::from_text(text).with_structured(structured)
+                }
+                None => ToolResult::error("No room is open in the View yet."),
+            });
+            std::future::ready(result)
+        },
+    );
+    let schema = object(vec![
+        ("type", Value::from("object")),
+        (
+            "properties",
+            object(vec![(
+                "text",
+                object(vec![
+                    ("type", Value::from("string")),
+                    (
+                        "description",
+                        Value::from("The reply, written as the person would send it."),
+                    ),
+                ]),
+            )]),
+        ),
+        ("required", Value::Array(vec![Value::from("text")])),
+    ]);
+    host.register_tool(
+        ToolDefinition::new(
+            "propose_reply",
+            "Put a proposed reply into the person's message box in the open MCP Chat View. It is \
+             not sent: the person reads it, edits it and sends it themselves. Text they were \
+             already writing is kept, above the proposal.",
+        )
+        .with_input_schema(schema),
+        move |arguments| std::future::ready(propose_reply(c, &arguments)),
+    );
+}
+
+fn propose_reply(c: Ctx, arguments: &serde_json::Map<String, Value>) -> ToolResult {
+    let Some(text) = arguments
+        .get("text")
+        .and_then(Value::as_str)
+        .filter(|t| !t.trim().is_empty())
+    else {
+        return ToolResult::error("text: the reply is required, as a non-empty string.");
+    };
+    match c
+        .state
+        .room
+        .with_untracked(|r| r.as_ref().map(|r| r.status))
+    {
+        None => return ToolResult::error("No room is open in the View yet."),
+        Some(RoomStatus::Ended) => {
+            return ToolResult::error("The chat has ended: nobody can send any more.");
+        }
+        Some(_) => {}
+    }
+    c.draft.update(|draft| {
+        if draft.trim().is_empty() {
+            *draft = text.to_owned();
+        } else {
+            draft.push_str("\n\n");
+            draft.push_str(text);
+        }
+    });
+    focus_composer();
+    ToolResult::from_text(
+        "The proposed reply is in the person's message box. Nothing was sent: they decide.",
+    )
+}
+
+fn focus_composer() {
+    use wasm_bindgen::JsCast;
+    if let Some(draft) = leptos::prelude::document()
+        .query_selector("textarea.draft")
+        .ok()
+        .flatten()
+        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+    {
+        let _ = draft.focus();
+    }
+}
+
 /// Sends the model a compact transcript whenever the room changes (debounced), if the host
 /// accepts `ui/update-model-context`.
 fn keep_model_informed(state: ChatState, host: StoredValue<Host, LocalStorage>) {
@@ -174,7 +278,8 @@ fn keep_model_informed(state: ChatState, host: StoredValue<Host, LocalStorage>) 
         spawn_local(async move {
             sleep(MODEL_CONTEXT_DEBOUNCE).await;
             if generation.get_value() == mine {
-                let _ = host.update_model_context(text, Some(structured)).await;
+                let content = vec![ContentBlock::text(text)];
+                let _ = host.update_model_context(content, Some(structured)).await;
             }
         });
     });

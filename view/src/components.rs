@@ -6,12 +6,12 @@
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use mcp_chat_shared::apps::{DisplayMode, HostContext, methods};
+use mcp_apps::App as Host;
+use mcp_apps::protocol::{ContentBlock, DisplayMode, HostContext, methods};
 use mcp_chat_shared::chat::{ChatMessage, MemberInfo, MessageKind, RoomStatus};
 use wasm_bindgen::JsCast;
 
-use crate::host::Host;
-use crate::room::WINDOW;
+use crate::room::{Segment, WINDOW, segments};
 use crate::session::{self, ChatState, Connection};
 use crate::time::TimeFormat;
 
@@ -26,6 +26,9 @@ pub struct Ctx {
     pub selected: RwSignal<Vec<u64>>,
     /// "name version" of the host, once the handshake is done.
     pub host_name: RwSignal<String>,
+    /// What the person is writing. The assistant may put a proposed reply here (the View's
+    /// `propose_reply` tool); only the person sends it.
+    pub draft: RwSignal<String>,
 }
 
 impl Ctx {
@@ -352,7 +355,7 @@ fn MessageRow(
         };
         let host = c.host();
         spawn_local(async move {
-            let outcome = host.send_message(text).await;
+            let outcome = host.send_message(vec![ContentBlock::text(text)]).await;
             c.state.notice.set(Some(match outcome {
                 Ok(()) => "Asked the assistant to help with a reply.".into(),
                 Err(e) => format!("Could not reach the assistant: {e}"),
@@ -377,7 +380,7 @@ fn MessageRow(
                             <span class="author">{author}</span>
                             <time class="time">{dynamic(time)}</time>
                         </div>
-                        <p class="text">{message.text.clone()}</p>
+                        <p class="text">{linked_text(c, &message.text)}</p>
                         <Show when=when(move || !mine && can_hand_off())>
                             <button
                                 class="reply"
@@ -405,6 +408,42 @@ fn MessageRow(
     }
 }
 
+/// Message text with its web addresses as links. A link opens through the host
+/// (`ui/open-link`), in the person's browser: the sandboxed View never navigates itself.
+fn linked_text(c: Ctx, text: &str) -> Vec<AnyView> {
+    segments(text)
+        .into_iter()
+        .map(|segment| match segment {
+            Segment::Text(t) => t.to_owned().into_any(),
+            Segment::Link(url) => {
+                let target = url.to_owned();
+                let (href, shown) = (target.clone(), target.clone());
+                let open = move |ev: web_sys::MouseEvent| {
+                    ev.prevent_default();
+                    open_link(c, target.clone());
+                };
+                view! {
+                    <a class="link" href=href rel="noopener noreferrer" on:click=clicks(open)>
+                        {shown}
+                    </a>
+                }
+                .into_any()
+            }
+        })
+        .collect()
+}
+
+fn open_link(c: Ctx, url: String) {
+    let host = c.host();
+    spawn_local(async move {
+        if let Err(e) = host.open_link(&url).await {
+            c.state
+                .notice
+                .set(Some(format!("Could not open {url}: {e}")));
+        }
+    });
+}
+
 /// Appears while messages are selected: hands them to the assistant as a user message.
 #[component]
 pub fn HandOffBar() -> impl IntoView {
@@ -421,7 +460,7 @@ pub fn HandOffBar() -> impl IntoView {
         };
         let host = c.host();
         spawn_local(async move {
-            match host.send_message(text).await {
+            match host.send_message(vec![ContentBlock::text(text)]).await {
                 Ok(()) => {
                     c.selected.set(Vec::new());
                     c.state.notice.set(Some("Sent to the assistant.".into()));
@@ -466,7 +505,7 @@ pub fn HandOffBar() -> impl IntoView {
 #[component]
 pub fn Composer() -> impl IntoView {
     let c = ctx();
-    let draft = RwSignal::new(String::new());
+    let draft = c.draft;
     let error = RwSignal::new(None::<String>);
     let sending = RwSignal::new(false);
     let blocked = move || -> Option<&'static str> {
@@ -499,7 +538,7 @@ pub fn Composer() -> impl IntoView {
                     }
                 }),
                 // The draft stays, so nothing typed is lost.
-                Err(e) => error.set(Some(e.to_string())),
+                Err(e) => error.set(Some(session::describe(&e))),
             }
             sending.set(false);
         });

@@ -1,25 +1,25 @@
 //! The MCP Chat View: a Leptos (CSR) app that runs inside an MCP Apps host's sandboxed iframe.
 //!
-//! - [`bridge`]: JSON-RPC with the host over `postMessage` (handshake, requests, notifications).
-//! - [`theme`]: applies the host's theme, CSS variables and fonts.
-//! - [`app`]: the root component.
+//! The MCP Apps protocol (handshake, requests, app tools, resizing, theming) is the `mcp-apps`
+//! crate's [`mcp_apps::App`]; this crate is the chat on top of it.
+//!
+//! - [`app`]: the root component: where the room comes from, model context, the View's tools.
+//! - [`session`]: the conversation with our server through the host (load, long-poll, send).
+//! - [`room`]: the room as the View knows it; pure data.
+//! - [`components`]: the room's parts on screen.
 
 pub mod app;
-pub mod bridge;
 pub mod components;
-pub mod host;
-pub mod resize;
 pub mod room;
 pub mod session;
-pub mod theme;
 pub mod time;
 
 use leptos::prelude::*;
 
 /// Entry point: connects to the embedding host and mounts the app on `<body>`.
 pub fn start() {
-    match bridge::Bridge::to_parent() {
-        Ok(bridge) => mount_to_body(move || view! { <app::App bridge=bridge /> }),
+    match mcp_apps::App::new(app::app_info()) {
+        Ok(host) => mount_to_body(move || view! { <app::ChatView host=host /> }),
         Err(reason) => {
             web_sys::console::warn_1(&reason);
             mount_to_body(|| {

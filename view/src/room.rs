@@ -122,7 +122,8 @@ impl Room {
     pub fn reply_request(&self, seq: u64) -> Option<String> {
         let m = self.by_seq(seq)?;
         Some(format!(
-            "Help me reply to this message from {} in the MCP Chat room \"{}\". Suggest a reply, \
+            "Help me reply to this message from {} in the MCP Chat room \"{}\". Propose a reply \
+             with the View's propose_reply tool (it goes into my composer; I edit and send it), \
              or send it with send_message (room_id {}, my client_id {}):\n{}",
             model_text::inline(&self.author(m)),
             self.room_id,
@@ -130,6 +131,35 @@ impl Room {
             self.client_id,
             quote_line(&self.author(m), &m.text)
         ))
+    }
+
+    /// What the person selected, for the View's `get_selected_messages` tool: the quoted text the
+    /// model reads, and the messages as data.
+    pub fn selection(&self, seqs: &[u64]) -> (String, Value) {
+        let mut seqs = seqs.to_vec();
+        sort(&mut seqs);
+        let picked: Vec<&ChatMessage> = seqs.iter().filter_map(|s| self.by_seq(*s)).collect();
+        let text = if picked.is_empty() {
+            "The person has not selected any message.".to_owned()
+        } else {
+            self.quote(&seqs)
+        };
+        let messages = picked
+            .iter()
+            .map(|m| {
+                object(vec![
+                    ("seq", Value::from(m.seq)),
+                    ("author", Value::from(self.author(m))),
+                    ("text", Value::from(m.text.as_str())),
+                    ("timestamp", Value::from(m.timestamp.as_str())),
+                ])
+            })
+            .collect();
+        let structured = object(vec![
+            ("room_id", Value::from(self.room_id.as_str())),
+            ("messages", Value::Array(messages)),
+        ]);
+        (text, structured)
     }
 
     /// A compact transcript for `ui/update-model-context`.
@@ -192,6 +222,54 @@ fn quote_line(author: &str, text: &str) -> String {
     out.push_str(": ");
     model_text::push_text(&mut out, text, "> ");
     out
+}
+
+/// A piece of message text: plain, or a web address to open through the host.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Segment<'a> {
+    Text(&'a str),
+    Link(&'a str),
+}
+
+/// Splits `text` at web addresses (`http://` and `https://` only: no `javascript:`, `data:` or
+/// other schemes ever become clickable). An address ends at whitespace; a closing punctuation
+/// mark at its end (`.`, `,`, `)`, …) is left to the sentence, as people write it.
+pub fn segments(text: &str) -> Vec<Segment<'_>> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = find_link_start(rest) {
+        let tail = &rest[start..];
+        let mut end = tail.find(char::is_whitespace).unwrap_or(tail.len());
+        while end > 0 && tail[..end].ends_with(['.', ',', ';', ':', '!', '?', ')', ']', '"', '\''])
+        {
+            end -= 1;
+        }
+        let scheme = if tail.starts_with("https://") { 8 } else { 7 };
+        if end <= scheme {
+            // A bare scheme: not an address. Keep it as text and look further.
+            out.push(Segment::Text(&rest[..start + scheme]));
+            rest = &rest[start + scheme..];
+            continue;
+        }
+        if start > 0 {
+            out.push(Segment::Text(&rest[..start]));
+        }
+        out.push(Segment::Link(&tail[..end]));
+        rest = &tail[end..];
+    }
+    if !rest.is_empty() {
+        out.push(Segment::Text(rest));
+    }
+    out
+}
+
+fn find_link_start(text: &str) -> Option<usize> {
+    let http = text.find("http://");
+    let https = text.find("https://");
+    match (http, https) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// Where the room comes from: a tool's result or input names it and the identity to use.

@@ -7,15 +7,14 @@
 use std::time::Duration;
 
 use leptos::prelude::*;
+use mcp_apps::{App as Host, HostError, RequestOptions, sleep};
 use mcp_chat_shared::chat::{
-    ChatMessage, HistoryResult, MessageKind, RoomResult, RoomStatus, SendMessageResult,
+    ChatMessage, LoadRoomResult, MessageKind, RoomResult, RoomStatus, SendMessageResult,
     WaitForMessageResult,
 };
 use mcp_chat_shared::json::{FromJson, object};
 use serde_json::Value;
 
-use crate::bridge::sleep;
-use crate::host::{Host, HostError};
 use crate::room::{Room, Target, WINDOW};
 
 /// Seconds each wait may block on the server (under its 50 s cap and clients' 60 s limit).
@@ -26,6 +25,9 @@ const WAIT_ANSWER_WITHIN: Duration = Duration::from_secs(WAIT_SECONDS as u64 + 1
 /// A send the host has not answered by then is reported as failed (the draft is kept), rather
 /// than leaving the person looking at "Sending…".
 const SEND_ANSWER_WITHIN: Duration = Duration::from_secs(20);
+/// Reading the room (history, members) is quick on the server; a host that has not answered
+/// by then is retried rather than waited on.
+const LOAD_ANSWER_WITHIN: Duration = Duration::from_secs(30);
 const BACKOFF_FIRST: Duration = Duration::from_millis(500);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
 
@@ -111,14 +113,33 @@ impl Default for ChatState {
 }
 
 fn decode<T: FromJson>(tool: &str, value: Value) -> Result<T, HostError> {
-    T::from_json(&value).map_err(|e| unexpected(tool, e))
+    T::from_json(&value).map_err(|e| HostError::Protocol(format!("{tool}: unexpected answer: {e}")))
 }
 
-fn unexpected(tool: &str, error: String) -> HostError {
-    HostError::Tool {
-        message: format!("{tool}: unexpected answer: {error}"),
-        code: None,
-        structured: None,
+/// Calls one of our server's tools through the host and returns its `structuredContent`,
+/// failing after `within` (the call is then withdrawn from the host).
+pub async fn call(
+    host: &Host,
+    tool: &str,
+    arguments: Value,
+    within: Duration,
+) -> Result<Value, HostError> {
+    let result = host
+        .call_server_tool_with(tool, arguments, RequestOptions::within(within))
+        .await?;
+    Ok(result.structured_content.unwrap_or(Value::Null))
+}
+
+/// What to tell the person about a failure. Our server's tool errors carry a sentence for
+/// people in `structuredContent.error` (the text content is written for the model).
+pub fn describe(error: &HostError) -> String {
+    match error {
+        HostError::Tool(result) => result
+            .structured_content
+            .as_ref()
+            .and_then(|s| s["error"].as_str())
+            .map_or_else(|| result.text(), str::to_owned),
+        other => other.to_string(),
     }
 }
 
@@ -127,7 +148,7 @@ async fn pause_after_error(state: ChatState, attempt: &mut u32, error: &HostErro
     *attempt += 1;
     state.connection.set(Connection::Reconnecting {
         attempt: *attempt,
-        reason: error.to_string(),
+        reason: describe(error),
     });
     let backoff = BACKOFF_FIRST
         .saturating_mul(1 << (*attempt).min(10))
@@ -163,7 +184,7 @@ pub async fn run(host: Host, state: ChatState, target: Target) {
         return state.connection.set(Connection::Ended);
     }
     state.connection.set(Connection::Live);
-    host.log("info", format!("following room {room_id}"));
+    host.send_log("info", format!("following room {room_id}"));
     follow(&host, state, &room_id, &client_id).await;
 }
 
@@ -178,10 +199,7 @@ async fn wait_for_match(host: &Host, state: ChatState, client_id: &str) -> Optio
             ("client_id", Value::from(client_id)),
             ("timeout", Value::from(WAIT_SECONDS)),
         ]);
-        match host
-            .call_tool_within("wait_for_message", args, WAIT_ANSWER_WITHIN)
-            .await
-        {
+        match call(host, "wait_for_message", args, WAIT_ANSWER_WITHIN).await {
             Ok(value) => {
                 attempt = 0;
                 let result: WaitForMessageResult = decode("wait_for_message", value).ok()?;
@@ -201,23 +219,22 @@ async fn wait_for_match(host: &Host, state: ChatState, client_id: &str) -> Optio
     }
 }
 
-/// Reads the log, then the room. In that order: the members snapshot is then at least as new as
-/// the log it goes with, and anything later arrives through the wait loop (which refreshes it).
+/// Reads the room's latest messages and its members in one call (`load_room`, a helper only
+/// Views get). The server reads the log first, so the members are at least as new as the log;
+/// anything later arrives through the wait loop (which refreshes them).
 async fn load(host: &Host, room_id: &str, client_id: &str) -> Result<Room, HostError> {
-    let history_args = object(vec![
+    let args = object(vec![
         ("room_id", Value::from(room_id)),
         ("client_id", Value::from(client_id)),
         ("limit", Value::from(WINDOW)),
     ]);
-    let history: HistoryResult = decode(
-        "get_history",
-        host.call_tool("get_history", history_args).await?,
+    let loaded: LoadRoomResult = decode(
+        "load_room",
+        call(host, "load_room", args, LOAD_ANSWER_WITHIN).await?,
     )?;
-    let ids = ids(room_id, client_id);
-    let info: RoomResult = decode("get_room", host.call_tool("get_room", ids).await?)?;
     let mut room = Room::new(room_id.to_owned(), client_id.to_owned());
-    apply_info(&mut room, info);
-    room.merge(history.messages);
+    apply_info(&mut room, loaded.room);
+    room.merge(loaded.history.messages);
     room.cursor = room.last_seq();
     Ok(room)
 }
@@ -248,17 +265,14 @@ async fn follow(host: &Host, state: ChatState, room_id: &str, client_id: &str) {
             ("include_own", Value::Bool(true)),
             ("timeout", Value::from(WAIT_SECONDS)),
         ]);
-        match host
-            .call_tool_within("wait_for_message", args, WAIT_ANSWER_WITHIN)
-            .await
-        {
+        match call(host, "wait_for_message", args, WAIT_ANSWER_WITHIN).await {
             Ok(value) => {
                 // An answer this View cannot read (a newer server, say) would come back at once
                 // for the same cursor: back off as after any error instead of spinning.
                 let result = match decode::<WaitForMessageResult>("wait_for_message", value) {
                     Ok(result) => result,
                     Err(e) => {
-                        host.log("warning", format!("wait failed: {e}"));
+                        host.send_log("warning", format!("wait failed: {e}"));
                         pause_after_error(state, &mut attempt, &e).await;
                         continue;
                     }
@@ -290,7 +304,7 @@ async fn follow(host: &Host, state: ChatState, room_id: &str, client_id: &str) {
             }
             Err(HostError::TornDown) => return state.connection.set(Connection::Closed),
             Err(e) => {
-                host.log("warning", format!("wait failed: {e}"));
+                host.send_log("warning", format!("wait failed: {e}"));
                 pause_after_error(state, &mut attempt, &e).await;
             }
         }
@@ -307,7 +321,7 @@ fn ids(room_id: &str, client_id: &str) -> Value {
 /// Re-reads members and status (after someone joined or left).
 async fn refresh(host: &Host, state: ChatState, room_id: &str, client_id: &str) {
     let ids = ids(room_id, client_id);
-    if let Ok(value) = host.call_tool("get_room", ids).await
+    if let Ok(value) = call(host, "get_room", ids, LOAD_ANSWER_WITHIN).await
         && let Ok(info) = decode::<RoomResult>("get_room", value)
     {
         state.room.update(|r| {
@@ -332,9 +346,7 @@ pub async fn send(host: &Host, state: ChatState, text: String) -> Result<(), Hos
         ("client_id", Value::from(client_id)),
         ("message", Value::from(text.as_str())),
     ]);
-    let answer = host
-        .call_tool_within("send_message", args, SEND_ANSWER_WITHIN)
-        .await?;
+    let answer = call(host, "send_message", args, SEND_ANSWER_WITHIN).await?;
     let sent: SendMessageResult = decode("send_message", answer)?;
     let shown = ChatMessage {
         seq: sent.seq,

@@ -7,11 +7,11 @@ mod support;
 use std::time::Duration;
 
 use leptos::prelude::*;
-use mcp_chat_view::app::App;
-use mcp_chat_view::bridge::{Bridge, sleep};
-use mcp_chat_view::resize;
+use mcp_apps::testing::{TestHost, query_text};
+use mcp_apps::{App, Bridge, measure, sleep};
+use mcp_chat_view::app::{ChatView, app_info};
 use serde_json::{Value, json};
-use support::{TestHost, install_stylesheet, query_text};
+use support::install_stylesheet;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 
@@ -99,17 +99,17 @@ async fn settle() {
 }
 
 /// Mounts the app, completes the handshake and opens room "lobby" as a `join_room` result would,
-/// answering the initial `get_room` and `get_history`. Returns with the first wait pending.
+/// answering the initial `load_room`. Returns with the first wait pending.
 async fn open_room(capabilities: Value, history: Vec<Value>) -> (Mounted, Value) {
     install_stylesheet();
     let host = TestHost::new();
     let document = web_sys::window().unwrap().document().unwrap();
     let wrapper = document.create_element("div").unwrap();
     document.body().unwrap().append_child(&wrapper).unwrap();
-    let bridge = Bridge::connect(host.window.clone()).unwrap();
+    let app = App::with_bridge(Bridge::connect(host.window.clone()).unwrap(), app_info());
     let handle = mount_to(
         wrapper.clone().unchecked_into(),
-        move || view! { <App bridge=bridge /> },
+        move || view! { <ChatView host=app /> },
     );
     host.complete_handshake(host_init(capabilities)).await;
     host.post(
@@ -122,19 +122,20 @@ async fn open_room(capabilities: Value, history: Vec<Value>) -> (Mounted, Value)
             "structuredContent": {"status": "joined", "room_id": "lobby", "client_id": CLIENT}
         }}),
     );
-    // The log first, then the room: the members snapshot is never older than the log.
-    let get_history = host.tool_call("get_history").await;
+    // One call for the log and the room (the server reads the log first).
+    let load = host.tool_call("load_room").await;
+    assert_eq!(
+        load["params"]["arguments"],
+        json!({"room_id": "lobby", "client_id": CLIENT, "limit": 200})
+    );
     let latest = history.last().map_or(0, |m| m["seq"].as_u64().unwrap());
     host.tool_ok(
-        &get_history,
-        json!({"room_id": "lobby", "messages": history, "has_more": false, "latest_seq": latest}),
+        &load,
+        json!({
+            "history": {"room_id": "lobby", "messages": history, "has_more": false, "latest_seq": latest},
+            "room": room_info("active"),
+        }),
     );
-    let get_room = host.tool_call("get_room").await;
-    assert_eq!(
-        get_room["params"]["arguments"],
-        json!({"room_id": "lobby", "client_id": CLIENT})
-    );
-    host.tool_ok(&get_room, room_info("active"));
     let wait = host.tool_call("wait_for_message").await;
     settle().await;
     let mounted = Mounted {
@@ -455,10 +456,10 @@ async fn partial_tool_input_is_never_acted_on() {
     let document = web_sys::window().unwrap().document().unwrap();
     let wrapper = document.create_element("div").unwrap();
     document.body().unwrap().append_child(&wrapper).unwrap();
-    let bridge = Bridge::connect(host.window.clone()).unwrap();
+    let app = App::with_bridge(Bridge::connect(host.window.clone()).unwrap(), app_info());
     let _h = mount_to(
         wrapper.clone().unchecked_into(),
-        move || view! { <App bridge=bridge /> },
+        move || view! { <ChatView host=app /> },
     );
     host.complete_handshake(host_init(full_capabilities()))
         .await;
@@ -516,7 +517,7 @@ async fn size_reports_settle_without_a_loop() {
         .collect();
     assert!(!reports.is_empty(), "the View reports its size");
     let last = reports.last().unwrap()["params"].clone();
-    let (width, height) = resize::measure().unwrap();
+    let (width, height) = measure().unwrap();
     assert_eq!(
         last,
         json!({"width": width, "height": height}),
@@ -631,4 +632,99 @@ async fn typing_during_a_send_is_not_wiped_by_its_success() {
     settle().await;
     assert_eq!(m.text("li.mine .text"), "first");
     assert_eq!(draft.value(), "second, still typing");
+}
+
+/// The assistant, through the host, reads what the person selected and proposes a reply; the
+/// reply lands in the composer and is not sent.
+#[wasm_bindgen_test]
+async fn the_assistant_reads_the_selection_and_proposes_a_reply() {
+    let (m, _wait) = open_room(full_capabilities(), initial_history()).await;
+    m.host
+        .post(json!({"jsonrpc": "2.0", "id": 901, "method": "tools/list"}));
+    let listed = m.host.response(901).await;
+    let names: Vec<&str> = listed["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["get_selected_messages", "propose_reply"]);
+
+    m.host
+        .post(json!({"jsonrpc": "2.0", "id": 902, "method": "tools/call",
+                       "params": {"name": "get_selected_messages", "arguments": {}}}));
+    let none = m.host.response(902).await;
+    assert_eq!(none["result"]["structuredContent"]["messages"], json!([]));
+
+    m.element("li[data-seq='3'] input.select").click();
+    settle().await;
+    m.host
+        .post(json!({"jsonrpc": "2.0", "id": 903, "method": "tools/call",
+                       "params": {"name": "get_selected_messages", "arguments": {}}}));
+    let picked = m.host.response(903).await;
+    assert_eq!(
+        picked["result"]["structuredContent"]["messages"][0]["text"],
+        "hello from Bob"
+    );
+    assert!(
+        picked["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("> Bob: hello from Bob")
+    );
+
+    let draft: web_sys::HtmlTextAreaElement = m.element("textarea").unchecked_into();
+    m.host
+        .post(json!({"jsonrpc": "2.0", "id": 904, "method": "tools/call",
+                       "params": {"name": "propose_reply", "arguments": {"text": "Hi Bob!"}}}));
+    let proposed = m.host.response(904).await;
+    assert_ne!(proposed["result"]["isError"], json!(true), "{proposed}");
+    settle().await;
+    assert_eq!(draft.value(), "Hi Bob!");
+    assert_eq!(m.host.count("tools/call"), 0, "nothing was sent");
+
+    m.host
+        .post(json!({"jsonrpc": "2.0", "id": 905, "method": "tools/call",
+                       "params": {"name": "propose_reply", "arguments": {"text": "  "}}}));
+    assert_eq!(m.host.response(905).await["result"]["isError"], json!(true));
+    assert_eq!(draft.value(), "Hi Bob!", "a bad proposal changes nothing");
+}
+
+/// Addresses in messages are links that open through the host, never by navigating the View.
+#[wasm_bindgen_test]
+async fn links_open_through_the_host() {
+    let mut capabilities = full_capabilities();
+    capabilities["openLinks"] = json!({});
+    let mut history = initial_history();
+    history.push(message(
+        4,
+        "chat",
+        Some(("u_bob", "Bob")),
+        "see https://example.com/a?b=1. or javascript:alert(1)",
+    ));
+    let (m, _wait) = open_room(capabilities, history).await;
+    assert_eq!(
+        m.count("li[data-seq='4'] a.link"),
+        1,
+        "only the web address"
+    );
+    assert_eq!(
+        m.text("li[data-seq='4'] .text"),
+        "see https://example.com/a?b=1. or javascript:alert(1)"
+    );
+    let before = web_sys::window().unwrap().location().href().unwrap();
+    m.element("li[data-seq='4'] a.link").click();
+    let open = m.host.next("ui/open-link").await;
+    assert_eq!(open["params"], json!({"url": "https://example.com/a?b=1"}));
+    assert_eq!(
+        web_sys::window().unwrap().location().href().unwrap(),
+        before
+    );
+    m.host
+        .post(json!({"jsonrpc": "2.0", "id": open["id"], "result": {"isError": true}}));
+    settle().await;
+    assert!(
+        m.text(".notice")
+            .contains("Could not open https://example.com/a?b=1")
+    );
 }

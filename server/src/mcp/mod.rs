@@ -3,6 +3,7 @@
 //! calls one engine operation, and renders the outcome twice — `structuredContent` for programs
 //! and a short text for the model.
 
+mod apps;
 mod guard;
 mod params;
 mod resources;
@@ -12,22 +13,21 @@ use std::sync::Arc;
 
 use mcp_chat_shared::chat::{
     EnterQueueParams, ErrorResult, GetHistoryParams, JoinRoomParams, LeaveQueueParams,
-    OpenChatResult, RoomClientParams, SendMessageParams, WaitForMessageParams,
+    LoadRoomResult, OpenChatResult, RoomClientParams, SendMessageParams, WaitForMessageParams,
 };
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    ListResourcesResult, MetaObject, PaginatedRequestParams, ProgressNotificationParam,
+    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam,
     ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_handler, tool_router};
 use serde::Serialize;
-use serde_json::json;
 
 use crate::engine::{ChatError, Engine};
-use crate::view::VIEW_URI;
+use apps::{linked_to_view, view_helper};
 use params::Parameters;
 
 const INSTRUCTIONS: &str = "MCP Chat: real-time chat rooms for people and AI agents. \
@@ -44,14 +44,6 @@ pub struct ChatServer {
     tool_router: ToolRouter<ChatServer>,
 }
 
-/// `_meta` linking a tool to the View: the current key and the legacy flat one hosts still read.
-fn view_link() -> MetaObject {
-    MetaObject(rmcp::model::object(json!({
-        "ui": { "resourceUri": VIEW_URI },
-        "ui/resourceUri": VIEW_URI,
-    })))
-}
-
 fn success<T: Serialize>(value: &T, text: String) -> Result<CallToolResult, ErrorData> {
     let structured = serde_json::to_value(value).map_err(|e| {
         ErrorData::internal_error(format!("result serialization failed: {e}"), None)
@@ -65,14 +57,33 @@ fn success<T: Serialize>(value: &T, text: String) -> Result<CallToolResult, Erro
 
 /// A chat failure is a tool error the model reads (`isError: true`), not a protocol error.
 fn failure(error: ChatError) -> Result<CallToolResult, ErrorData> {
-    let body = ErrorResult {
+    tool_error(ErrorResult {
         success: false,
         status: "error".into(),
         error: error.to_string(),
         code: error.code().into(),
         field: error.field().map(str::to_owned),
         retry_after_ms: error.retry_after().map(|d| d.as_millis() as u64),
-    };
+    })
+}
+
+/// A View-only tool called by a client that renders no View.
+fn view_required(tool: &str) -> Result<CallToolResult, ErrorData> {
+    tool_error(ErrorResult {
+        success: false,
+        status: "error".into(),
+        error: format!(
+            "{tool} serves the chat View, which this client does not show (it did not declare \
+             the MCP Apps extension {}). Use wait_for_message and send_message to chat.",
+            mcp_apps::protocol::EXTENSION_ID
+        ),
+        code: "view_required".into(),
+        field: None,
+        retry_after_ms: None,
+    })
+}
+
+fn tool_error(body: ErrorResult) -> Result<CallToolResult, ErrorData> {
     let structured = serde_json::to_value(&body)
         .map_err(|e| ErrorData::internal_error(format!("error serialization failed: {e}"), None))?;
     let mut result = CallToolResult::error(vec![ContentBlock::text(format!(
@@ -141,7 +152,7 @@ or \"waiting\" (with your client_id and queue position). While waiting, call ent
 that client_id: it keeps your place and waits (long-poll, up to `timeout` seconds) until you are \
 matched; or call wait_for_message with just your client_id. Then loop on wait_for_message / \
 send_message. Keep client_id secret: it is your identity for every other call.",
-        meta = view_link()
+        meta = linked_to_view()
     )]
     async fn enter_queue(
         &self,
@@ -177,7 +188,7 @@ send_message. Keep client_id secret: it is your identity for every other call.",
 default; pass `capacity` to allow more); a full room or an ended one is an error. Returns your \
 client_id (secret identity for every other call) and the members. Messages sent before others \
 join are kept for them. Then loop: wait_for_message, send_message.",
-        meta = view_link()
+        meta = linked_to_view()
     )]
     async fn join_room(
         &self,
@@ -276,7 +287,7 @@ with before_seq). Does not change what wait_for_message returns."
     #[tool(
         description = "Open the live chat View of a room for the person you are helping (in hosts that \
 show MCP Apps). They can read along, type to the other side, and pick messages to hand to you.",
-        meta = view_link()
+        meta = linked_to_view()
     )]
     async fn open_chat(
         &self,
@@ -294,6 +305,36 @@ show MCP Apps). They can read along, type to the other side, and pick messages t
             format!("Opened the chat View. {}", text::room(&r.room))
         })
     }
+
+    #[tool(
+        description = "For the chat View: a room's latest messages and its members in one call.",
+        meta = view_helper()
+    )]
+    async fn load_room(
+        &self,
+        Parameters(p): Parameters<GetHistoryParams>,
+    ) -> Result<CallToolResult, ErrorData> {
+        // History first: the members read after it are at least as new as the messages.
+        let history = self
+            .engine
+            .history(&p.room_id, &p.client_id, p.before_seq, p.limit)
+            .await;
+        let outcome = match history {
+            Ok(history) => self
+                .engine
+                .room(&p.room_id, &p.client_id)
+                .await
+                .map(|room| LoadRoomResult { history, room }),
+            Err(e) => Err(e),
+        };
+        respond(outcome, |r| {
+            format!(
+                "Loaded {} messages. {}",
+                r.history.messages.len(),
+                text::room(&r.room)
+            )
+        })
+    }
 }
 
 #[tool_handler(router = self.tool_router)]
@@ -309,12 +350,32 @@ impl ServerHandler for ChatServer {
         .with_instructions(INSTRUCTIONS)
     }
 
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let renders_views = apps::client_renders_views(&context.peer);
+        let tools = self
+            .tool_router
+            .list_all()
+            .into_iter()
+            .filter_map(|tool| apps::offered(tool, renders_views))
+            .collect();
+        Ok(ListToolsResult::with_all_items(tools))
+    }
+
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let tool = request.name.to_string();
+        if apps::VIEW_ONLY_TOOLS.contains(&tool.as_str())
+            && !apps::client_renders_views(&context.peer)
+        {
+            return view_required(&tool).map(Into::into);
+        }
         let address = guard::caller_address(&context);
         let call = ToolCallContext::new(self, request, context);
         guard::call(&tool, address, self.tool_router.call(call)).await

@@ -17,6 +17,8 @@ use tokio::process::{Child, Command};
 pub mod redis_server;
 
 pub type Client = RunningService<RoleClient, ()>;
+/// A client that declares it renders MCP Apps Views, as Claude, VS Code or an `AppBridge` host do.
+pub type ViewClient = RunningService<RoleClient, rmcp::model::ClientConfig>;
 /// What a test talks through: a running client derefs to it and clones into it.
 pub type Peer = rmcp::service::Peer<RoleClient>;
 
@@ -163,6 +165,35 @@ pub async fn stdio_client() -> Client {
     }))
     .expect("spawn mcp-chat stdio");
     ().serve(transport)
+        .await
+        .expect("MCP client connects over stdio")
+}
+
+/// What a client that renders MCP Apps Views says in `initialize`.
+pub fn view_client_config() -> rmcp::model::ClientConfig {
+    let mut extensions = rmcp::model::ExtensionCapabilities::new();
+    let settings = serde_json::to_value(mcp_apps::protocol::ClientUiCapability::apps()).unwrap();
+    let Value::Object(settings) = settings else {
+        unreachable!("a capability is an object")
+    };
+    extensions.insert(mcp_apps::protocol::EXTENSION_ID.into(), settings);
+    let capabilities = rmcp::model::ClientCapabilities::builder()
+        .enable_extensions_with(extensions)
+        .build();
+    rmcp::model::ClientConfig::new(
+        capabilities,
+        rmcp::model::Implementation::new("view-host", "1.0"),
+    )
+}
+
+/// A `mcp-chat stdio` child with a client that renders MCP Apps Views.
+pub async fn stdio_view_client() -> ViewClient {
+    let transport = TokioChildProcess::new(Command::new(BIN).configure(|c| {
+        c.arg("stdio").env("RUST_LOG", "warn");
+    }))
+    .expect("spawn mcp-chat stdio");
+    view_client_config()
+        .serve(transport)
         .await
         .expect("MCP client connects over stdio")
 }

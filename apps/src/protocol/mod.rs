@@ -1,4 +1,5 @@
-//! MCP Apps (SEP-1865, protocol `2026-01-26`): the messages a View and its host exchange.
+//! MCP Apps (SEP-1865, protocol `2026-01-26`): the messages a View and its host exchange, and
+//! what a server declares about its Views ([`meta`]).
 //!
 //! The shapes follow the shipped TypeScript types of `@modelcontextprotocol/ext-apps` (what hosts
 //! validate against). Every field a host may omit is optional, unknown fields are kept in `extra`
@@ -9,6 +10,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::json::{Error, Fields, FromJson, object};
+
+mod meta;
+mod requests;
+
+pub use meta::*;
+pub use requests::*;
 
 /// The protocol version a View announces in `ui/initialize`.
 pub const PROTOCOL_VERSION: &str = "2026-01-26";
@@ -35,9 +42,15 @@ pub mod methods {
     pub const HOST_CONTEXT_CHANGED: &str = "ui/notifications/host-context-changed";
     pub const RESOURCE_TEARDOWN: &str = "ui/resource-teardown";
     pub const TOOLS_CALL: &str = "tools/call";
+    pub const TOOLS_LIST: &str = "tools/list";
+    pub const TOOLS_LIST_CHANGED: &str = "notifications/tools/list_changed";
+    pub const RESOURCES_LIST: &str = "resources/list";
     pub const RESOURCES_READ: &str = "resources/read";
+    pub const SAMPLING_CREATE_MESSAGE: &str = "sampling/createMessage";
     pub const PING: &str = "ping";
     pub const LOG: &str = "notifications/message";
+    pub const CANCELLED: &str = "notifications/cancelled";
+    pub const PROGRESS: &str = "notifications/progress";
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -72,8 +85,18 @@ pub enum DisplayMode {
 pub struct AppCapabilities {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub available_display_modes: Option<Vec<DisplayMode>>,
+    /// Present when the View provides tools the host may list and call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tools: Option<Value>,
+    pub tools: Option<AppToolsCapability>,
+}
+
+/// `appCapabilities.tools`: the View answers `tools/list` and `tools/call`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppToolsCapability {
+    /// Whether the View sends `notifications/tools/list_changed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list_changed: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -222,44 +245,40 @@ pub struct InitializeResult {
     pub host_context: HostContext,
 }
 
-/// The `_meta.ui` object of a UI resource (on its `resources/list` entry and its contents).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ResourceUiMeta {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub csp: Option<ResourceCsp>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prefers_border: Option<bool>,
-}
-
-/// What the View may reach beyond its own document. Empty lists: it connects nowhere.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ResourceCsp {
-    #[serde(default)]
-    pub connect_domains: Vec<String>,
-    #[serde(default)]
-    pub resource_domains: Vec<String>,
-    /// Proposed in ext-apps PR #667 and read by lenient hosts: allow `'wasm-unsafe-eval'`, which
-    /// the default policy lacks and which `WebAssembly.instantiate` needs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wasm_unsafe_eval: Option<bool>,
-}
-
-/// An MCP content block. The View only produces and reads text; anything else is kept opaque.
+/// An MCP content block. Text and images are typed; any other block (audio, resource links,
+/// embedded resources, kinds newer than this crate) is kept whole as JSON, so relaying a result
+/// loses nothing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "camelCase")]
+#[serde(from = "Value", into = "Value")]
 pub enum ContentBlock {
-    Text {
-        text: String,
-    },
-    #[serde(other)]
-    Other,
+    Text { text: String },
+    Image { data: String, mime_type: String },
+    Other(Value),
 }
 
 impl ContentBlock {
     pub fn text(text: impl Into<String>) -> Self {
         ContentBlock::Text { text: text.into() }
+    }
+
+    /// The text of a text block.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            ContentBlock::Text { text } => Some(text),
+            _ => None,
+        }
+    }
+}
+
+impl From<Value> for ContentBlock {
+    fn from(value: Value) -> Self {
+        ContentBlock::from_json(&value).unwrap_or(ContentBlock::Other(value))
+    }
+}
+
+impl From<ContentBlock> for Value {
+    fn from(block: ContentBlock) -> Self {
+        block.to_json()
     }
 }
 
@@ -292,14 +311,49 @@ pub struct ToolResult {
 }
 
 impl ToolResult {
+    /// A successful result whose text is `text` (what the model reads).
+    pub fn from_text(text: impl Into<String>) -> ToolResult {
+        ToolResult {
+            content: vec![ContentBlock::text(text)],
+            structured_content: None,
+            is_error: None,
+        }
+    }
+
+    /// A failed result (`isError: true`) explaining `message`: the model reads it and may retry.
+    pub fn error(message: impl Into<String>) -> ToolResult {
+        ToolResult {
+            is_error: Some(true),
+            ..ToolResult::from_text(message)
+        }
+    }
+
+    /// Adds data for programs (and Views) beside the text.
+    pub fn with_structured(mut self, structured: Value) -> ToolResult {
+        self.structured_content = Some(structured);
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.is_error == Some(true)
+    }
+
+    pub fn to_json(&self) -> Value {
+        let mut entries = vec![("content", blocks(&self.content))];
+        if let Some(structured) = &self.structured_content {
+            entries.push(("structuredContent", structured.clone()));
+        }
+        if let Some(is_error) = self.is_error {
+            entries.push(("isError", Value::Bool(is_error)));
+        }
+        object(entries)
+    }
+
     /// The readable text of the result (what a model would read).
     pub fn text(&self) -> String {
         self.content
             .iter()
-            .filter_map(|c| match c {
-                ContentBlock::Text { text } => Some(text.as_str()),
-                ContentBlock::Other => None,
-            })
+            .filter_map(ContentBlock::as_text)
             .collect::<Vec<_>>()
             .join("\n")
     }
@@ -391,7 +445,11 @@ impl InitializeParams {
             capabilities.push(("availableDisplayModes", Value::Array(modes)));
         }
         if let Some(tools) = &self.app_capabilities.tools {
-            capabilities.push(("tools", tools.clone()));
+            let mut entries = Vec::new();
+            if let Some(list_changed) = tools.list_changed {
+                entries.push(("listChanged", Value::Bool(list_changed)));
+            }
+            capabilities.push(("tools", object(entries)));
         }
         object(vec![
             ("appInfo", self.app_info.to_json()),
@@ -478,14 +536,29 @@ impl FromJson for InitializeResult {
 }
 
 impl FromJson for ContentBlock {
+    /// Never fails: a block of a kind this crate does not type, or one lacking a field, is kept
+    /// whole as [`ContentBlock::Other`], so relaying a result never drops or refuses it.
     fn from_json(value: &Value) -> Result<Self, Error> {
-        let f = Fields::of(value, "internally tagged enum ContentBlock")?;
-        match f.req::<String>("type")?.as_str() {
-            "text" => Ok(ContentBlock::Text {
-                text: f.req("text")?,
+        let Ok(f) = Fields::of(value, "a content block") else {
+            return Ok(ContentBlock::Other(value.clone()));
+        };
+        let typed = match f
+            .opt::<String>("type")
+            .ok()
+            .flatten()
+            .as_deref()
+            .unwrap_or("")
+        {
+            "text" => f.req("text").map(|text| ContentBlock::Text { text }),
+            "image" => f.req("data").and_then(|data| {
+                Ok(ContentBlock::Image {
+                    data,
+                    mime_type: f.req("mimeType")?,
+                })
             }),
-            _ => Ok(ContentBlock::Other),
-        }
+            _ => Err(Error::new()),
+        };
+        Ok(typed.unwrap_or_else(|_| ContentBlock::Other(value.clone())))
     }
 }
 
@@ -496,12 +569,17 @@ impl ContentBlock {
                 ("type", Value::from("text")),
                 ("text", Value::from(text.as_str())),
             ]),
-            ContentBlock::Other => object(vec![("type", Value::from("other"))]),
+            ContentBlock::Image { data, mime_type } => object(vec![
+                ("type", Value::from("image")),
+                ("data", Value::from(data.as_str())),
+                ("mimeType", Value::from(mime_type.as_str())),
+            ]),
+            ContentBlock::Other(value) => value.clone(),
         }
     }
 }
 
-fn blocks(content: &[ContentBlock]) -> Value {
+pub(crate) fn blocks(content: &[ContentBlock]) -> Value {
     Value::Array(content.iter().map(ContentBlock::to_json).collect())
 }
 
@@ -593,7 +671,18 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(r.text(), "ok");
-        assert_eq!(r.content[0], ContentBlock::Other);
+        assert_eq!(
+            r.content[0],
+            ContentBlock::Image {
+                data: "x".into(),
+                mime_type: "image/png".into()
+            }
+        );
+        let link = json!({"type": "resource_link", "uri": "file:///a", "name": "a"});
+        assert_eq!(
+            serde_json::to_value(ContentBlock::from(link.clone())).unwrap(),
+            link
+        );
     }
 
     #[test]

@@ -9,13 +9,13 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use mcp_chat_shared::apps::methods;
-use mcp_chat_shared::json::object;
 use serde_json::Value;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
-use crate::bridge::Bridge;
+use super::bridge::Bridge;
+use crate::json::object;
+use crate::protocol::methods;
 
 struct Inner {
     bridge: Bridge,
@@ -24,6 +24,7 @@ struct Inner {
     on_frame: RefCell<Option<Closure<dyn FnMut()>>>,
 }
 
+/// Reports the document's size while it lives ([`crate::App::start_auto_resize`]).
 pub struct AutoResize {
     observer: web_sys::ResizeObserver,
     _on_resize: Closure<dyn FnMut()>,
@@ -31,6 +32,7 @@ pub struct AutoResize {
 }
 
 impl AutoResize {
+    /// Observes the document and reports its size over `bridge`; `None` without a document.
     pub fn start(bridge: Bridge) -> Option<AutoResize> {
         let document = web_sys::window()?.document()?;
         let inner = Rc::new(Inner {
@@ -67,6 +69,7 @@ impl AutoResize {
         })
     }
 
+    /// Stops observing.
     pub fn stop(self) {
         self.observer.disconnect();
         self.inner.on_frame.borrow_mut().take();

@@ -1,55 +1,97 @@
-//! The View's side of the MCP Apps protocol: JSON-RPC over `postMessage` with its host.
+//! The View's side of the transport: JSON-RPC 2.0 over `postMessage` with its host.
 //!
 //! One [`Bridge`] per View. It posts to the host window and accepts messages only from that same
 //! window (`event.source`) and only when they are JSON-RPC 2.0 — anything else posted to our
 //! window (extensions, dev tools) is ignored without failing. Outgoing requests get numeric ids
 //! and a timeout; responses are routed back to the caller by id, and a response to an unknown id
-//! is dropped. Requests from the host are answered by the registered handler, or with -32601.
+//! is dropped. A request the View stops waiting for (its timeout passed, or the future was
+//! dropped) is withdrawn with `notifications/cancelled`, so the host can stop the work.
+//! Requests from the host are answered by the registered handler (asynchronously), or with
+//! -32601; a host `notifications/cancelled` stops the handler and sends no answer, as MCP asks.
 //!
 //! The host window is injected ([`Bridge::connect`]) rather than read from `window.parent`, so
 //! that browser tests can play the host from a same-origin iframe.
 
 use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::time::Duration;
 
 use futures::channel::oneshot;
-use futures::future::{Either, select};
-use mcp_chat_shared::apps::{
-    AppCapabilities, DisplayMode, Implementation, InitializeParams, InitializeResult,
-    PROTOCOL_VERSION, methods,
-};
-use mcp_chat_shared::json::FromJson;
-use mcp_chat_shared::jsonrpc::{
-    Incoming, Notification, Request, RequestId, Response, RpcError, codes,
-};
+use futures::future::{AbortHandle, Abortable, Either, select};
 use serde_json::Value;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{MessageEvent, Window};
 
+use crate::json::{FromJson, object};
+use crate::jsonrpc::{Incoming, Notification, Request, RequestId, Response, RpcError, codes};
+use crate::protocol::{CancelledParams, Progress, methods};
+
 /// How long a request may go unanswered before it fails. Long enough for a proxied tool call
-/// (whose own server-side wait is bounded well below this).
+/// whose server answers slowly; pass a shorter one where the caller knows better.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(90);
 
+/// What a request handler produces: the answer, later.
+pub type Answer = Pin<Box<dyn Future<Output = Result<Value, RpcError>>>>;
 type NotificationHandler = Box<dyn Fn(&str, Value)>;
-type RequestHandler = Box<dyn Fn(&str, Value) -> Option<Result<Value, RpcError>>>;
+type RequestHandler = Box<dyn Fn(&str, Value) -> Option<Answer>>;
+type ProgressHandler = Box<dyn Fn(Progress)>;
 type MessageListener = Closure<dyn FnMut(MessageEvent)>;
 type Reply = oneshot::Sender<Result<Value, RpcError>>;
 
+/// A request awaiting its response.
+struct Waiting {
+    id: RequestId,
+    reply: Reply,
+    on_progress: Option<ProgressHandler>,
+}
+
 /// Requests awaiting their response, by id. A handful at most, so a list (no hash map code).
 #[derive(Default)]
-struct Pending(Vec<(RequestId, Reply)>);
+struct Pending(Vec<Waiting>);
 
 impl Pending {
-    fn insert(&mut self, id: RequestId, reply: Reply) {
-        self.remove(&id);
-        self.0.push((id, reply));
+    fn remove(&mut self, id: &RequestId) -> Option<Waiting> {
+        let at = self.0.iter().position(|w| &w.id == id)?;
+        Some(self.0.swap_remove(at))
+    }
+}
+
+/// How a request is sent: its timeout, and who hears of its progress.
+pub struct RequestOptions {
+    pub timeout: Duration,
+    /// Called with each `notifications/progress` the host sends for the request; setting it
+    /// adds a `progressToken` to the request's `_meta`.
+    pub on_progress: Option<Box<dyn Fn(Progress)>>,
+}
+
+impl Default for RequestOptions {
+    fn default() -> Self {
+        RequestOptions {
+            timeout: DEFAULT_REQUEST_TIMEOUT,
+            on_progress: None,
+        }
+    }
+}
+
+impl RequestOptions {
+    /// The default options with this timeout.
+    pub fn within(timeout: Duration) -> Self {
+        RequestOptions::default().timeout(timeout)
     }
 
-    fn remove(&mut self, id: &RequestId) -> Option<Reply> {
-        let at = self.0.iter().position(|(k, _)| k == id)?;
-        Some(self.0.swap_remove(at).1)
+    /// Fails the request (and withdraws it from the host) after `timeout`.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Follows the request's progress, where the host reports it.
+    pub fn on_progress(mut self, f: impl Fn(Progress) + 'static) -> Self {
+        self.on_progress = Some(Box::new(f));
+        self
     }
 }
 
@@ -63,9 +105,40 @@ struct Inner {
     host: Window,
     next_id: Cell<i64>,
     pending: RefCell<Pending>,
+    /// Host requests being answered, so a host `notifications/cancelled` can stop them.
+    answering: RefCell<Vec<(RequestId, AbortHandle)>>,
     on_notification: RefCell<Option<NotificationHandler>>,
     on_request: RefCell<Option<RequestHandler>>,
     listener: RefCell<Option<MessageListener>>,
+    /// Set while answering the host's teardown: disconnect once that answer is out.
+    closing: Cell<bool>,
+}
+
+/// Withdraws a request the caller stopped waiting for: dropped before its answer came (the
+/// caller's future was dropped, or the timeout fired), it is removed and the host told.
+struct Withdraw<'a> {
+    bridge: &'a Bridge,
+    id: RequestId,
+    reason: &'static str,
+    answered: bool,
+}
+
+impl Drop for Withdraw<'_> {
+    fn drop(&mut self) {
+        if self.answered {
+            return;
+        }
+        let was_pending = self.bridge.inner.pending.borrow_mut().remove(&self.id);
+        if was_pending.is_some() {
+            let cancelled = CancelledParams {
+                request_id: self.id.clone(),
+                reason: Some(self.reason.into()),
+            };
+            let _ = self
+                .bridge
+                .notify(methods::CANCELLED, Some(cancelled.to_json()));
+        }
+    }
 }
 
 impl Bridge {
@@ -87,9 +160,11 @@ impl Bridge {
             host,
             next_id: Cell::new(1),
             pending: RefCell::new(Pending::default()),
+            answering: RefCell::new(Vec::new()),
             on_notification: RefCell::new(None),
             on_request: RefCell::new(None),
             listener: RefCell::new(None),
+            closing: Cell::new(false),
         });
         let weak = Rc::downgrade(&inner);
         let listener = MessageListener::new(move |event: MessageEvent| {
@@ -112,61 +187,99 @@ impl Bridge {
             let _ = window
                 .remove_event_listener_with_callback("message", listener.as_ref().unchecked_ref());
         }
-        for (_, tx) in self.inner.pending.borrow_mut().0.drain(..) {
-            let _ = tx.send(Err(RpcError::new(
+        for waiting in self.inner.pending.borrow_mut().0.drain(..) {
+            let _ = waiting.reply.send(Err(RpcError::new(
                 codes::INTERNAL_ERROR,
                 "bridge disconnected",
             )));
         }
+        for (_, handle) in self.inner.answering.borrow_mut().drain(..) {
+            handle.abort();
+        }
     }
 
-    /// Handles host notifications (`ui/notifications/*`). Replaces any earlier handler.
+    /// Disconnects once the answer to the host request being handled now has been posted (the
+    /// host's teardown must still get its answer).
+    pub fn disconnect_after_answer(&self) {
+        self.inner.closing.set(true);
+    }
+
+    /// Handles host notifications. Replaces any earlier handler.
     pub fn on_notification(&self, handler: impl Fn(&str, Value) + 'static) {
         *self.inner.on_notification.borrow_mut() = Some(Box::new(handler));
     }
 
     /// Handles host requests. Returning `None` answers -32601 (method not found).
-    pub fn on_request(
-        &self,
-        handler: impl Fn(&str, Value) -> Option<Result<Value, RpcError>> + 'static,
-    ) {
+    pub fn on_request(&self, handler: impl Fn(&str, Value) -> Option<Answer> + 'static) {
         *self.inner.on_request.borrow_mut() = Some(Box::new(handler));
     }
 
     /// Sends a request and waits for its response, failing after [`DEFAULT_REQUEST_TIMEOUT`].
     pub async fn request(&self, method: &str, params: Option<Value>) -> Result<Value, RpcError> {
-        self.request_with_timeout(method, params, DEFAULT_REQUEST_TIMEOUT)
+        self.request_with(method, params, RequestOptions::default())
             .await
     }
 
-    pub async fn request_with_timeout(
+    /// Sends a request with `options`. If the timeout passes, or the returned future is dropped
+    /// before the answer, the host gets `notifications/cancelled` for it.
+    pub async fn request_with(
         &self,
         method: &str,
         params: Option<Value>,
-        timeout: Duration,
+        options: RequestOptions,
     ) -> Result<Value, RpcError> {
         let id = RequestId::Number(self.inner.next_id.get());
         self.inner.next_id.set(self.inner.next_id.get() + 1);
-        let (tx, rx) = oneshot::channel();
-        self.inner.pending.borrow_mut().insert(id.clone(), tx);
+        let params = match (&options.on_progress, params) {
+            (Some(_), Some(Value::Object(mut map))) => {
+                let meta = map
+                    .entry("_meta")
+                    .or_insert_with(|| Value::Object(Default::default()));
+                if let Value::Object(meta) = meta {
+                    meta.insert("progressToken".into(), id.to_json());
+                }
+                Some(Value::Object(map))
+            }
+            (Some(_), None) => Some(object(vec![(
+                "_meta",
+                object(vec![("progressToken", id.to_json())]),
+            )])),
+            (_, params) => params,
+        };
+        let (reply, rx) = oneshot::channel();
+        self.inner.pending.borrow_mut().0.push(Waiting {
+            id: id.clone(),
+            reply,
+            on_progress: options.on_progress,
+        });
         if let Err(e) = self.post(Request::new(id.clone(), method, params).to_json()) {
             self.inner.pending.borrow_mut().remove(&id);
             return Err(e);
         }
-        let timer = sleep(timeout);
+        let mut withdraw = Withdraw {
+            bridge: self,
+            id,
+            reason: "the View no longer waits for the answer",
+            answered: false,
+        };
+        let timer = sleep(options.timeout);
         futures::pin_mut!(timer);
         match select(rx, timer).await {
-            Either::Left((Ok(outcome), _)) => outcome,
+            Either::Left((Ok(outcome), _)) => {
+                withdraw.answered = true;
+                outcome
+            }
             Either::Left((Err(_), _)) => {
+                withdraw.answered = true;
                 Err(RpcError::new(codes::INTERNAL_ERROR, "request dropped"))
             }
             Either::Right(_) => {
-                self.inner.pending.borrow_mut().remove(&id);
+                withdraw.reason = "timed out";
                 Err(RpcError::new(
                     codes::TIMEOUT,
                     format!(
                         "{method}: no answer from the host within {}s",
-                        timeout.as_secs()
+                        timeout_secs(options.timeout)
                     ),
                 ))
             }
@@ -175,29 +288,6 @@ impl Bridge {
 
     pub fn notify(&self, method: &str, params: Option<Value>) -> Result<(), RpcError> {
         self.post(Notification::new(method, params).to_json())
-    }
-
-    /// The MCP Apps handshake: `ui/initialize`, then `ui/notifications/initialized`.
-    pub async fn initialize(&self, app_info: Implementation) -> Result<InitializeResult, RpcError> {
-        let params = InitializeParams {
-            app_info,
-            app_capabilities: AppCapabilities {
-                available_display_modes: Some(vec![DisplayMode::Inline, DisplayMode::Fullscreen]),
-                tools: None,
-            },
-            protocol_version: PROTOCOL_VERSION.into(),
-        };
-        let result = self
-            .request(methods::INITIALIZE, Some(params.to_json()))
-            .await?;
-        let result = InitializeResult::from_json(&result).map_err(|e| {
-            RpcError::new(
-                codes::INTERNAL_ERROR,
-                format!("{}: unexpected result: {e}", methods::INITIALIZE),
-            )
-        })?;
-        self.notify(methods::INITIALIZED, None)?;
-        Ok(result)
     }
 
     fn post(&self, message: Value) -> Result<(), RpcError> {
@@ -228,38 +318,103 @@ impl Bridge {
         };
         match Incoming::classify(&value) {
             Some(Incoming::Response { id, outcome }) => {
-                if let Some(tx) = self.inner.pending.borrow_mut().remove(&id) {
-                    let _ = tx.send(outcome);
+                let waiting = self.inner.pending.borrow_mut().remove(&id);
+                if let Some(waiting) = waiting {
+                    let _ = waiting.reply.send(outcome);
                 }
             }
-            Some(Incoming::Notification { method, params }) => {
-                if let Some(handler) = self.inner.on_notification.borrow().as_ref() {
-                    handler(&method, params);
+            Some(Incoming::Notification { method, params }) => match method.as_str() {
+                methods::PROGRESS => self.progress(&params),
+                methods::CANCELLED => {
+                    if let Ok(cancelled) = CancelledParams::from_json(&params) {
+                        let mut answering = self.inner.answering.borrow_mut();
+                        if let Some(at) = answering
+                            .iter()
+                            .position(|(id, _)| *id == cancelled.request_id)
+                        {
+                            answering.swap_remove(at).1.abort();
+                        }
+                    }
                 }
-            }
-            Some(Incoming::Request { id, method, params }) => {
-                let answer = if method == methods::PING {
-                    Some(Ok(Value::Object(Default::default())))
-                } else {
-                    self.inner
-                        .on_request
-                        .borrow()
-                        .as_ref()
-                        .and_then(|handler| handler(&method, params))
-                };
-                let response = match answer {
-                    Some(Ok(result)) => Response::ok(id, result),
-                    Some(Err(error)) => Response::err(id, error),
-                    None => Response::err(
-                        id,
-                        RpcError::new(codes::METHOD_NOT_FOUND, format!("unknown method {method}")),
-                    ),
-                };
-                let _ = self.post(response.to_json());
-            }
+                _ => {
+                    if let Some(handler) = self.inner.on_notification.borrow().as_ref() {
+                        handler(&method, params);
+                    }
+                }
+            },
+            Some(Incoming::Request { id, method, params }) => self.answer(id, method, params),
             None => {}
         }
     }
+
+    fn progress(&self, params: &Value) {
+        let Ok(progress) = Progress::from_json(params) else {
+            return;
+        };
+        let Ok(id) = RequestId::from_json(&progress.progress_token) else {
+            return;
+        };
+        let pending = self.inner.pending.borrow();
+        if let Some(f) = pending
+            .0
+            .iter()
+            .find(|w| w.id == id)
+            .and_then(|w| w.on_progress.as_ref())
+        {
+            f(progress);
+        }
+    }
+
+    fn answer(&self, id: RequestId, method: String, params: Value) {
+        let answer = if method == methods::PING {
+            None
+        } else {
+            self.inner
+                .on_request
+                .borrow()
+                .as_ref()
+                .and_then(|handler| handler(&method, params))
+        };
+        let Some(answer) = answer else {
+            let response = if method == methods::PING {
+                Response::ok(id, Value::Object(Default::default()))
+            } else {
+                Response::err(
+                    id,
+                    RpcError::new(codes::METHOD_NOT_FOUND, format!("unknown method {method}")),
+                )
+            };
+            let _ = self.post(response.to_json());
+            return;
+        };
+        let (handle, registration) = AbortHandle::new_pair();
+        self.inner.answering.borrow_mut().push((id.clone(), handle));
+        let bridge = self.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let outcome = Abortable::new(answer, registration).await;
+            let mut answering = bridge.inner.answering.borrow_mut();
+            let Some(at) = answering.iter().position(|(k, _)| *k == id) else {
+                return; // cancelled by the host: no answer, as MCP asks
+            };
+            answering.swap_remove(at);
+            drop(answering);
+            let response = match outcome {
+                Ok(Ok(result)) => Response::ok(id, result),
+                Ok(Err(error)) => Response::err(id, error),
+                Err(_aborted) => return,
+            };
+            let _ = bridge.post(response.to_json());
+            if bridge.inner.closing.get() {
+                bridge.disconnect();
+            }
+        });
+    }
+}
+
+fn timeout_secs(timeout: Duration) -> u64 {
+    timeout
+        .as_secs()
+        .max(u64::from(timeout.subsec_millis() > 0))
 }
 
 /// How deeply arrays and objects may nest in a message (serde_json's limit, which the View used
