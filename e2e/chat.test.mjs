@@ -150,6 +150,72 @@ test('selected messages reach the host as one ui/message, and the model context 
   assert.equal(context.structuredContent.room_id, pairRoom);
 });
 
+test("the assistant reads the selection and proposes a reply through the View's own tools", async () => {
+  const page = hosts.alice.page;
+  assert.deepEqual(await page.evaluate(() => window.host.viewCapabilities().tools), { listChanged: true });
+  const listed = await page.evaluate(() => window.host.listViewTools());
+  assert.deepEqual(listed.tools.map((t) => t.name), ['get_selected_messages', 'propose_reply']);
+  assert.equal(listed.tools[1].inputSchema.required[0], 'text');
+
+  const v = view('alice');
+  await v.click('li.theirs:has-text("Can your assistant summarise our plan?") input.select');
+  const selection = await page.evaluate(() => window.host.callViewTool('get_selected_messages', {}));
+  assert.match(selection.content[0].text, /> Bob: Can your assistant summarise our plan\?/);
+  assert.equal(selection.structuredContent.messages[0].author, 'Bob');
+  await v.click('.handoff button:has-text("Clear")');
+
+  const callsBefore = (await hostLog('alice')).toolCalls.filter((n) => n === 'send_message').length;
+  const reply = 'The plan: meet at ten, Bob.';
+  const proposed = await page.evaluate((text) => window.host.callViewTool('propose_reply', { text }), reply);
+  assert.notEqual(proposed.isError, true, JSON.stringify(proposed));
+  await v.waitForFunction((text) => document.querySelector('textarea').value === text, reply, { polling: 100, timeout: 5000 });
+  await new Promise((r) => setTimeout(r, 500));
+  const callsAfter = (await hostLog('alice')).toolCalls.filter((n) => n === 'send_message').length;
+  assert.equal(callsAfter, callsBefore, 'a proposal is never sent by itself');
+  // The person sends it (or not): here they do.
+  await v.press('textarea', 'Enter');
+  await sees('bob', reply);
+});
+
+test('links in messages open through the host; the View never navigates', async () => {
+  const url = 'https://example.com/plan?day=friday';
+  await say('bob', `The plan is at ${url}.`);
+  await sees('alice', `The plan is at ${url}.`);
+  const v = view('alice');
+  const where = await v.evaluate(() => location.href);
+  await v.click(`li.theirs a.link[href="${url}"]`);
+  await hosts.alice.page.waitForFunction((u) => window.host.log.links.includes(u), url, { polling: 100, timeout: 5000 });
+  assert.equal(await view('alice').evaluate(() => location.href), where);
+});
+
+test('a send the host never answers is withdrawn on its timeout, and the draft stays', async () => {
+  const page = hosts.alice.page;
+  await page.evaluate(() => window.host.hold('send_message'));
+  await say('alice', 'this one will time out');
+  await page.waitForFunction(
+    () => window.host.log.cancelled.some((c) => c.name === 'send_message' && c.reason === 'timed out'),
+    null, { polling: 200, timeout: 40000 },
+  );
+  await view('alice').waitForSelector('.composer-error', { timeout: 5000 });
+  assert.equal(await view('alice').inputValue('textarea'), 'this one will time out', 'the draft is kept');
+  await page.evaluate(() => window.host.release('send_message'));
+  await view('alice').fill('textarea', '');
+});
+
+test('the model is offered what it may use: helpers hidden, no View for clients without one', async () => {
+  const forHost = await hosts.alice.page.evaluate(() => window.host.listTools());
+  const byName = Object.fromEntries(forHost.tools.map((t) => [t.name, t]));
+  assert.deepEqual(byName.load_room._meta.ui.visibility, ['app'], 'a helper only the View calls');
+  assert.equal(byName.open_chat._meta.ui.resourceUri, 'ui://mcp-chat/room.html');
+  assert.ok((await hostLog('alice')).toolCalls.includes('load_room'), 'the View loads rooms with it');
+  const plain = await agent();
+  const forAgent = (await plain.listTools()).tools;
+  const names = forAgent.map((t) => t.name);
+  assert.ok(!names.includes('open_chat') && !names.includes('load_room'), names.join());
+  assert.ok(forAgent.every((t) => t._meta?.ui === undefined), 'no View links');
+  await plain.close();
+});
+
 test('the View follows the host theme and display mode', async () => {
   await hosts.alice.page.evaluate(() => window.host.setContext({ theme: 'dark' }));
   await view('alice').waitForFunction(() => document.documentElement.dataset.theme === 'dark', null, { polling: 100 });

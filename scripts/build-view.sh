@@ -3,6 +3,8 @@
 #
 #   scripts/build-view.sh           build, then refresh the shipped document (commit it with the change)
 #   scripts/build-view.sh --check   build, then fail if the shipped document differs from the build
+#   scripts/build-view.sh --app DIR build another MCP App's View the same way (its crate in DIR,
+#                                   with an index.html for trunk), into target/<crate>-dist/<crate>.html
 #
 # The stages, all into target/view-dist/: trunk renders index.html (the page and its inlined CSS),
 # then one MVP-level wasm32 build of the View crate yields both engines the document carries:
@@ -21,11 +23,25 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mode=refresh
-case "${1:-}" in
-  "") ;;
-  --check) mode=check ;;
-  *) echo "usage: scripts/build-view.sh [--check]" >&2; exit 2 ;;
-esac
+app=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --check) mode=check ;;
+    --app) app=${2:?--app needs a directory}; shift ;;
+    *) echo "usage: scripts/build-view.sh [--check | --app DIR]" >&2; exit 2 ;;
+  esac
+  shift
+done
+if [ -n "$app" ]; then
+  [ "$mode" = refresh ] || { echo "error: --check is for the shipped chat View" >&2; exit 2; }
+  [ -f "$app/Cargo.toml" ] && [ -f "$app/index.html" ] ||
+    { echo "error: $app needs a Cargo.toml and an index.html" >&2; exit 2; }
+  # The crate's name is its View binary's name and its outputs' stem.
+  stem=$(sed -n 's/^name = "\(.*\)"$/\1/p' "$app/Cargo.toml" | head -n 1)
+  mode=app
+else
+  stem=mcp-chat-view
+fi
 
 # The pinned toolchain (RUST_VERSION; setup.sh installs the rest).
 source scripts/lib/versions.sh
@@ -42,30 +58,47 @@ done
 # setup.sh installed Rust $RUST_VERSION beside the default toolchain if that is another one.
 rustc --version | grep -q "^rustc $RUST_VERSION " || export RUSTUP_TOOLCHAIN=$RUST_VERSION
 
-dist=target/view-dist
-work=target/view-build
+if [ "$mode" = app ]; then
+  dist=target/$stem-dist
+  work=target/$stem-build
+else
+  dist=target/view-dist
+  work=target/view-build
+fi
 mkdir -p "$work"
 
 echo "==> Building the View page (trunk)" >&2
-trunk --offline=true build --release >&2
+if [ "$mode" = app ]; then
+  trunk --offline=true build --release --dist "$dist" "$app/index.html" >&2
+else
+  trunk --offline=true build --release >&2
+fi
 
-echo "==> Compiling the View (wasm32, MVP features)" >&2
+echo "==> Compiling the View (wasm32, MVP features, std rebuilt to abort on panic at once)" >&2
 # Why MVP: wasm2js understands only the WebAssembly MVP, and one build serving both engines
-# guarantees they run the same program. The prebuilt std still carries newer instructions; the
-# wasm-opt lowering passes below rewrite them. Paths are remapped so panic locations do not carry
-# this machine's directories (nor the registry's index directory) into the document.
+# guarantees they run the same program. The std sources may carry newer instructions; the
+# wasm-opt lowering passes below rewrite them.
+# Why the standard library is rebuilt (-Zbuild-std, with RUSTC_BOOTSTRAP on the pinned stable
+# compiler): the `immediate-abort` panic strategy makes every panic a trap, so neither the panic
+# messages nor the formatting machinery behind them is compiled in — 15 KB less gzipped wasm
+# (BENCHMARKS.md), which is what keeps the document within its budget. A panic in the View then
+# shows in the console as "unreachable" instead of its message; panics are bugs, and the
+# browser tests (wasm-pack, normal builds) still print them.
+# Paths are remapped so nothing of this machine (the project, the registry's index directory,
+# the toolchain's sysroot) reaches the document.
 cargo fetch --locked --target wasm32-unknown-unknown >/dev/null 2>&1 || cargo fetch --target wasm32-unknown-unknown
-remap="--remap-path-prefix=$PWD/="
+remap="--remap-path-prefix=$PWD/= --remap-path-prefix=$(rustc --print sysroot)=/rust"
 for registry in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/; do remap+=" --remap-path-prefix=$registry="; done
-RUSTFLAGS="-C target-cpu=mvp $remap" \
-  cargo build --profile view --locked --target wasm32-unknown-unknown -p mcp-chat-view --bin mcp-chat-view
-compiled=${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/view/mcp-chat-view.wasm
+RUSTC_BOOTSTRAP=1 RUSTFLAGS="-C target-cpu=mvp -Z unstable-options -C panic=immediate-abort $remap" \
+  cargo build --profile view --locked --target wasm32-unknown-unknown -Z build-std=std,panic_abort \
+  -p "$stem" --bin "$stem"
+compiled=${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/view/$stem.wasm
 
 # The target_features section still lists reference-types (from std); wasm-bindgen would then
 # emit externref glue the MVP module cannot satisfy. Dropping the section selects the plain glue.
 wasm-opt --all-features --disable-compact-imports --strip-target-features "$compiled" -o "$work/stripped.wasm"
 wasm-bindgen --target web --remove-name-section --remove-producers-section \
-  --out-dir "$work" --out-name mcp-chat-view "$work/stripped.wasm"
+  --out-dir "$work" --out-name "$stem" "$work/stripped.wasm"
 
 echo "==> Optimising (wasm-opt -Oz with MVP lowering)" >&2
 # Besides the lowering: wasm-streams' stream classes are exported (leptos -> server_fn pulls them
@@ -79,25 +112,25 @@ wasm-opt "${features[@]}" \
   --llvm-memory-copy-fill-lowering --llvm-nontrapping-fptoint-lowering --signext-lowering \
   --remove-exports --pass-arg='remove-exports@*intounderlying*' \
   --low-memory-unused --zero-filled-memory --one-caller-inline-max-function-size=0 \
-  -Oz "$work/mcp-chat-view_bg.wasm" -o "$work/optimised.wasm"
+  -Oz "$work/${stem}_bg.wasm" -o "$work/optimised.wasm"
 # Short import, export and module names (wasm-bindgen's carry 16-hex-digit hashes that barely
 # compress); the glue is renamed to match below.
 wasm-opt "${features[@]}" --minify-imports-and-exports-and-modules \
-  "$work/optimised.wasm" -o "$dist/mcp-chat-view_bg.wasm" >"$work/names.json"
-if wasm-dis "$dist/mcp-chat-view_bg.wasm" | grep '(import ' | grep -qv '(import "a" '; then
+  "$work/optimised.wasm" -o "$dist/${stem}_bg.wasm" >"$work/names.json"
+if wasm-dis "$dist/${stem}_bg.wasm" | grep '(import ' | grep -qv '(import "a" '; then
   echo "error: wasm-opt left an import module other than \"a\"" >&2; exit 1
 fi
 
 echo "==> Translating to JavaScript (wasm2js)" >&2
-wasm2js -Oz "$dist/mcp-chat-view_bg.wasm" -o "$work/wasm2js.js"
+wasm2js -Oz "$dist/${stem}_bg.wasm" -o "$work/wasm2js.js"
 node scripts/lib/js-engine.mjs "$work/wasm2js.js" "$work/engine.js"
-esbuild "$work/engine.js" --minify --log-level=warning --outfile="$dist/mcp-chat-view.engine.js" --allow-overwrite
+esbuild "$work/engine.js" --minify --log-level=warning --outfile="$dist/$stem.engine.js" --allow-overwrite
 
 # The glue hands its instantiation hooks to the document's loader (view/loader.js): both
 # engines are instantiated there, from the same import object. It becomes a classic script (IIFE)
 # so the loader can run it from a compressed payload; its `import.meta.url` fallback is for
 # loading the wasm by URL, which the loader never does.
-glue="$work/mcp-chat-view.js"
+glue="$work/$stem.js"
 for hook in __wbg_get_imports __wbg_finalize_init; do
   grep -q "function $hook(" "$glue" || {
     echo "error: the wasm-bindgen glue has no $hook(); its output format changed" >&2; exit 1; }
@@ -105,19 +138,23 @@ done
 node scripts/lib/minify-names.mjs "$work/names.json" "$glue" "$work/glue-renamed.js"
 { cat "$work/glue-renamed.js"; echo 'globalThis.mcpChatGlue = { imports: __wbg_get_imports, start: __wbg_finalize_init };'; } \
   >"$work/glue.js"
-esbuild "$work/glue.js" --minify --format=iife --log-level=error --outfile="$dist/mcp-chat-view.js" --allow-overwrite
+esbuild "$work/glue.js" --minify --format=iife --log-level=error --outfile="$dist/$stem.js" --allow-overwrite
 
 # The document's loader (see the file), minified; the bundler fills in its payloads.
 esbuild view/loader.js --minify --log-level=warning --outfile="$dist/loader.js" --allow-overwrite
 
 size() { printf '%s bytes (%s gzipped)' "$(wc -c <"$1")" "$(gzip -9 -c "$1" | wc -c)"; }
-echo "    wasm:      $(size "$dist/mcp-chat-view_bg.wasm")" >&2
-echo "    JS engine: $(size "$dist/mcp-chat-view.engine.js")" >&2
-echo "    glue:      $(size "$dist/mcp-chat-view.js")" >&2
+echo "    wasm:      $(size "$dist/${stem}_bg.wasm")" >&2
+echo "    JS engine: $(size "$dist/$stem.engine.js")" >&2
+echo "    glue:      $(size "$dist/$stem.js")" >&2
 
 echo "==> Folding into one document (tools/view-bundle)" >&2
-cargo run --locked --quiet -p mcp-chat-view-bundle -- "$dist" "$dist/mcp-chat-view.html"
-echo "    document:  $(size "$dist/mcp-chat-view.html")" >&2
+cargo run --locked --quiet -p mcp-chat-view-bundle -- "$dist" "$dist/$stem.html" "$stem"
+echo "    document:  $(size "$dist/$stem.html")" >&2
+if [ "$mode" = app ]; then
+  echo "    built $dist/$stem.html" >&2
+  exit 0
+fi
 
 shipped=server/assets/mcp-chat-view.html
 if cmp -s "$dist/mcp-chat-view.html" "$shipped"; then

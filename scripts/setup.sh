@@ -66,6 +66,16 @@ else
     rustup target add --toolchain "$RUST_VERSION" wasm32-unknown-unknown
 fi
 
+# build-view.sh rebuilds the standard library for the View (its panic strategy): it needs the
+# sources of exactly that Rust.
+step "Rust $RUST_VERSION standard library sources (rust-src)"
+if rustc --version | grep -q "^rustc $RUST_VERSION "; then view_toolchain=(); else view_toolchain=(--toolchain "$RUST_VERSION"); fi
+if rustup component list --installed "${view_toolchain[@]}" | grep -q '^rust-src'; then
+  skip "present"
+else
+  rustup component add rust-src "${view_toolchain[@]}"
+fi
+
 step "Rust components rustfmt, clippy"
 rustup component list --installed | grep -q '^clippy' || rustup component add clippy
 rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt

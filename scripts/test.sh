@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs every check and test suite: the shipped View against a fresh build of its sources,
-# formatting, clippy (native and wasm32), the native unit and integration tests, the View's
-# browser tests (wasm-pack, headless Chromium), the end-to-end chat scenarios in real hosts under
-# both CSPs (JavaScript and WebAssembly engines), then the View build's reproducibility and
-# `cargo install` with Rust alone.
+# formatting, clippy (native and wasm32), the native unit and integration tests, the browser
+# tests of mcp-apps and of the View (wasm-pack, headless Chromium), the end-to-end chat scenarios
+# and the example App (examples/hello-app) in real hosts under both CSPs (JavaScript and
+# WebAssembly engines), then the View build's reproducibility and `cargo install` with Rust alone.
 # Installs what is missing first (scripts/setup.sh), so it works on a fresh clone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +29,11 @@ stage "Clippy (native)"
 cargo clippy --locked --workspace --exclude mcp-chat-view --all-targets -- -D warnings
 
 stage "Clippy (wasm32)"
-cargo clippy --locked --target wasm32-unknown-unknown -p mcp-apps -p mcp-chat-view -p mcp-chat-shared --all-targets -- -D warnings
+cargo clippy --locked --target wasm32-unknown-unknown -p mcp-apps -p mcp-chat-view -p mcp-chat-shared -p hello-app --all-targets -- -D warnings
+
+stage "mcp-apps documentation (rustdoc on every public item, no warnings)"
+RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps -p mcp-apps
+RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps -p mcp-apps --target wasm32-unknown-unknown --features testing
 
 stage "Native tests (unit + integration against the real binary)"
 cargo test --locked -p mcp-apps -p mcp-chat-shared -p mcp-chat -p mcp-chat-view-bundle
@@ -44,14 +48,18 @@ wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver --mode n
 stage "View browser tests (wasm-pack, headless Chromium)"
 wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver --mode no-install view
 
+stage "The example App on mcp-apps (examples/hello-app): its View and its tiny server"
+scripts/build-view.sh --app examples/hello-app
+cargo build --locked -p hello-app --bin hello-app-server
+
 stage "View document in Chromium, under the MCP Apps default CSP (JavaScript engine)"
 # Uses the debug binary the native tests just built. The timeout catches hangs, not slowness: a
 # file's scenarios take about two minutes here (one waits out a server restart), so it is wide. The default policy refuses WebAssembly, so
 # the View must run its wasm2js engine; the chat scenarios then run again where it may compile.
 E2E_CSP=strict node --test --test-timeout=300000 e2e/
 
-stage "End-to-end chat under a CSP with 'wasm-unsafe-eval' (WebAssembly engine)"
-E2E_CSP=wasm node --test --test-timeout=300000 e2e/chat.test.mjs
+stage "End-to-end chat and the example App under a CSP with 'wasm-unsafe-eval' (WebAssembly engine)"
+E2E_CSP=wasm node --test --test-timeout=300000 e2e/chat.test.mjs e2e/example-app.test.mjs
 
 stage "The View build is reproducible, and the staleness check catches a source change"
 scripts/check-view-reproducible.sh

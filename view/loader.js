@@ -68,7 +68,7 @@
       const { instance, module } = await WebAssembly.instantiate(bytes, glue.imports());
       start = ["wasm", () => glue.start(instance, module)];
     } catch (error) {
-      console.warn("MCP Chat: WebAssembly could not start; using the JavaScript engine", error);
+      console.warn("The View: WebAssembly could not start; using the JavaScript engine", error);
     }
   }
   if (!start) {
@@ -79,4 +79,4 @@
   // Read by the View (it names its engine in the host's log) and by the end-to-end tests.
   document.documentElement.dataset.engine = start[0];
   start[1]();
-})().catch((error) => console.error("MCP Chat: the View could not start", error));
+})().catch((error) => console.error("The View could not start", error));

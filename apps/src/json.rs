@@ -16,6 +16,7 @@ pub type Error = String;
 
 /// A type read from JSON (see the module documentation for the rules).
 pub trait FromJson: Sized {
+    /// Reads `value`, or says why it cannot be read.
     fn from_json(value: &Value) -> Result<Self, Error>;
 }
 

@@ -9,15 +9,20 @@ use serde_json::Value;
 
 use crate::json::{Error, Fields, FromJson, object};
 
+/// The `jsonrpc` member of every message.
 pub const VERSION: &str = "2.0";
 
 /// JSON-RPC error codes the View produces or interprets.
 pub mod codes {
+    /// The text is not JSON.
     pub const PARSE_ERROR: i64 = -32700;
+    /// The JSON is not a request.
     pub const INVALID_REQUEST: i64 = -32600;
     /// The peer does not implement the method: for optional host requests this means "unsupported".
     pub const METHOD_NOT_FOUND: i64 = -32601;
+    /// The parameters are wrong.
     pub const INVALID_PARAMS: i64 = -32602;
+    /// The peer failed.
     pub const INTERNAL_ERROR: i64 = -32603;
     /// Not a JSON-RPC code on the wire: the View's own marker for a request the host never answered.
     pub const TIMEOUT: i64 = -32001;
@@ -27,7 +32,9 @@ pub mod codes {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum RequestId {
+    /// A numeric id (the View always uses these).
     Number(i64),
+    /// A string id (hosts may use these).
     String(String),
 }
 
@@ -38,14 +45,19 @@ impl From<i64> for RequestId {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A JSON-RPC error object.
 pub struct RpcError {
+    /// The error code ([`codes`]).
     pub code: i64,
+    /// A sentence for people.
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Anything more the peer says about it.
     pub data: Option<Value>,
 }
 
 impl RpcError {
+    /// An error with `code` and `message`, without data.
     pub fn new(code: i64, message: impl Into<String>) -> Self {
         Self {
             code,
@@ -54,6 +66,7 @@ impl RpcError {
         }
     }
 
+    /// Whether the peer does not implement the method (-32601).
     pub fn is_method_not_found(&self) -> bool {
         self.code == codes::METHOD_NOT_FOUND
     }
@@ -70,14 +83,19 @@ impl std::error::Error for RpcError {}
 /// An outgoing request. `params` is omitted when `None`, never sent as `null`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Request {
+    /// Always `"2.0"`.
     pub jsonrpc: String,
+    /// Pairs the response with the request.
     pub id: RequestId,
+    /// The method called.
     pub method: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Its parameters, if any.
     pub params: Option<Value>,
 }
 
 impl Request {
+    /// A request with `id`, `method` and `params`.
     pub fn new(id: impl Into<RequestId>, method: impl Into<String>, params: Option<Value>) -> Self {
         Self {
             jsonrpc: VERSION.into(),
@@ -91,13 +109,17 @@ impl Request {
 /// An outgoing notification: it has no `id` at all (hosts reject `"id": null`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Notification {
+    /// Always `"2.0"`.
     pub jsonrpc: String,
+    /// The method notified.
     pub method: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Its parameters, if any.
     pub params: Option<Value>,
 }
 
 impl Notification {
+    /// A notification of `method` with `params`.
     pub fn new(method: impl Into<String>, params: Option<Value>) -> Self {
         Self {
             jsonrpc: VERSION.into(),
@@ -110,15 +132,20 @@ impl Notification {
 /// An outgoing response to a request the host sent us.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Response {
+    /// Always `"2.0"`.
     pub jsonrpc: String,
+    /// The id of the request answered.
     pub id: RequestId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The result, on success.
     pub result: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The error, on failure.
     pub error: Option<RpcError>,
 }
 
 impl Response {
+    /// A successful response.
     pub fn ok(id: RequestId, result: Value) -> Self {
         Self {
             jsonrpc: VERSION.into(),
@@ -128,6 +155,7 @@ impl Response {
         }
     }
 
+    /// A failed response.
     pub fn err(id: RequestId, error: RpcError) -> Self {
         Self {
             jsonrpc: VERSION.into(),
@@ -141,17 +169,27 @@ impl Response {
 /// A message received from the host, routed by shape.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Incoming {
+    /// A request: the host expects an answer.
     Request {
+        /// Its id, to answer with.
         id: RequestId,
+        /// The method.
         method: String,
+        /// Its parameters (`null` when absent).
         params: Value,
     },
+    /// A notification: no answer.
     Notification {
+        /// The method.
         method: String,
+        /// Its parameters (`null` when absent).
         params: Value,
     },
+    /// A response to one of our requests.
     Response {
+        /// The id of our request.
         id: RequestId,
+        /// Its result, or the error.
         outcome: Result<Value, RpcError>,
     },
 }
@@ -214,6 +252,7 @@ impl FromJson for RequestId {
 }
 
 impl RequestId {
+    /// The id as JSON (a number or a string).
     pub fn to_json(&self) -> Value {
         match self {
             RequestId::Number(n) => Value::from(*n),
@@ -234,6 +273,7 @@ impl FromJson for RpcError {
 }
 
 impl RpcError {
+    /// The error as a JSON object.
     pub fn to_json(&self) -> Value {
         let mut entries = vec![
             ("code", Value::from(self.code)),
@@ -259,6 +299,7 @@ fn envelope<'a>(id: Option<&RequestId>, method: Option<&str>) -> Vec<(&'a str, V
 }
 
 impl Request {
+    /// The request as JSON, ready to post.
     pub fn to_json(&self) -> Value {
         let mut entries = envelope(Some(&self.id), Some(&self.method));
         if let Some(params) = &self.params {
@@ -269,6 +310,7 @@ impl Request {
 }
 
 impl Notification {
+    /// The notification as JSON (no `id` at all), ready to post.
     pub fn to_json(&self) -> Value {
         let mut entries = envelope(None, Some(&self.method));
         if let Some(params) = &self.params {
@@ -279,6 +321,7 @@ impl Notification {
 }
 
 impl Response {
+    /// The response as JSON, ready to post.
     pub fn to_json(&self) -> Value {
         let mut entries = envelope(Some(&self.id), None);
         if let Some(result) = &self.result {

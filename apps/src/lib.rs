@@ -21,6 +21,8 @@
 //! The crate's README has a complete minimal App and a table of the specification's messages
 //! against this API.
 
+#![warn(missing_docs)]
+
 pub mod json;
 pub mod jsonrpc;
 pub mod protocol;

@@ -7,6 +7,11 @@ import { AppBridge, PostMessageTransport } from '@modelcontextprotocol/ext-apps/
 import { CSP, withCsp } from '../lib/csp.mjs';
 
 const HOST_INFO = { name: 'e2e-host', version: '1.0.0' };
+// What a host that renders MCP Apps declares to servers in `initialize`: without it, servers
+// offer no View (mcp-chat then hides open_chat and its View-only tools).
+const CLIENT_CAPABILITIES = {
+  extensions: { 'io.modelcontextprotocol/ui': { mimeTypes: ['text/html;profile=mcp-app'] } },
+};
 const CAPABILITIES = {
   serverTools: {},
   serverResources: {},
@@ -22,7 +27,12 @@ const log = {
   sizes: [], // size-changed params
   toolCalls: [], // tools/call names the View made through us
   logs: [],
+  links: [], // ui/open-link URLs the View asked us to open
+  cancelled: [], // {name, reason} of the View's tools/call it withdrew (notifications/cancelled)
+  toolListChanged: 0, // notifications/tools/list_changed from the View
 };
+// Tool calls from the View that this host holds unanswered (by tool name): a server that hangs.
+const held = new Set();
 let client;
 let bridge;
 let frame;
@@ -37,7 +47,7 @@ let context = {
 };
 
 async function connectClient() {
-  const c = new Client({ name: 'e2e-host', version: '1.0.0' });
+  const c = new Client({ name: 'e2e-host', version: '1.0.0' }, { capabilities: CLIENT_CAPABILITIES });
   await c.connect(new StreamableHTTPClientTransport(new URL('/mcp', location.href)));
   return c;
 }
@@ -66,9 +76,29 @@ window.host = {
   async callTool(name, args) {
     return forward('tools/call', { name, arguments: args });
   },
+  async listTools() {
+    return forward('tools/list', {});
+  },
+  /// The View's own tools (appCapabilities.tools), as the host lists them for the model.
+  async listViewTools() {
+    return bridge.listTools({});
+  },
+  async callViewTool(name, args) {
+    return bridge.callTool({ name, arguments: args });
+  },
+  viewCapabilities() {
+    return bridge.getAppCapabilities();
+  },
+  /// From now on, the View's calls of tool `name` get no answer (until the View withdraws them).
+  hold(name) {
+    held.add(name);
+  },
+  release(name) {
+    held.delete(name);
+  },
   /// Mounts the View for a tool call that returned `result` for `args`.
-  async openView(toolName, args, result, { csp = 'wasm', height = 640 } = {}) {
-    const read = await forward('resources/read', { uri: 'ui://mcp-chat/room.html' });
+  async openView(toolName, args, result, { csp = 'wasm', height = 640, uri = 'ui://mcp-chat/room.html' } = {}) {
+    const read = await forward('resources/read', { uri });
     const html = read.contents[0].text;
     const doc = withCsp(html, CSP[csp]);
     frame = document.createElement('iframe');
@@ -99,12 +129,19 @@ window.host = {
       return { mode };
     };
     bridge.onloggingmessage = (params) => log.logs.push(params);
+    bridge.onopenlink = async ({ url }) => { log.links.push(url); return {}; };
+    bridge.setNotificationHandler('notifications/tools/list_changed', () => { log.toolListChanged += 1; });
     frame.srcdoc = doc;
     await bridge.connect(new PostMessageTransport(frame.contentWindow, frame.contentWindow));
     // Route the View's calls through the host's (reconnecting) client, and record them.
     bridge.oncalltool = async (params, extra) => {
       log.toolCalls.push(params.name);
-      return forward('tools/call', params, extra?.mcpReq?.signal);
+      const signal = extra?.mcpReq?.signal;
+      signal?.addEventListener('abort', () => log.cancelled.push({ name: params.name, reason: String(signal.reason) }));
+      if (held.has(params.name)) {
+        return new Promise((_, reject) => signal?.addEventListener('abort', () => reject(signal.reason)));
+      }
+      return forward('tools/call', params, signal);
     };
     await initialized;
     await bridge.sendToolInput({ arguments: args });

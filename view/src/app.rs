@@ -277,7 +277,9 @@ fn keep_model_informed(state: ChatState, host: StoredValue<Host, LocalStorage>) 
         let mine = generation.get_value();
         spawn_local(async move {
             sleep(MODEL_CONTEXT_DEBOUNCE).await;
-            if generation.get_value() == mine {
+            // `try_`: the View may have been unmounted meanwhile (tests do), and a panic in the
+            // View is a trap that stops it.
+            if generation.try_get_value() == Some(mine) {
                 let content = vec![ContentBlock::text(text)];
                 let _ = host.update_model_context(content, Some(structured)).await;
             }

@@ -173,13 +173,14 @@ fn list_height(context: &HostContext) -> u32 {
 
 #[component]
 pub fn MessageList() -> impl IntoView {
+    let c = ctx();
     let Ctx {
         state,
         context,
         selected,
         host,
         ..
-    } = ctx();
+    } = c;
     let window = RwSignal::new(WINDOW);
     let unseen = RwSignal::new(0usize);
     let at_bottom = StoredValue::new(true);
@@ -282,7 +283,7 @@ pub fn MessageList() -> impl IntoView {
                 <Show when=when(move || state.room.with(|r| r.as_ref().is_some_and(|r| r.messages.is_empty())))>
                     <p class="empty">"No messages yet. Say hello!"</p>
                 </Show>
-                <ol class="message-list">
+                <ol class="message-list" on:click=clicks(move |ev| open_clicked_link(c, ev))>
                     <For each=rows key=|(m, _)| m.seq let((message, mine))>
                         <MessageRow message mine times selected host />
                     </For>
@@ -380,7 +381,7 @@ fn MessageRow(
                             <span class="author">{author}</span>
                             <time class="time">{dynamic(time)}</time>
                         </div>
-                        <p class="text">{linked_text(c, &message.text)}</p>
+                        <p class="text" use:linkify=message.text.clone()></p>
                         <Show when=when(move || !mine && can_hand_off())>
                             <button
                                 class="reply"
@@ -408,32 +409,48 @@ fn MessageRow(
     }
 }
 
-/// Message text with its web addresses as links. A link opens through the host
-/// (`ui/open-link`), in the person's browser: the sandboxed View never navigates itself.
-fn linked_text(c: Ctx, text: &str) -> Vec<AnyView> {
-    segments(text)
-        .into_iter()
-        .map(|segment| match segment {
-            Segment::Text(t) => t.to_owned().into_any(),
-            Segment::Link(url) => {
-                let target = url.to_owned();
-                let (href, shown) = (target.clone(), target.clone());
-                let open = move |ev: web_sys::MouseEvent| {
-                    ev.prevent_default();
-                    open_link(c, target.clone());
-                };
-                view! {
-                    <a class="link" href=href rel="noopener noreferrer" on:click=clicks(open)>
-                        {shown}
-                    </a>
-                }
-                .into_any()
-            }
-        })
-        .collect()
+/// Writes a message's text into its paragraph, with its web addresses as links, once, when the
+/// paragraph is built (a directive: `use:linkify=text`). Plain DOM nodes, never parsed HTML, so
+/// text stays text; and no reactive view per link, which would cost the wasm kilobytes.
+fn linkify(paragraph: web_sys::Element, text: String) {
+    let parts = segments(&text);
+    if !parts.iter().any(|p| matches!(p, Segment::Link(_))) {
+        paragraph.set_text_content(Some(&text));
+        return;
+    }
+    let document = leptos::prelude::document();
+    for part in parts {
+        let node: Option<web_sys::Node> = match part {
+            Segment::Text(t) => Some(document.create_text_node(t).into()),
+            Segment::Link(url) => document.create_element("a").ok().map(|a| {
+                a.set_class_name("link");
+                let _ = a.set_attribute("href", url);
+                let _ = a.set_attribute("rel", "noopener noreferrer");
+                a.set_text_content(Some(url));
+                a.into()
+            }),
+        };
+        if let Some(node) = node {
+            let _ = paragraph.append_child(&node);
+        }
+    }
 }
 
-fn open_link(c: Ctx, url: String) {
+/// A click on a link in the message list (one handler for all of them): the address opens
+/// through the host (`ui/open-link`), in the person's browser; the sandboxed View never
+/// navigates itself.
+fn open_clicked_link(c: Ctx, event: web_sys::MouseEvent) {
+    let Some(link) = event
+        .target()
+        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        .and_then(|e| e.closest("a.link").ok().flatten())
+    else {
+        return;
+    };
+    event.prevent_default();
+    let Some(url) = link.get_attribute("href") else {
+        return;
+    };
     let host = c.host();
     spawn_local(async move {
         if let Err(e) = host.open_link(&url).await {

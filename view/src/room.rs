@@ -232,19 +232,29 @@ pub enum Segment<'a> {
 }
 
 /// Splits `text` at web addresses (`http://` and `https://` only: no `javascript:`, `data:` or
-/// other schemes ever become clickable). An address ends at whitespace; a closing punctuation
-/// mark at its end (`.`, `,`, `)`, …) is left to the sentence, as people write it.
+/// other schemes ever become clickable). An address ends at an ASCII space or control character,
+/// or a `<`, `>` or `"`; a closing punctuation mark at its end (`.`, `,`, `)`, …) is left to the
+/// sentence, as people write it. Byte scans throughout: Unicode tables and substring search
+/// would cost the wasm more than the rest of this together.
 pub fn segments(text: &str) -> Vec<Segment<'_>> {
     let mut out = Vec::new();
     let mut rest = text;
     while let Some(start) = find_link_start(rest) {
         let tail = &rest[start..];
-        let mut end = tail.find(char::is_whitespace).unwrap_or(tail.len());
-        while end > 0 && tail[..end].ends_with(['.', ',', ';', ':', '!', '?', ')', ']', '"', '\''])
+        let bytes = tail.as_bytes();
+        let mut end = bytes
+            .iter()
+            .position(|&b| b <= b' ' || b == 0x7f || matches!(b, b'<' | b'>' | b'"'))
+            .unwrap_or(bytes.len());
+        while end > 0
+            && matches!(
+                bytes[end - 1],
+                b'.' | b',' | b';' | b':' | b'!' | b'?' | b')' | b']' | b'\''
+            )
         {
             end -= 1;
         }
-        let scheme = if tail.starts_with("https://") { 8 } else { 7 };
+        let scheme = if bytes.starts_with(b"https://") { 8 } else { 7 };
         if end <= scheme {
             // A bare scheme: not an address. Keep it as text and look further.
             out.push(Segment::Text(&rest[..start + scheme]));
@@ -263,13 +273,14 @@ pub fn segments(text: &str) -> Vec<Segment<'_>> {
     out
 }
 
+/// Where the next `http://` or `https://` starts. A byte scan: `str::find` with a string
+/// pattern brings a whole substring-search algorithm into the wasm.
 fn find_link_start(text: &str) -> Option<usize> {
-    let http = text.find("http://");
-    let https = text.find("https://");
-    match (http, https) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
+    let bytes = text.as_bytes();
+    (0..bytes.len()).find(|&i| {
+        let rest = &bytes[i..];
+        rest.starts_with(b"http://") || rest.starts_with(b"https://")
+    })
 }
 
 /// Where the room comes from: a tool's result or input names it and the identity to use.

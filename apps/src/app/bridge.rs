@@ -37,7 +37,9 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(90);
 pub type Answer = Pin<Box<dyn Future<Output = Result<Value, RpcError>>>>;
 type NotificationHandler = Box<dyn Fn(&str, Value)>;
 type RequestHandler = Box<dyn Fn(&str, Value) -> Option<Answer>>;
-type ProgressHandler = Box<dyn Fn(Progress)>;
+/// Reads a `notifications/progress` and passes it on. Built by [`RequestOptions::on_progress`],
+/// so that an App that never follows progress carries no code for it.
+type ProgressHandler = Box<dyn Fn(&Value)>;
 type MessageListener = Closure<dyn FnMut(MessageEvent)>;
 type Reply = oneshot::Sender<Result<Value, RpcError>>;
 
@@ -61,10 +63,9 @@ impl Pending {
 
 /// How a request is sent: its timeout, and who hears of its progress.
 pub struct RequestOptions {
+    /// How long to wait for the answer.
     pub timeout: Duration,
-    /// Called with each `notifications/progress` the host sends for the request; setting it
-    /// adds a `progressToken` to the request's `_meta`.
-    pub on_progress: Option<Box<dyn Fn(Progress)>>,
+    on_progress: Option<ProgressHandler>,
 }
 
 impl Default for RequestOptions {
@@ -88,9 +89,15 @@ impl RequestOptions {
         self
     }
 
-    /// Follows the request's progress, where the host reports it.
+    /// Follows the request's progress, where the host reports it: `f` is called with each
+    /// `notifications/progress` the host sends for it (the request's `_meta` then carries a
+    /// `progressToken`).
     pub fn on_progress(mut self, f: impl Fn(Progress) + 'static) -> Self {
-        self.on_progress = Some(Box::new(f));
+        self.on_progress = Some(Box::new(move |params| {
+            if let Ok(progress) = Progress::from_json(params) {
+                f(progress);
+            }
+        }));
         self
     }
 }
@@ -230,13 +237,17 @@ impl Bridge {
     ) -> Result<Value, RpcError> {
         let id = RequestId::Number(self.inner.next_id.get());
         self.inner.next_id.set(self.inner.next_id.get() + 1);
+        // Asking for progress: the request's own id is its progress token.
         let params = match (&options.on_progress, params) {
             (Some(_), Some(Value::Object(mut map))) => {
-                let meta = map
-                    .entry("_meta")
-                    .or_insert_with(|| Value::Object(Default::default()));
-                if let Value::Object(meta) = meta {
-                    meta.insert("progressToken".into(), id.to_json());
+                let token = id.to_json();
+                match map.get_mut("_meta") {
+                    Some(Value::Object(meta)) => {
+                        meta.insert("progressToken".into(), token);
+                    }
+                    _ => {
+                        map.insert("_meta".into(), object(vec![("progressToken", token)]));
+                    }
                 }
                 Some(Value::Object(map))
             }
@@ -286,6 +297,7 @@ impl Bridge {
         }
     }
 
+    /// Sends a notification (no answer).
     pub fn notify(&self, method: &str, params: Option<Value>) -> Result<(), RpcError> {
         self.post(Notification::new(method, params).to_json())
     }
@@ -348,10 +360,7 @@ impl Bridge {
     }
 
     fn progress(&self, params: &Value) {
-        let Ok(progress) = Progress::from_json(params) else {
-            return;
-        };
-        let Ok(id) = RequestId::from_json(&progress.progress_token) else {
+        let Ok(id) = RequestId::from_json(&params["progressToken"]) else {
             return;
         };
         let pending = self.inner.pending.borrow();
@@ -361,7 +370,7 @@ impl Bridge {
             .find(|w| w.id == id)
             .and_then(|w| w.on_progress.as_ref())
         {
-            f(progress);
+            f(params);
         }
     }
 

@@ -205,6 +205,7 @@ impl App {
         self.state.context.borrow().clone()
     }
 
+    /// What the host declared it offers.
     pub fn host_capabilities(&self) -> HostCapabilities {
         self.state.capabilities.borrow().clone()
     }
@@ -214,6 +215,7 @@ impl App {
         self.state.host_info.borrow().clone()
     }
 
+    /// Whether the host tore the View down.
     pub fn is_torn_down(&self) -> bool {
         self.state.torn_down.get()
     }
@@ -472,6 +474,7 @@ impl App {
         );
     }
 
+    /// Checks the host answers.
     pub async fn ping(&self) -> Result<(), HostError> {
         self.simple(methods::PING, empty_object()).await.map(drop)
     }

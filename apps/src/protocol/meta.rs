@@ -62,12 +62,16 @@ pub struct Requested {}
 #[serde(rename_all = "camelCase")]
 pub struct ResourcePermissions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Asks for the camera.
     pub camera: Option<Requested>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Asks for the microphone.
     pub microphone: Option<Requested>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Asks for the location.
     pub geolocation: Option<Requested>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Asks to write to the clipboard.
     pub clipboard_write: Option<Requested>,
 }
 

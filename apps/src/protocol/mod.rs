@@ -1,5 +1,6 @@
 //! MCP Apps (SEP-1865, protocol `2026-01-26`): the messages a View and its host exchange, and
-//! what a server declares about its Views ([`meta`]).
+//! what a server declares about its Views ([`ResourceUiMeta`], [`ToolUiMeta`],
+//! [`ClientUiCapability`]).
 //!
 //! The shapes follow the shipped TypeScript types of `@modelcontextprotocol/ext-apps` (what hosts
 //! validate against). Every field a host may omit is optional, unknown fields are kept in `extra`
@@ -26,64 +27,104 @@ pub const EXTENSION_ID: &str = "io.modelcontextprotocol/ui";
 
 /// Method names, so that no string literal is spelled twice.
 pub mod methods {
+    /// View → host request: the handshake.
     pub const INITIALIZE: &str = "ui/initialize";
+    /// View → host notification: the handshake is done.
     pub const INITIALIZED: &str = "ui/notifications/initialized";
+    /// View → host request: a message into the conversation.
     pub const MESSAGE: &str = "ui/message";
+    /// View → host request: replace what the model knows of the View.
     pub const UPDATE_MODEL_CONTEXT: &str = "ui/update-model-context";
+    /// View → host request: open a URL in the browser.
     pub const OPEN_LINK: &str = "ui/open-link";
+    /// View → host request: inline, full screen or picture-in-picture.
     pub const REQUEST_DISPLAY_MODE: &str = "ui/request-display-mode";
+    /// View → host request: offer files to save.
     pub const DOWNLOAD_FILE: &str = "ui/download-file";
+    /// View → host notification: the document's size.
     pub const SIZE_CHANGED: &str = "ui/notifications/size-changed";
+    /// View → host notification: please close the View.
     pub const REQUEST_TEARDOWN: &str = "ui/notifications/request-teardown";
+    /// Host → View notification: the arguments of the tool call.
     pub const TOOL_INPUT: &str = "ui/notifications/tool-input";
+    /// Host → View notification: arguments still being written.
     pub const TOOL_INPUT_PARTIAL: &str = "ui/notifications/tool-input-partial";
+    /// Host → View notification: the tool call's result.
     pub const TOOL_RESULT: &str = "ui/notifications/tool-result";
+    /// Host → View notification: the tool call was cancelled.
     pub const TOOL_CANCELLED: &str = "ui/notifications/tool-cancelled";
+    /// Host → View notification: part of the host context changed.
     pub const HOST_CONTEXT_CHANGED: &str = "ui/notifications/host-context-changed";
+    /// Host → View request: the View is being closed.
     pub const RESOURCE_TEARDOWN: &str = "ui/resource-teardown";
+    /// A tool call (View → host for server tools, host → View for app tools).
     pub const TOOLS_CALL: &str = "tools/call";
+    /// The tool list (host → View for app tools).
     pub const TOOLS_LIST: &str = "tools/list";
+    /// The tool list changed (View → host for app tools).
     pub const TOOLS_LIST_CHANGED: &str = "notifications/tools/list_changed";
+    /// The server's resources (View → host).
     pub const RESOURCES_LIST: &str = "resources/list";
+    /// One of the server's resources (View → host).
     pub const RESOURCES_READ: &str = "resources/read";
+    /// A message from the host's model (View → host).
     pub const SAMPLING_CREATE_MESSAGE: &str = "sampling/createMessage";
+    /// Liveness, both ways.
     pub const PING: &str = "ping";
+    /// A log line (View → host).
     pub const LOG: &str = "notifications/message";
+    /// A request is withdrawn, both ways.
     pub const CANCELLED: &str = "notifications/cancelled";
+    /// How far a request has got (host → View).
     pub const PROGRESS: &str = "notifications/progress";
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// Who is talking: an App or a host (`appInfo`, `hostInfo`).
 pub struct Implementation {
+    /// A machine name, e.g. `mcp-chat-view`.
     pub name: String,
+    /// Its version.
     pub version: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// A name for people.
     pub title: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+/// The host's colour scheme.
 pub enum Theme {
+    /// Light.
     Light,
+    /// Dark.
     Dark,
     #[serde(other)]
+    /// A value newer than this crate (treat as light).
     Other,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+/// Where the host shows the View.
 pub enum DisplayMode {
+    /// In the conversation.
     Inline,
+    /// Filling the window.
     Fullscreen,
+    /// Picture-in-picture.
     Pip,
     #[serde(other)]
+    /// A value newer than this crate.
     Other,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+/// What the View declares in `ui/initialize`.
 pub struct AppCapabilities {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The display modes the View can show itself in.
     pub available_display_modes: Option<Vec<DisplayMode>>,
     /// Present when the View provides tools the host may list and call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -101,9 +142,13 @@ pub struct AppToolsCapability {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+/// `ui/initialize` parameters.
 pub struct InitializeParams {
+    /// The App's name and version.
     pub app_info: Implementation,
+    /// What the App offers.
     pub app_capabilities: AppCapabilities,
+    /// The protocol version the App speaks ([`PROTOCOL_VERSION`]).
     pub protocol_version: String,
 }
 
@@ -113,37 +158,50 @@ pub struct InitializeParams {
 #[serde(rename_all = "camelCase")]
 pub struct HostCapabilities {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The host opens links (`ui/open-link`).
     pub open_links: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The host offers files for download (`ui/download-file`).
     pub download_file: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The host relays `tools/call` to the server.
     pub server_tools: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The host relays `resources/list` and `resources/read` to the server.
     pub server_resources: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The host takes log lines.
     pub logging: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// What the sandbox grants (permissions, CSP).
     pub sandbox: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The host takes `ui/update-model-context` (the content kinds it accepts).
     pub update_model_context: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The host takes `ui/message` (the content kinds it accepts).
     pub message: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The host answers `sampling/createMessage`.
     pub sampling: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Anything experimental the host offers.
     pub experimental: Option<Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// The host's styles (`hostContext.styles`).
 pub struct HostStyles {
     /// CSS custom properties (`--color-background-primary`, …) to set on `<html>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variables: Option<Map<String, Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// CSS the host provides.
     pub css: Option<HostCss>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// CSS rules the host provides.
 pub struct HostCss {
     /// `@font-face` / `@import` rules for the host's fonts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -155,24 +213,33 @@ pub struct HostCss {
 #[serde(rename_all = "camelCase")]
 pub struct ContainerDimensions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// A fixed height: the View fills it.
     pub height: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// A maximum height: the View sizes itself up to it.
     pub max_height: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// A fixed width.
     pub width: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// A maximum width.
     pub max_width: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+/// Insets the View keeps clear (notches, overlays), in CSS pixels.
 pub struct SafeAreaInsets {
     #[serde(default)]
+    /// Top inset.
     pub top: f64,
     #[serde(default)]
+    /// Right inset.
     pub right: f64,
     #[serde(default)]
+    /// Bottom inset.
     pub bottom: f64,
     #[serde(default)]
+    /// Left inset.
     pub left: f64,
 }
 
@@ -216,32 +283,47 @@ macro_rules! host_context {
 }
 
 host_context! {
+    /// The tool call that opened the View (`{id, tool}`).
     tool_info("toolInfo"): Value,
+    /// Light or dark.
     theme("theme"): Theme,
+    /// CSS variables and fonts to look like the host.
     styles("styles"): HostStyles,
+    /// Where the View is shown now.
     display_mode("displayMode"): DisplayMode,
+    /// Where the host can show it.
     available_display_modes("availableDisplayModes"): Vec<DisplayMode>,
+    /// The room the View has.
     container_dimensions("containerDimensions"): ContainerDimensions,
     /// BCP 47 tag, e.g. `en-US`.
     locale("locale"): String,
     /// IANA zone, e.g. `Europe/Paris`.
     time_zone("timeZone"): String,
+    /// The host application's user agent.
     user_agent("userAgent"): String,
+    /// `web`, `desktop` or `mobile`.
     platform("platform"): String,
+    /// Input the device has (`{touch, hover}`).
     device_capabilities("deviceCapabilities"): Value,
+    /// Insets to keep clear.
     safe_area_insets("safeAreaInsets"): SafeAreaInsets,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+/// The `ui/initialize` result.
 pub struct InitializeResult {
     #[serde(default)]
+    /// The protocol version the host speaks.
     pub protocol_version: String,
     #[serde(default)]
+    /// The host's name and version.
     pub host_info: Implementation,
     #[serde(default)]
+    /// What the host offers: gate requests on it.
     pub host_capabilities: HostCapabilities,
     #[serde(default)]
+    /// Theme, styles, layout, locale and the tool that opened the View.
     pub host_context: HostContext,
 }
 
@@ -251,12 +333,24 @@ pub struct InitializeResult {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(from = "Value", into = "Value")]
 pub enum ContentBlock {
-    Text { text: String },
-    Image { data: String, mime_type: String },
+    /// Text.
+    Text {
+        /// The text.
+        text: String,
+    },
+    /// An image, base64-encoded.
+    Image {
+        /// The image's bytes, base64-encoded.
+        data: String,
+        /// Its MIME type, e.g. `image/png`.
+        mime_type: String,
+    },
+    /// Any other block, kept whole.
     Other(Value),
 }
 
 impl ContentBlock {
+    /// A text block.
     pub fn text(text: impl Into<String>) -> Self {
         ContentBlock::Text { text: text.into() }
     }
@@ -285,7 +379,9 @@ impl From<ContentBlock> for Value {
 /// `ui/message` parameters: content is an **array** of blocks (hosts reject an object).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MessageParams {
+    /// Always `"user"`: the message is the person's.
     pub role: String,
+    /// What the message says.
     pub content: Vec<ContentBlock>,
 }
 
@@ -293,8 +389,10 @@ pub struct MessageParams {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ModelContextParams {
+    /// What the model reads.
     pub content: Vec<ContentBlock>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Data beside it.
     pub structured_content: Option<Value>,
 }
 
@@ -303,10 +401,13 @@ pub struct ModelContextParams {
 #[serde(rename_all = "camelCase")]
 pub struct ToolResult {
     #[serde(default)]
+    /// What the model reads.
     pub content: Vec<ContentBlock>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Data for programs and Views.
     pub structured_content: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Whether the tool failed (`true`): the text says why.
     pub is_error: Option<bool>,
 }
 
@@ -334,10 +435,12 @@ impl ToolResult {
         self
     }
 
+    /// Whether the tool failed (`isError: true`).
     pub fn is_error(&self) -> bool {
         self.is_error == Some(true)
     }
 
+    /// The result as JSON, as `tools/call` answers it.
     pub fn to_json(&self) -> Value {
         let mut entries = vec![("content", blocks(&self.content))];
         if let Some(structured) = &self.structured_content {
@@ -360,8 +463,11 @@ impl ToolResult {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// `ui/notifications/size-changed` parameters, in CSS pixels.
 pub struct SizeChanged {
+    /// The document's width.
     pub width: u32,
+    /// The document's height.
     pub height: u32,
 }
 
@@ -381,6 +487,7 @@ impl FromJson for Implementation {
 }
 
 impl Implementation {
+    /// The implementation as JSON.
     pub fn to_json(&self) -> Value {
         let mut entries = vec![
             ("name", Value::from(self.name.as_str())),
@@ -394,6 +501,7 @@ impl Implementation {
 }
 
 impl Theme {
+    /// The name on the wire.
     pub fn as_str(self) -> &'static str {
         match self {
             Theme::Light => "light",
@@ -415,6 +523,7 @@ impl FromJson for Theme {
 }
 
 impl DisplayMode {
+    /// The name on the wire.
     pub fn as_str(self) -> &'static str {
         match self {
             DisplayMode::Inline => "inline",
@@ -438,6 +547,7 @@ impl FromJson for DisplayMode {
 }
 
 impl InitializeParams {
+    /// The parameters as JSON.
     pub fn to_json(&self) -> Value {
         let mut capabilities = Vec::new();
         if let Some(modes) = &self.app_capabilities.available_display_modes {
@@ -563,6 +673,7 @@ impl FromJson for ContentBlock {
 }
 
 impl ContentBlock {
+    /// The block as JSON.
     pub fn to_json(&self) -> Value {
         match self {
             ContentBlock::Text { text } => object(vec![
@@ -584,6 +695,7 @@ pub(crate) fn blocks(content: &[ContentBlock]) -> Value {
 }
 
 impl MessageParams {
+    /// The parameters as JSON.
     pub fn to_json(&self) -> Value {
         object(vec![
             ("role", Value::from(self.role.as_str())),
@@ -593,6 +705,7 @@ impl MessageParams {
 }
 
 impl ModelContextParams {
+    /// The parameters as JSON.
     pub fn to_json(&self) -> Value {
         let mut entries = vec![("content", blocks(&self.content))];
         if let Some(structured) = &self.structured_content {

@@ -13,14 +13,18 @@ use crate::jsonrpc::RequestId;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ToolDefinition {
+    /// Its name: the key the host calls it by.
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// A name for people.
     pub title: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// What it does, for the model.
     pub description: Option<String>,
     /// A JSON Schema whose `type` is `"object"`: hosts validate the list against that.
     pub input_schema: Value,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// A JSON Schema of its `structuredContent`.
     pub output_schema: Option<Value>,
     /// MCP tool annotations (`readOnlyHint`, `destructiveHint`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -49,6 +53,7 @@ impl ToolDefinition {
         self
     }
 
+    /// A name for people.
     pub fn with_title(mut self, title: impl Into<String>) -> ToolDefinition {
         self.title = Some(title.into());
         self
@@ -60,6 +65,7 @@ impl ToolDefinition {
         self
     }
 
+    /// The tool as JSON, as `tools/list` answers it.
     pub fn to_json(&self) -> Value {
         let mut entries = vec![("name", Value::from(self.name.as_str()))];
         let text = |s: &Option<String>| s.as_deref().map(Value::from);
@@ -97,8 +103,10 @@ impl FromJson for ToolDefinition {
 /// `tools/call` parameters, in either direction.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CallToolParams {
+    /// The tool's name.
     pub name: String,
     #[serde(default)]
+    /// Its arguments (an object; absent is empty).
     pub arguments: Map<String, Value>,
 }
 
@@ -116,15 +124,21 @@ impl FromJson for CallToolParams {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ResourceInfo {
+    /// Its URI.
     pub uri: String,
+    /// Its name.
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// A name for people.
     pub title: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// What it is.
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Its MIME type.
     pub mime_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Its size in bytes.
     pub size: Option<u64>,
 }
 
@@ -147,8 +161,10 @@ impl FromJson for ResourceInfo {
 #[serde(rename_all = "camelCase")]
 pub struct ListResourcesResult {
     #[serde(default)]
+    /// This page of the list.
     pub resources: Vec<ResourceInfo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Where the next page starts; `None` on the last.
     pub next_cursor: Option<String>,
 }
 
@@ -166,14 +182,19 @@ impl FromJson for ListResourcesResult {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ResourceContents {
+    /// Its URI.
     pub uri: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Its MIME type.
     pub mime_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Text contents.
     pub text: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Binary contents, base64-encoded.
     pub blob: Option<String>,
     #[serde(default, rename = "_meta", skip_serializing_if = "Option::is_none")]
+    /// Its `_meta` (e.g. `ui` for a View).
     pub meta: Option<Map<String, Value>>,
 }
 
@@ -194,6 +215,7 @@ impl FromJson for ResourceContents {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ReadResourceResult {
     #[serde(default)]
+    /// One entry per resource (or part).
     pub contents: Vec<ResourceContents>,
 }
 
@@ -210,11 +232,14 @@ impl FromJson for ReadResourceResult {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
+    /// The person.
     User,
+    /// The model.
     Assistant,
 }
 
 impl Role {
+    /// The name on the wire.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::User => "user",
@@ -236,7 +261,9 @@ impl FromJson for Role {
 /// One turn of a `sampling/createMessage` request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SamplingMessage {
+    /// Who speaks.
     pub role: Role,
+    /// What is said.
     pub content: ContentBlock,
 }
 
@@ -244,13 +271,18 @@ pub struct SamplingMessage {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateMessageParams {
+    /// The conversation so far.
     pub messages: Vec<SamplingMessage>,
+    /// The most the answer may take.
     pub max_tokens: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Instructions for the model.
     pub system_prompt: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Sampling temperature.
     pub temperature: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Where the answer stops.
     pub stop_sequences: Option<Vec<String>>,
     /// MCP model preferences (hints, cost/speed/intelligence priorities), passed as given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -273,6 +305,7 @@ impl CreateMessageParams {
         }
     }
 
+    /// The parameters as JSON.
     pub fn to_json(&self) -> Value {
         let messages = self
             .messages
@@ -309,7 +342,9 @@ impl CreateMessageParams {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateMessageResult {
+    /// Who speaks (the model: assistant).
     pub role: Role,
+    /// The answer.
     pub content: ContentBlock,
     /// The model that answered.
     pub model: String,
@@ -335,25 +370,35 @@ impl FromJson for CreateMessageResult {
 pub enum DownloadItem {
     /// An MCP embedded resource (`{type: "resource", resource: {uri, mimeType, text | blob}}`).
     Text {
+        /// The file's URI (its name for the host).
         uri: String,
+        /// Its MIME type.
         mime_type: String,
+        /// Its text.
         text: String,
     },
     /// The same with binary contents, base64-encoded.
     Blob {
+        /// The file's URI (its name for the host).
         uri: String,
+        /// Its MIME type.
         mime_type: String,
+        /// Its bytes, base64-encoded.
         blob: String,
     },
     /// An MCP resource link (`{type: "resource_link", uri, name, mimeType?}`).
     Link {
+        /// Where the host fetches it.
         uri: String,
+        /// Its name.
         name: String,
+        /// Its MIME type.
         mime_type: Option<String>,
     },
 }
 
 impl DownloadItem {
+    /// The item as JSON.
     pub fn to_json(&self) -> Value {
         let embedded = |uri: &str, mime: &str, key: &'static str, data: &str| {
             object(vec![
@@ -402,12 +447,15 @@ impl DownloadItem {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CancelledParams {
+    /// The id of the request withdrawn.
     pub request_id: RequestId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Why.
     pub reason: Option<String>,
 }
 
 impl CancelledParams {
+    /// The parameters as JSON.
     pub fn to_json(&self) -> Value {
         let mut entries = vec![("requestId", self.request_id.to_json())];
         if let Some(reason) = &self.reason {
@@ -433,10 +481,13 @@ impl FromJson for CancelledParams {
 pub struct Progress {
     /// The token the View put in the request's `_meta.progressToken`.
     pub progress_token: Value,
+    /// How far, in units the sender chooses.
     pub progress: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The whole, when known.
     pub total: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// What is going on.
     pub message: Option<String>,
 }
 

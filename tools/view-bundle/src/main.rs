@@ -15,7 +15,9 @@
 //! randomness, nothing reads the clock or the paths), which the test suite checks by building
 //! the View twice and comparing with the shipped document.
 //!
-//! Usage: `mcp-chat-view-bundle <dist-dir> <output.html>`.
+//! Usage: `mcp-chat-view-bundle <dist-dir> <output.html> [stem]`. The stem names the build
+//! outputs (`<stem>.js`, `<stem>_bg.wasm`, `<stem>.engine.js`): `mcp-chat-view` for the chat
+//! View, the crate's name for another App built the same way (`scripts/build-view.sh --app`).
 
 use std::env;
 use std::fs;
@@ -23,18 +25,20 @@ use std::num::NonZeroU64;
 use std::path::{Path, PathBuf};
 use std::process::exit;
 
-/// File stem of the View's outputs (`scripts/build-view.sh` and trunk's `filehash = false`).
+/// File stem of the chat View's outputs (`scripts/build-view.sh` and trunk's `filehash = false`).
 const VIEW_STEM: &str = "mcp-chat-view";
 
 fn main() {
     let args: Vec<PathBuf> = env::args_os().skip(1).map(PathBuf::from).collect();
-    let [dist, out] = args.as_slice() else {
-        fail("usage: mcp-chat-view-bundle <dist-dir> <output.html>");
+    let (dist, out, stem) = match args.as_slice() {
+        [dist, out] => (dist, out, VIEW_STEM.to_owned()),
+        [dist, out, stem] => (dist, out, stem.to_string_lossy().into_owned()),
+        _ => fail("usage: mcp-chat-view-bundle <dist-dir> <output.html> [stem]"),
     };
     let index = dist.join("index.html");
-    let glue = dist.join(format!("{VIEW_STEM}.js"));
-    let wasm = dist.join(format!("{VIEW_STEM}_bg.wasm"));
-    let engine_js = dist.join(format!("{VIEW_STEM}.engine.js"));
+    let glue = dist.join(format!("{stem}.js"));
+    let wasm = dist.join(format!("{stem}_bg.wasm"));
+    let engine_js = dist.join(format!("{stem}.engine.js"));
     let loader = dist.join("loader.js");
     if let Some(missing) = [&index, &glue, &wasm, &engine_js, &loader]
         .into_iter()
@@ -51,6 +55,7 @@ fn main() {
         loader: read(&loader),
         wasm: fs::read(&wasm).unwrap_or_else(|e| fail(&format!("{}: {e}", wasm.display()))),
         engine_js: read(&engine_js),
+        stem,
     };
     let document = bundle(&view).unwrap_or_else(|e| fail(&e));
     fs::write(out, document).unwrap_or_else(|e| fail(&format!("{}: {e}", out.display())));
@@ -62,6 +67,8 @@ struct View {
     loader: String,
     wasm: Vec<u8>,
     engine_js: String,
+    /// The outputs' file stem, which trunk's page refers to.
+    stem: String,
 }
 
 fn read(path: &Path) -> String {
@@ -130,18 +137,19 @@ fn bundle(view: &View) -> Result<String, String> {
     let mut html = view.html.clone();
     // trunk leaves the `<link data-trunk rel="rust" … data-trunk-skip>` it did not build, and
     // would inject preload links and a loader script if it had; all of them name our files.
-    while let Some(range) = find_tag(&html, "<link", ">", VIEW_STEM) {
+    let stem = view.stem.as_str();
+    while let Some(range) = find_tag(&html, "<link", ">", stem) {
         html.replace_range(range, "");
     }
-    while let Some(range) = find_tag(&html, "<script", "</script>", VIEW_STEM) {
+    while let Some(range) = find_tag(&html, "<script", "</script>", stem) {
         html.replace_range(range, "");
     }
     while let Some(range) = find_tag(&html, "<!--", "-->", "") {
         html.replace_range(range, "");
     }
-    if html.contains(VIEW_STEM) {
+    if html.contains(stem) {
         return Err(format!(
-            "trunk's index.html still refers to {VIEW_STEM} after removing its tags; \
+            "trunk's index.html still refers to {stem} after removing its tags; \
              its output format may have changed"
         ));
     }
@@ -235,6 +243,7 @@ mod tests {
             loader: "go(\"@CSS@\",\"@GLUE@\",\"@WASM@\",\"@JS@\")".into(),
             wasm: vec![0, 97, 115, 109],
             engine_js: "engine()".into(),
+            stem: VIEW_STEM.into(),
         }
     }
 
