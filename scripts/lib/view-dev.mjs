@@ -1,7 +1,7 @@
 // The View's developer loop (scripts/view-dev.sh): the real server and the end-to-end suite's MCP
 // Apps host page (the official AppBridge), with two people in one room, side by side. The server
 // serves the View from target/view-dist/ (`serve --view-file`, read at every request); a change
-// under view/ or shared/ rebuilds it (scripts/build-view.sh, which also refreshes the shipped
+// under view/, apps/ or shared/ rebuilds it (scripts/build-view.sh, which also refreshes the shipped
 // document) and the page reloads both people, who rejoin the room with their identities. No real
 // MCP host is needed to see a View change.
 //
@@ -21,7 +21,7 @@ import { hostPage, startServer, startHostServer, tempDb } from '../../e2e/lib/ha
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /// What the View is built from (scripts/build-view.sh), and the files there that matter.
-const WATCHED = ['view', 'shared/src', 'index.html', 'Trunk.toml'];
+const WATCHED = ['view', 'apps/src', 'shared/src', 'index.html', 'Trunk.toml'];
 const SOURCE = /\.(rs|css|html|toml|js)$/;
 
 const BUILT = path.join(root, 'target/view-dist/mcp-chat-view.html');
@@ -80,7 +80,7 @@ const PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>MCP Chat V
   main { display: flex; gap: 12px; padding: 0 12px; }
   iframe { border: 0; width: 600px; height: calc(100vh - 40px); background: white; }
 </style></head><body>
-<header id="status">View dev loop: edit view/ or shared/, the people reload after the rebuild.</header>
+<header id="status">View dev loop: edit view/, apps/ or shared/, the people reload after the rebuild.</header>
 <main id="people"></main>
 <script>
   const query = new URLSearchParams(location.search);
@@ -98,7 +98,7 @@ const PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>MCP Chat V
     header.className = state.failed ? 'failed' : '';
     header.textContent = state.building ? 'Rebuilding the View…'
       : state.failed ? 'The View build failed: see the terminal. The people keep the last good build.'
-      : 'View ' + state.version + ' (CSP: ' + csp + '). Edit view/ or shared/: the people reload after the rebuild.';
+      : 'View ' + state.version + ' (CSP: ' + csp + '). Edit view/, apps/ or shared/: the people reload after the rebuild.';
     if (version && state.version !== version) {
       for (const frame of document.querySelectorAll('iframe')) frame.contentWindow.location.reload();
     }
