@@ -29,7 +29,6 @@ const log = {
   logs: [],
   links: [], // ui/open-link URLs the View asked us to open
   cancelled: [], // {name, reason} of the View's tools/call it withdrew (notifications/cancelled)
-  toolListChanged: 0, // notifications/tools/list_changed from the View
 };
 // Tool calls from the View that this host holds unanswered (by tool name): a server that hangs.
 const held = new Set();
@@ -130,7 +129,6 @@ window.host = {
     };
     bridge.onloggingmessage = (params) => log.logs.push(params);
     bridge.onopenlink = async ({ url }) => { log.links.push(url); return {}; };
-    bridge.setNotificationHandler('notifications/tools/list_changed', () => { log.toolListChanged += 1; });
     frame.srcdoc = doc;
     await bridge.connect(new PostMessageTransport(frame.contentWindow, frame.contentWindow));
     // Route the View's calls through the host's (reconnecting) client, and record them.
