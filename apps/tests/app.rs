@@ -549,3 +549,49 @@ async fn after_teardown_nothing_is_sent() {
         t.received.borrow()
     );
 }
+
+/// A handler may replace handlers and call the App while it runs (no `RefCell` panic, which
+/// would stop a View).
+#[wasm_bindgen_test]
+async fn handlers_may_reenter_the_app() {
+    let (t, host) = connected(json!({"serverTools": {}, "logging": {}})).await;
+    let seen: Rc<RefCell<Vec<String>>> = Rc::default();
+    let (h, s) = (host.clone(), seen.clone());
+    host.on_tool_result(move |r| {
+        s.borrow_mut().push(r.text());
+        let s = s.clone();
+        h.on_tool_result(move |r| s.borrow_mut().push(format!("replaced: {}", r.text())));
+        h.send_log("info", "from a handler");
+    });
+    for text in ["first", "second"] {
+        t.post(
+            json!({"jsonrpc": "2.0", "method": "ui/notifications/tool-result",
+                      "params": {"content": [{"type": "text", "text": text}]}}),
+        );
+    }
+    sleep(Duration::from_millis(30)).await;
+    assert_eq!(*seen.borrow(), ["first", "replaced: second"]);
+    t.next("notifications/message").await;
+}
+
+/// The host's teardown is answered even while an app tool call is still being answered, and
+/// only the teardown's answer closes the connection.
+#[wasm_bindgen_test]
+async fn teardown_is_answered_while_a_tool_call_is_pending() {
+    let (t, host) = unconnected();
+    host.register_tool(ToolDefinition::new("slow", "Takes a while."), |_| async {
+        sleep(Duration::from_millis(50)).await;
+        ToolResult::from_text("late")
+    });
+    handshake(&t, &host, json!({})).await;
+    t.post(json!({"jsonrpc": "2.0", "id": 31, "method": "tools/call", "params": {"name": "slow"}}));
+    t.post(json!({"jsonrpc": "2.0", "id": 32, "method": "ui/resource-teardown", "params": {}}));
+    assert_eq!(t.response(32).await["result"], json!({}));
+    sleep(Duration::from_millis(100)).await;
+    assert!(host.is_torn_down());
+    assert!(
+        !t.received.borrow().iter().any(|m| m["id"] == 31),
+        "nothing is sent after the teardown: {:?}",
+        t.received.borrow()
+    );
+}

@@ -96,7 +96,7 @@ async fn messages_from_other_sources_or_not_jsonrpc_are_ignored() {
 async fn host_requests_are_answered() {
     let host = TestHost::new();
     let bridge = Bridge::connect(host.window.clone()).unwrap();
-    bridge.on_request(|method, _| {
+    bridge.on_request(|_, method, _| {
         (method == "custom/echo")
             .then(|| -> Answer { Box::pin(async { Ok(json!({"echo": true})) }) })
     });

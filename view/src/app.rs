@@ -162,6 +162,8 @@ pub fn ChatView(host: Host) -> impl IntoView {
     }
 }
 
+const VIEW_CLOSED: &str = "The chat View is closed.";
+
 /// The tools the View gives the assistant while the room is open: read what the person
 /// selected, and propose a reply. The assistant never sends in the person's name through them:
 /// a proposal goes into the composer, and the person edits and sends it (or not).
@@ -175,15 +177,17 @@ fn register_tools(host: &Host, c: Ctx) {
         )
         .with_annotations(read_only),
         move |_| {
-            let selected = c.selected.get_untracked();
-            let result = c.state.room.with_untracked(|room| match room {
+            // `try_`: the tools outlive the component if it is unmounted, and a panic would
+            // stop the View.
+            let selected = c.selected.try_get_untracked().unwrap_or_default();
+            let result = c.state.room.try_with_untracked(|room| match room {
                 Some(room) => {
                     let (text, structured) = room.selection(&selected);
                     ToolResult::from_text(text).with_structured(structured)
                 }
                 None => ToolResult::error("No room is open in the View yet."),
             });
-            std::future::ready(result)
+            std::future::ready(result.unwrap_or_else(|| ToolResult::error(VIEW_CLOSED)))
         },
     );
     let schema = object(vec![
@@ -226,15 +230,16 @@ fn propose_reply(c: Ctx, arguments: &serde_json::Map<String, Value>) -> ToolResu
     match c
         .state
         .room
-        .with_untracked(|r| r.as_ref().map(|r| r.status))
+        .try_with_untracked(|r| r.as_ref().map(|r| r.status))
     {
-        None => return ToolResult::error("No room is open in the View yet."),
-        Some(RoomStatus::Ended) => {
+        None => return ToolResult::error(VIEW_CLOSED),
+        Some(None) => return ToolResult::error("No room is open in the View yet."),
+        Some(Some(RoomStatus::Ended)) => {
             return ToolResult::error("The chat has ended: nobody can send any more.");
         }
-        Some(_) => {}
+        Some(Some(_)) => {}
     }
-    c.draft.update(|draft| {
+    c.draft.try_update(|draft| {
         if draft.trim().is_empty() {
             *draft = text.to_owned();
         } else {

@@ -1,7 +1,7 @@
 //! The room's parts on screen: header, message list, hand-off bar, composer.
 //!
 //! Each reads the shared [`ChatState`] and the [`Host`] from context. Message text is always
-//! rendered as text (Leptos escapes it), so a message that contains HTML shows literally.
+//! rendered as text (text nodes, `linkify`), so a message that contains HTML shows literally.
 
 use leptos::html;
 use leptos::prelude::*;
@@ -283,7 +283,11 @@ pub fn MessageList() -> impl IntoView {
                 <Show when=when(move || state.room.with(|r| r.as_ref().is_some_and(|r| r.messages.is_empty())))>
                     <p class="empty">"No messages yet. Say hello!"</p>
                 </Show>
-                <ol class="message-list" on:click=clicks(move |ev| open_clicked_link(c, ev))>
+                <ol
+                    class="message-list"
+                    on:click=clicks(move |ev| open_clicked_link(c, ev))
+                    on:auxclick=clicks(move |ev| open_clicked_link(c, ev))
+                >
                     <For each=rows key=|(m, _)| m.seq let((message, mine))>
                         <MessageRow message mine times selected host />
                     </For>
@@ -426,6 +430,8 @@ fn linkify(paragraph: web_sys::Element, text: String) {
                 a.set_class_name("link");
                 let _ = a.set_attribute("href", url);
                 let _ = a.set_attribute("rel", "noopener noreferrer");
+                // Dragging it out would open it without the host.
+                let _ = a.set_attribute("draggable", "false");
                 a.set_text_content(Some(url));
                 a.into()
             }),
@@ -436,9 +442,9 @@ fn linkify(paragraph: web_sys::Element, text: String) {
     }
 }
 
-/// A click on a link in the message list (one handler for all of them): the address opens
-/// through the host (`ui/open-link`), in the person's browser; the sandboxed View never
-/// navigates itself.
+/// A click on a link in the message list (one handler for all of them; the middle button too,
+/// `auxclick`): the address opens through the host (`ui/open-link`), in the person's browser;
+/// the sandboxed View never navigates itself.
 fn open_clicked_link(c: Ctx, event: web_sys::MouseEvent) {
     let Some(link) = event
         .target()

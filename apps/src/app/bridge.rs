@@ -35,11 +35,14 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// What a request handler produces: the answer, later.
 pub type Answer = Pin<Box<dyn Future<Output = Result<Value, RpcError>>>>;
-type NotificationHandler = Box<dyn Fn(&str, Value)>;
-type RequestHandler = Box<dyn Fn(&str, Value) -> Option<Answer>>;
+// Handlers are `Rc`s: one is cloned out of its cell and the borrow released before it runs, so
+// a handler may register handlers, send, or drop requests without a `RefCell` panic (a panic in
+// a View is a trap that stops it).
+type NotificationHandler = Rc<dyn Fn(&str, Value)>;
+type RequestHandler = Rc<dyn Fn(&Bridge, &str, Value) -> Option<Answer>>;
 /// Reads a `notifications/progress` and passes it on. Built by [`RequestOptions::on_progress`],
 /// so that an App that never follows progress carries no code for it.
-type ProgressHandler = Box<dyn Fn(&Value)>;
+type ProgressHandler = Rc<dyn Fn(&Value)>;
 type MessageListener = Closure<dyn FnMut(MessageEvent)>;
 type Reply = oneshot::Sender<Result<Value, RpcError>>;
 
@@ -93,7 +96,7 @@ impl RequestOptions {
     /// `notifications/progress` the host sends for it (the request's `_meta` then carries a
     /// `progressToken`).
     pub fn on_progress(mut self, f: impl Fn(Progress) + 'static) -> Self {
-        self.on_progress = Some(Box::new(move |params| {
+        self.on_progress = Some(Rc::new(move |params| {
             if let Ok(progress) = Progress::from_json(params) {
                 f(progress);
             }
@@ -117,7 +120,8 @@ struct Inner {
     on_notification: RefCell<Option<NotificationHandler>>,
     on_request: RefCell<Option<RequestHandler>>,
     listener: RefCell<Option<MessageListener>>,
-    /// Set while answering the host's teardown: disconnect once that answer is out.
+    /// Set by a request handler that closes the connection (the host's teardown); taken by that
+    /// request's answer, which disconnects once it is out.
     closing: Cell<bool>,
 }
 
@@ -128,6 +132,8 @@ struct Withdraw<'a> {
     id: RequestId,
     reason: &'static str,
     answered: bool,
+    /// False for `ui/initialize`, which MCP forbids cancelling.
+    tell_host: bool,
 }
 
 impl Drop for Withdraw<'_> {
@@ -136,7 +142,7 @@ impl Drop for Withdraw<'_> {
             return;
         }
         let was_pending = self.bridge.inner.pending.borrow_mut().remove(&self.id);
-        if was_pending.is_some() {
+        if was_pending.is_some() && self.tell_host {
             let cancelled = CancelledParams {
                 request_id: self.id.clone(),
                 reason: Some(self.reason.into()),
@@ -205,20 +211,21 @@ impl Bridge {
         }
     }
 
-    /// Disconnects once the answer to the host request being handled now has been posted (the
-    /// host's teardown must still get its answer).
+    /// Called from a request handler: disconnects once the answer to that request has been
+    /// posted (the host's teardown must still get its answer), or the host cancelled it.
     pub fn disconnect_after_answer(&self) {
         self.inner.closing.set(true);
     }
 
     /// Handles host notifications. Replaces any earlier handler.
     pub fn on_notification(&self, handler: impl Fn(&str, Value) + 'static) {
-        *self.inner.on_notification.borrow_mut() = Some(Box::new(handler));
+        *self.inner.on_notification.borrow_mut() = Some(Rc::new(handler));
     }
 
-    /// Handles host requests. Returning `None` answers -32601 (method not found).
-    pub fn on_request(&self, handler: impl Fn(&str, Value) -> Option<Answer> + 'static) {
-        *self.inner.on_request.borrow_mut() = Some(Box::new(handler));
+    /// Handles host requests. Returning `None` answers -32601 (method not found). The handler
+    /// gets the bridge, so it need not hold one (which would keep the bridge alive forever).
+    pub fn on_request(&self, handler: impl Fn(&Bridge, &str, Value) -> Option<Answer> + 'static) {
+        *self.inner.on_request.borrow_mut() = Some(Rc::new(handler));
     }
 
     /// Sends a request and waits for its response, failing after [`DEFAULT_REQUEST_TIMEOUT`].
@@ -272,6 +279,7 @@ impl Bridge {
             id,
             reason: "the View no longer waits for the answer",
             answered: false,
+            tell_host: method != methods::INITIALIZE,
         };
         let timer = sleep(options.timeout);
         futures::pin_mut!(timer);
@@ -349,7 +357,8 @@ impl Bridge {
                     }
                 }
                 _ => {
-                    if let Some(handler) = self.inner.on_notification.borrow().as_ref() {
+                    let handler = self.inner.on_notification.borrow().clone();
+                    if let Some(handler) = handler {
                         handler(&method, params);
                     }
                 }
@@ -363,27 +372,27 @@ impl Bridge {
         let Ok(id) = RequestId::from_json(&params["progressToken"]) else {
             return;
         };
-        let pending = self.inner.pending.borrow();
-        if let Some(f) = pending
+        let handler = self
+            .inner
+            .pending
+            .borrow()
             .0
             .iter()
             .find(|w| w.id == id)
-            .and_then(|w| w.on_progress.as_ref())
-        {
+            .and_then(|w| w.on_progress.clone());
+        if let Some(f) = handler {
             f(params);
         }
     }
 
     fn answer(&self, id: RequestId, method: String, params: Value) {
-        let answer = if method == methods::PING {
-            None
-        } else {
-            self.inner
-                .on_request
-                .borrow()
-                .as_ref()
-                .and_then(|handler| handler(&method, params))
+        let handler = self.inner.on_request.borrow().clone();
+        let answer = match handler {
+            Some(handler) if method != methods::PING => handler(self, &method, params),
+            _ => None,
         };
+        // Whether this request's handler asked to close: only its own answer disconnects.
+        let closes = self.inner.closing.replace(false);
         let Some(answer) = answer else {
             let response = if method == methods::PING {
                 Response::ok(id, Value::Object(Default::default()))
@@ -401,19 +410,20 @@ impl Bridge {
         let bridge = self.clone();
         wasm_bindgen_futures::spawn_local(async move {
             let outcome = Abortable::new(answer, registration).await;
-            let mut answering = bridge.inner.answering.borrow_mut();
-            let Some(at) = answering.iter().position(|(k, _)| *k == id) else {
-                return; // cancelled by the host: no answer, as MCP asks
+            let still_wanted = {
+                let mut answering = bridge.inner.answering.borrow_mut();
+                let at = answering.iter().position(|(k, _)| *k == id);
+                at.map(|at| answering.swap_remove(at)).is_some()
             };
-            answering.swap_remove(at);
-            drop(answering);
-            let response = match outcome {
-                Ok(Ok(result)) => Response::ok(id, result),
-                Ok(Err(error)) => Response::err(id, error),
-                Err(_aborted) => return,
-            };
-            let _ = bridge.post(response.to_json());
-            if bridge.inner.closing.get() {
+            // Cancelled by the host (or the bridge disconnected): no answer, as MCP asks.
+            if let (true, Ok(outcome)) = (still_wanted, outcome) {
+                let response = match outcome {
+                    Ok(result) => Response::ok(id, result),
+                    Err(error) => Response::err(id, error),
+                };
+                let _ = bridge.post(response.to_json());
+            }
+            if closes {
                 bridge.disconnect();
             }
         });

@@ -35,8 +35,8 @@ use crate::protocol::{
 /// Why a request to the host did not succeed. Each variant is one thing a caller can act on.
 #[derive(Debug, Clone, PartialEq)]
 pub enum HostError {
-    /// The host does not offer this (it did not declare the capability, or it answered
-    /// -32601). Nothing was sent.
+    /// The host does not offer this: it did not declare the capability (nothing was sent), or
+    /// it answered -32601 (and will not be asked again).
     Unsupported(&'static str),
     /// The host tore the View down; nothing is sent any more.
     TornDown,
@@ -68,7 +68,9 @@ impl std::fmt::Display for HostError {
 
 impl std::error::Error for HostError {}
 
-type Handler<T> = RefCell<Option<Box<dyn Fn(T)>>>;
+/// A handler slot. `Rc`: the handler is cloned out and the borrow released before it runs, so a
+/// handler may replace handlers or call the App without a `RefCell` panic.
+type Handler<T> = RefCell<Option<Rc<dyn Fn(T)>>>;
 
 struct State {
     info: Implementation,
@@ -77,6 +79,8 @@ struct State {
     context: RefCell<HostContext>,
     host_info: RefCell<Option<Implementation>>,
     connected: Cell<bool>,
+    /// Whether the handshake declared `appCapabilities.tools`: only then may the host list them.
+    tools_declared: Cell<bool>,
     /// Methods the host answered -32601 to (a few at most: a list).
     unsupported: RefCell<Vec<&'static str>>,
     torn_down: Cell<bool>,
@@ -101,7 +105,8 @@ pub struct App {
 }
 
 fn call<T>(handler: &Handler<T>, value: T) {
-    if let Some(h) = handler.borrow().as_ref() {
+    let handler = handler.borrow().clone();
+    if let Some(h) = handler {
         h(value);
     }
 }
@@ -125,6 +130,7 @@ impl App {
                 context: RefCell::default(),
                 host_info: RefCell::default(),
                 connected: Cell::new(false),
+                tools_declared: Cell::new(false),
                 unsupported: RefCell::default(),
                 torn_down: Cell::new(false),
                 tools: tools::Registry::default(),
@@ -144,8 +150,7 @@ impl App {
             }
         });
         let weak = Rc::downgrade(&app.state);
-        let bridge = app.bridge.clone();
-        app.bridge.on_request(move |method, params| {
+        app.bridge.on_request(move |bridge, method, params| {
             let state = weak.upgrade()?;
             match method {
                 methods::RESOURCE_TEARDOWN => {
@@ -197,6 +202,7 @@ impl App {
             .notify(methods::INITIALIZED, None)
             .map_err(HostError::Rpc)?;
         self.state.connected.set(true);
+        self.state.tools_declared.set(has_tools);
         Ok(result)
     }
 
@@ -222,28 +228,28 @@ impl App {
 
     /// The arguments of the tool call that opened the View (`ui/notifications/tool-input`).
     pub fn on_tool_input(&self, f: impl Fn(Map<String, Value>) + 'static) {
-        *self.state.on_tool_input.borrow_mut() = Some(Box::new(f));
+        *self.state.on_tool_input.borrow_mut() = Some(Rc::new(f));
     }
     /// Arguments while the model is still writing them. They may be cut mid-value: show them
     /// as a preview, never act on them.
     pub fn on_tool_input_partial(&self, f: impl Fn(Value) + 'static) {
-        *self.state.on_tool_input_partial.borrow_mut() = Some(Box::new(f));
+        *self.state.on_tool_input_partial.borrow_mut() = Some(Rc::new(f));
     }
     /// The result of the tool call that opened the View.
     pub fn on_tool_result(&self, f: impl Fn(ToolResult) + 'static) {
-        *self.state.on_tool_result.borrow_mut() = Some(Box::new(f));
+        *self.state.on_tool_result.borrow_mut() = Some(Rc::new(f));
     }
     /// The tool call that opened the View was cancelled (with the host's reason, if any).
     pub fn on_tool_cancelled(&self, f: impl Fn(Option<String>) + 'static) {
-        *self.state.on_tool_cancelled.borrow_mut() = Some(Box::new(f));
+        *self.state.on_tool_cancelled.borrow_mut() = Some(Rc::new(f));
     }
     /// The host's context changed; receives the whole merged context.
     pub fn on_host_context_changed(&self, f: impl Fn(HostContext) + 'static) {
-        *self.state.on_host_context_changed.borrow_mut() = Some(Box::new(f));
+        *self.state.on_host_context_changed.borrow_mut() = Some(Rc::new(f));
     }
     /// The host is closing the View (with its reason, if any). Nothing can be sent any more.
     pub fn on_teardown(&self, f: impl Fn(Option<String>) + 'static) {
-        *self.state.on_teardown.borrow_mut() = Some(Box::new(f));
+        *self.state.on_teardown.borrow_mut() = Some(Rc::new(f));
     }
 
     /// Whether a capability-gated request may be sent: the host declared it, and has not
@@ -301,7 +307,9 @@ impl App {
             .await
         {
             Ok(v) => Ok(v),
-            Err(e) if e.is_method_not_found() => {
+            // For tools/call a -32601 may be the server's answer about one tool, relayed: it
+            // does not make every tool unsupported.
+            Err(e) if e.is_method_not_found() && method != methods::TOOLS_CALL => {
                 let mut unsupported = self.state.unsupported.borrow_mut();
                 if !unsupported.contains(&method) {
                     unsupported.push(method);
@@ -505,9 +513,11 @@ impl App {
     }
 
     /// Tells the host the View's tools changed (`notifications/tools/list_changed`). Sent for
-    /// you when tools are registered, enabled, disabled or removed after the handshake.
+    /// you when tools are registered, enabled, disabled or removed after the handshake — if the
+    /// handshake declared tools, that is if one was registered before [`App::connect`]: the
+    /// capability cannot be added later, so register at least one tool first.
     pub fn send_tool_list_changed(&self) {
-        if self.state.connected.get() && !self.is_torn_down() {
+        if self.state.connected.get() && self.state.tools_declared.get() && !self.is_torn_down() {
             let _ = self.bridge.notify(methods::TOOLS_LIST_CHANGED, None);
         }
     }

@@ -20,7 +20,8 @@ use crate::protocol::methods;
 struct Inner {
     bridge: Bridge,
     last: Cell<Option<(u32, u32)>>,
-    frame_pending: Cell<bool>,
+    /// The animation frame asked for and not yet run, to cancel on stop.
+    frame: Cell<Option<i32>>,
     on_frame: RefCell<Option<Closure<dyn FnMut()>>>,
 }
 
@@ -38,13 +39,13 @@ impl AutoResize {
         let inner = Rc::new(Inner {
             bridge,
             last: Cell::new(None),
-            frame_pending: Cell::new(false),
+            frame: Cell::new(None),
             on_frame: RefCell::new(None),
         });
         let frame_inner = Rc::downgrade(&inner);
         *inner.on_frame.borrow_mut() = Some(Closure::new(move || {
             if let Some(inner) = frame_inner.upgrade() {
-                inner.frame_pending.set(false);
+                inner.frame.set(None);
                 inner.measure_and_report();
             }
         }));
@@ -72,13 +73,17 @@ impl AutoResize {
     /// Stops observing.
     pub fn stop(self) {
         self.observer.disconnect();
+        // A frame still pending would call the closure dropped below: cancel it first.
+        if let (Some(frame), Some(window)) = (self.inner.frame.take(), web_sys::window()) {
+            let _ = window.cancel_animation_frame(frame);
+        }
         self.inner.on_frame.borrow_mut().take();
     }
 }
 
 impl Inner {
     fn schedule(&self) {
-        if self.frame_pending.replace(true) {
+        if self.frame.get().is_some() {
             return;
         }
         let scheduled = web_sys::window().and_then(|w| {
@@ -87,9 +92,7 @@ impl Inner {
             w.request_animation_frame(callback.as_ref().unchecked_ref())
                 .ok()
         });
-        if scheduled.is_none() {
-            self.frame_pending.set(false);
-        }
+        self.frame.set(scheduled);
     }
 
     fn measure_and_report(&self) {
