@@ -73,21 +73,7 @@ impl TestHost {
 
     /// Waits (up to two seconds) for the View to post a message with this `method`, and takes it.
     pub async fn next(&self, method: &str) -> Value {
-        for _ in 0..200 {
-            let found = {
-                let mut received = self.received.borrow_mut();
-                let at = received.iter().position(|m| m["method"] == method);
-                at.map(|i| received.remove(i))
-            };
-            if let Some(message) = found {
-                return message;
-            }
-            sleep(Duration::from_millis(10)).await;
-        }
-        panic!(
-            "the View never sent {method}; it sent {:?}",
-            self.received.borrow()
-        );
+        self.next_where(method, |m| m["method"] == method).await
     }
 
     /// Waits (up to two seconds) for a message matching `pred`, and takes it.
@@ -150,20 +136,9 @@ impl TestHost {
 
     /// Waits for the View's response to our request `id`.
     pub async fn response(&self, id: i64) -> Value {
-        for _ in 0..200 {
-            let found = {
-                let mut received = self.received.borrow_mut();
-                let at = received
-                    .iter()
-                    .position(|m| m["id"] == id && m.get("method").is_none());
-                at.map(|i| received.remove(i))
-            };
-            if let Some(message) = found {
-                return message;
-            }
-            sleep(Duration::from_millis(10)).await;
-        }
-        panic!("the View never answered request {id}");
+        let what = format!("an answer to request {id}");
+        self.next_where(&what, |m| m["id"] == id && m.get("method").is_none())
+            .await
     }
 
     /// Answers the View's `ui/initialize` with `result`, returning the request it sent.

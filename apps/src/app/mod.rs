@@ -78,8 +78,8 @@ struct State {
     capabilities: RefCell<HostCapabilities>,
     context: RefCell<HostContext>,
     host_info: RefCell<Option<Implementation>>,
-    connected: Cell<bool>,
-    /// Whether the handshake declared `appCapabilities.tools`: only then may the host list them.
+    /// Whether the handshake declared `appCapabilities.tools` (false until it is done): only
+    /// then may the host list them, and hear that they changed.
     tools_declared: Cell<bool>,
     /// Methods the host answered -32601 to (a few at most: a list).
     unsupported: RefCell<Vec<&'static str>>,
@@ -129,7 +129,6 @@ impl App {
                 capabilities: RefCell::default(),
                 context: RefCell::default(),
                 host_info: RefCell::default(),
-                connected: Cell::new(false),
                 tools_declared: Cell::new(false),
                 unsupported: RefCell::default(),
                 torn_down: Cell::new(false),
@@ -201,7 +200,6 @@ impl App {
         self.bridge
             .notify(methods::INITIALIZED, None)
             .map_err(HostError::Rpc)?;
-        self.state.connected.set(true);
         self.state.tools_declared.set(has_tools);
         Ok(result)
     }
@@ -517,7 +515,7 @@ impl App {
     /// handshake declared tools, that is if one was registered before [`App::connect`]: the
     /// capability cannot be added later, so register at least one tool first.
     pub fn send_tool_list_changed(&self) {
-        if self.state.connected.get() && self.state.tools_declared.get() && !self.is_torn_down() {
+        if self.state.tools_declared.get() && !self.is_torn_down() {
             let _ = self.bridge.notify(methods::TOOLS_LIST_CHANGED, None);
         }
     }

@@ -690,7 +690,7 @@ impl ContentBlock {
     }
 }
 
-pub(crate) fn blocks(content: &[ContentBlock]) -> Value {
+fn blocks(content: &[ContentBlock]) -> Value {
     Value::Array(content.iter().map(ContentBlock::to_json).collect())
 }
 

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{ContentBlock, blocks};
+use super::ContentBlock;
 use crate::json::{Error, Fields, FromJson, object};
 use crate::jsonrpc::RequestId;
 
@@ -501,11 +501,6 @@ impl FromJson for Progress {
             message: f.opt("message")?,
         })
     }
-}
-
-/// The content blocks of a message as JSON (for the View's requests).
-pub fn content_json(content: &[ContentBlock]) -> Value {
-    blocks(content)
 }
 
 #[cfg(test)]
