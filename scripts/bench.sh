@@ -19,20 +19,32 @@ run() {
 
 if [ "${1:-}" = quick ]; then
   run --pairs 10 --rounds 20
+  run --pairs 10 --rounds 20 --store "sqlite:$db/bench.db"
   run --pairs 10 --rounds 20 --rate 500
   run --mode fanout --members 10 --rounds 10
   run --mode idle --parked 200 --probes 20
   exit 0
 fi
 
+stores=(memory "sqlite:$db/bench.db")
+command -v redis-server >/dev/null && stores+=(redis)
+# Every store at each size: compare the server's CPU per message between stores within one
+# run of this script (the machine's speed drifts between runs).
 for pairs in 1 10 100 1000; do
-  run --pairs "$pairs" --rounds 50
+  for store in "${stores[@]}"; do
+    rm -f "$db"/bench.db*
+    run --pairs "$pairs" --rounds 50 --store "$store"
+  done
 done
 # 100 pairs at a steady offered load rather than as fast as they can go.
 for rate in 1000 2000 3000 4000; do
-  run --pairs 100 --rounds 50 --rate "$rate"
+  for store in "${stores[@]}"; do
+    rm -f "$db"/bench.db*
+    run --pairs 100 --rounds 50 --rate "$rate" --store "$store"
+  done
 done
-run --pairs 100 --rounds 50 --store "sqlite:$db/bench.db"
-command -v redis-server >/dev/null && run --pairs 100 --rounds 50 --store redis
 run --mode fanout --members 50 --rounds 50
-run --mode idle --parked 10000 --probes 200
+for store in "${stores[@]}"; do
+  rm -f "$db"/bench.db*
+  run --mode idle --parked 10000 --probes 200 --store "$store"
+done

@@ -21,3 +21,8 @@ check --pairs 3 --rounds 3
 check --pairs 3 --rounds 3 --rate 200
 check --mode fanout --members 4 --rounds 3
 check --mode idle --parked 20 --probes 5
+# The default store, through its mirror and its file.
+db=$(mktemp -d)
+trap 'rm -rf "$db"' EXIT
+check --pairs 3 --rounds 3 --store "sqlite:$db/smoke.db"
+check --mode idle --parked 20 --probes 5 --store "sqlite:$db/smoke2.db"

@@ -339,13 +339,19 @@ async fn main() -> anyhow::Result<()> {
             "throughput: {:.0} messages/s",
             delivered as f64 / outcome.elapsed.as_secs_f64()
         );
-        let per_message = |cpu: Duration| cpu.as_secs_f64() * 1e6 / delivered.max(1) as f64;
-        println!(
-            "cpu per message delivered: server {:.0} µs, generator {:.0} µs",
-            per_message(cpu_used.0),
-            per_message(cpu_used.1)
-        );
     }
+    let per_message = |cpu: Duration| cpu.as_secs_f64() * 1e6 / delivered.max(1) as f64;
+    println!(
+        "cpu per message delivered{}: server {:.0} µs, generator {:.0} µs",
+        // The idle run's CPU is mostly joining and parking the waiters, not the probes.
+        if args.mode == Mode::Idle {
+            " (idle: parking included)"
+        } else {
+            ""
+        },
+        per_message(cpu_used.0),
+        per_message(cpu_used.1)
+    );
     for note in &outcome.notes {
         println!("{note}");
     }

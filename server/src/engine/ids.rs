@@ -4,6 +4,8 @@
 //! from the operating system's CSPRNG, so it cannot be guessed. The public `user_id` others see
 //! is separate and reveals nothing about it.
 
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 fn random_hex<const N: usize>() -> String {
@@ -32,8 +34,17 @@ pub fn user_id() -> String {
     format!("u_{}", random_hex::<8>())
 }
 
+/// Unique, not secret (every member sees them): a counter from a random 64-bit start, so a
+/// message costs no system call, and instances sharing a store draw from ranges that would
+/// need 2^64 / N messages to meet.
 pub fn message_id() -> String {
-    format!("m_{}", random_hex::<8>())
+    static NEXT: OnceLock<AtomicU64> = OnceLock::new();
+    let next = NEXT.get_or_init(|| {
+        let mut start = [0u8; 8];
+        getrandom::fill(&mut start).expect("the OS random number generator is available");
+        AtomicU64::new(u64::from_le_bytes(start))
+    });
+    format!("m_{:016x}", next.fetch_add(1, Ordering::Relaxed))
 }
 
 pub fn paired_room_id() -> String {
@@ -70,6 +81,16 @@ mod tests {
         assert_eq!(a.len() - CLIENT_ID_PREFIX.len(), 32, "128 bits as hex");
         assert!(!looks_like_client_id("c_short"));
         assert!(!looks_like_client_id(&user_id()));
+    }
+
+    #[test]
+    fn message_ids_keep_their_shape_and_never_repeat() {
+        let ids: std::collections::HashSet<String> = (0..1000).map(|_| message_id()).collect();
+        assert_eq!(ids.len(), 1000);
+        for id in &ids {
+            assert_eq!(id.len(), 2 + 16, "{id}");
+            assert!(id.starts_with("m_") && id[2..].bytes().all(|b| b.is_ascii_hexdigit()));
+        }
     }
 
     #[test]

@@ -136,7 +136,17 @@ impl Engine {
             )
         })
         .await?;
-        self.store.touch_client(client_id, ids::now_ms()).await?;
+        // Activity is kept to the second, not the millisecond: a durable store would otherwise
+        // write a row on every call for a figure only the idle sweep reads, in minutes.
+        let now = ids::now_ms();
+        let resolution = (self.limits.client_idle_ttl / 10).min(TOUCH_RESOLUTION);
+        if now
+            >= client
+                .last_seen_ms
+                .saturating_add(resolution.as_millis() as u64)
+        {
+            self.store.touch_client(client_id, now).await?;
+        }
         Ok(client)
     }
 
@@ -1189,6 +1199,8 @@ fn expired(entry: &QueueEntry, now: u64, ttl: u64) -> bool {
     entry.state != QueueState::Pairing && entry.last_present_ms().saturating_add(ttl) < now
 }
 
+/// How stale a client's `last_seen_ms` may be (at most a tenth of the idle expiry).
+const TOUCH_RESOLUTION: Duration = Duration::from_secs(1);
 /// A wait at least this long records the client's activity again when it ends (a shorter one
 /// was recorded when it began, and polling must not cost a write per call).
 const LONG_WAIT: Duration = Duration::from_millis(500);

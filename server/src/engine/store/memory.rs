@@ -3,41 +3,25 @@
 //! Critical sections are short (no `.await` inside), so one `std::sync::Mutex` serves well; each
 //! room has its own [`Notify`] so that a send wakes exactly that room's waiters.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use mcp_chat_shared::chat::ChatMessage;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::{Committed, QueueTx, RoomTx, Store, idle, member_ids, room_to_change, stamp};
+use super::mirror::{Mirror, Retention, wait_until};
+use super::{Committed, QueueTx, RoomTx, Store, idle};
 use crate::engine::error::ChatError;
 use crate::engine::model::{ClientRecord, Queue, Room};
 use crate::engine::rate::{LocalBuckets, Rate, Taken};
 
 #[derive(Default)]
 pub struct MemoryStore {
-    state: Mutex<State>,
+    state: Mutex<Mirror>,
     queue_changed: Notify,
     /// One process per store: its rate buckets can stay in memory.
     buckets: LocalBuckets,
-}
-
-#[derive(Default)]
-struct State {
-    clients: HashMap<String, ClientRecord>,
-    rooms: HashMap<String, RoomSlot>,
-    /// client_id → rooms it is a member of, kept in step with every room transaction.
-    memberships: HashMap<String, HashSet<String>>,
-    queue: Queue,
-    queue_version: u64,
-}
-
-struct RoomSlot {
-    room: Room,
-    log: Vec<ChatMessage>,
-    changed: Arc<Notify>,
 }
 
 impl MemoryStore {
@@ -45,21 +29,7 @@ impl MemoryStore {
         Self::default()
     }
 
-    /// A room's log, or `RoomNotFound`.
-    fn with_log<T>(
-        &self,
-        room_id: &str,
-        read: impl FnOnce(&[ChatMessage]) -> T,
-    ) -> Result<T, ChatError> {
-        let state = self.lock();
-        let slot = state
-            .rooms
-            .get(room_id)
-            .ok_or_else(|| ChatError::RoomNotFound(room_id.to_owned()))?;
-        Ok(read(&slot.log))
-    }
-
-    fn lock(&self) -> MutexGuard<'_, State> {
+    fn lock(&self) -> MutexGuard<'_, Mirror> {
         // A panic while holding the lock leaves consistent data (every change is applied to a
         // copy first), so a poisoned lock is safe to keep using.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
@@ -113,12 +83,7 @@ impl Store for MemoryStore {
     }
 
     async fn client_rooms(&self, client_id: &str) -> Result<Vec<String>, ChatError> {
-        Ok(self
-            .lock()
-            .memberships
-            .get(client_id)
-            .map(|rooms| rooms.iter().cloned().collect())
-            .unwrap_or_default())
+        Ok(self.lock().client_rooms(client_id))
     }
 
     async fn transact_room(
@@ -130,48 +95,8 @@ impl Store for MemoryStore {
         tx: RoomTx<'_>,
     ) -> Result<Committed, ChatError> {
         let mut state = self.lock();
-        let state = &mut *state;
-        // Work on a copy: if the rule fails, nothing changed.
-        let existing = state.rooms.get(room_id).map(|slot| slot.room.clone());
-        let created = existing.is_none();
-        let mut room = room_to_change(room_id, existing, create, max_rooms, || {
-            Ok(state.rooms.len())
-        })?;
-        let before = member_ids(&room);
-        let drafts = tx(&mut room)?;
-        let appended = stamp(&mut room, drafts, now);
-
-        let slot = state
-            .rooms
-            .entry(room_id.to_owned())
-            .or_insert_with(|| RoomSlot {
-                room: room.clone(),
-                log: Vec::new(),
-                changed: Arc::new(Notify::new()),
-            });
-        slot.room = room.clone();
-        slot.log.extend(appended.iter().cloned());
-        if !appended.is_empty() {
-            slot.changed.notify_waiters();
-        }
-        let after = member_ids(&room);
-        for joined in after.difference(&before) {
-            state
-                .memberships
-                .entry(joined.clone())
-                .or_default()
-                .insert(room_id.to_owned());
-        }
-        for left in before.difference(&after) {
-            if let Some(rooms) = state.memberships.get_mut(left) {
-                rooms.remove(room_id);
-            }
-        }
-        Ok(Committed {
-            room,
-            appended,
-            created,
-        })
+        let committed = state.prepare_room(room_id, create, max_rooms, now, tx)?;
+        Ok(state.apply_room(committed, Retention::Everything))
     }
 
     async fn room(&self, room_id: &str) -> Result<Option<Room>, ChatError> {
@@ -184,11 +109,10 @@ impl Store for MemoryStore {
         after_seq: u64,
         limit: usize,
     ) -> Result<Vec<ChatMessage>, ChatError> {
-        // seq n is at index n - 1: the log has no gaps.
-        self.with_log(room_id, |log| {
-            let start = (after_seq as usize).min(log.len());
-            log[start..].iter().take(limit).cloned().collect()
-        })
+        let state = self.lock();
+        let slot = state.slot(room_id)?;
+        slot.after(after_seq, limit)
+            .ok_or_else(|| ChatError::Storage("the memory store lost part of a log".into()))
     }
 
     async fn messages_before(
@@ -197,10 +121,10 @@ impl Store for MemoryStore {
         before_seq: u64,
         limit: usize,
     ) -> Result<Vec<ChatMessage>, ChatError> {
-        self.with_log(room_id, |log| {
-            let end = (before_seq.saturating_sub(1) as usize).min(log.len());
-            log[end.saturating_sub(limit)..end].to_vec()
-        })
+        let state = self.lock();
+        let slot = state.slot(room_id)?;
+        slot.before(before_seq, limit)
+            .ok_or_else(|| ChatError::Storage("the memory store lost part of a log".into()))
     }
 
     async fn wait_room(
@@ -209,21 +133,9 @@ impl Store for MemoryStore {
         seen_seq: u64,
         deadline: Instant,
     ) -> Result<(), ChatError> {
-        let changed = match self.lock().rooms.get(room_id) {
-            Some(slot) => slot.changed.clone(),
-            None => return Err(ChatError::RoomNotFound(room_id.to_owned())),
-        };
-        let notified = changed.notified();
-        tokio::pin!(notified);
-        // Register before checking, so a send between the check and the await still wakes us.
-        notified.as_mut().enable();
-        match self.lock().rooms.get(room_id) {
-            Some(slot) if slot.room.latest_seq > seen_seq => return Ok(()),
-            Some(_) => {}
-            None => return Err(ChatError::RoomNotFound(room_id.to_owned())),
-        }
-        let _ = tokio::time::timeout_at(deadline, notified).await;
-        Ok(())
+        let changed = self.lock().slot(room_id)?.changed.clone();
+        let ready = || Ok(self.lock().slot(room_id)?.room.latest_seq > seen_seq);
+        wait_until(&changed, ready, deadline).await
     }
 
     async fn idle_rooms(&self, cutoff_ms: u64) -> Result<Vec<String>, ChatError> {
@@ -239,20 +151,12 @@ impl Store for MemoryStore {
     async fn remove_room(&self, room_id: &str, cutoff_ms: u64) -> Result<bool, ChatError> {
         let mut state = self.lock();
         if !state
-            .rooms
-            .get(room_id)
-            .is_some_and(|s| idle(&s.room, cutoff_ms))
+            .current(room_id)
+            .is_some_and(|room| idle(room, cutoff_ms))
         {
             return Ok(false);
         }
-        if let Some(slot) = state.rooms.remove(room_id) {
-            for m in &slot.room.members {
-                if let Some(rooms) = state.memberships.get_mut(&m.client_id) {
-                    rooms.remove(room_id);
-                }
-            }
-            slot.changed.notify_waiters();
-        }
+        state.remove_room(room_id);
         Ok(true)
     }
 
@@ -278,14 +182,8 @@ impl Store for MemoryStore {
     }
 
     async fn wait_queue(&self, seen_version: u64, deadline: Instant) -> Result<(), ChatError> {
-        let notified = self.queue_changed.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
-        if self.lock().queue_version != seen_version {
-            return Ok(());
-        }
-        let _ = tokio::time::timeout_at(deadline, notified).await;
-        Ok(())
+        let ready = || Ok(self.lock().queue_version != seen_version);
+        wait_until(&self.queue_changed, ready, deadline).await
     }
 
     async fn take_token(&self, key: &str, rate: Rate) -> Result<Taken, ChatError> {

@@ -10,6 +10,7 @@
 //! [`redis`] (shared by several processes).
 
 pub mod memory;
+pub mod mirror;
 pub mod redis;
 pub mod sqlite;
 

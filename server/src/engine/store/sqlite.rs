@@ -5,39 +5,43 @@
 //!   last transactions.
 //! - One process per file: the connection holds an exclusive lock for its lifetime, and a second
 //!   `mcp-chat` on the same file fails at start with a clear message instead of corrupting it.
-//! - Each room transaction is one `BEGIN IMMEDIATE` … `COMMIT`: load the room, apply the rule,
-//!   write the room and its new log entries. Waiters are woken in-process after the commit
-//!   (the file has one process), exactly those of the room that changed.
-//! - Statements are short (microseconds); they run on the calling task under a mutex rather than
-//!   hopping to a blocking thread for each one.
+//! - Because no one else can change the file, the store keeps a [`Mirror`] of it in memory:
+//!   clients, rooms and their members' cursors, the queue, and each room's unclaimed log entries.
+//!   Reads never run SQL (except for history older than the mirror keeps), so they cost what the
+//!   memory store's cost. The mirror changes only after a COMMIT succeeded: it never holds what
+//!   the file does not, and a failed write leaves both as they were.
+//! - A room transaction writes only the rows it changed: a send, one message and the room's
+//!   counters; a claim, one member's cursor. Rooms are rows, not documents, so a message never
+//!   rewrites the member list of a room of fifty.
+//! - Statements are prepared once (rusqlite's cache), `BEGIN` and `COMMIT` included. They are
+//!   short, and run on the calling task under the store's lock rather than hopping to a
+//!   blocking thread for each one.
 //! - The schema carries its version (`PRAGMA user_version`); migrations run at open.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use mcp_chat_shared::chat::{ChatMessage, RoomStatus};
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::{Committed, QueueTx, RoomTx, Store, member_ids, room_to_change, stamp};
+use super::mirror::{Mirror, Retention, wait_until};
+use super::{Committed, QueueTx, RoomTx, Store, idle};
 use crate::engine::error::ChatError;
-use crate::engine::model::{ClientRecord, Queue, Room};
+use crate::engine::model::{ClientRecord, Member, Queue, Room, RoomKind};
 use crate::engine::rate::{LocalBuckets, Rate, Taken};
 
-/// The SQL test for a room a sweep may remove (the store's `idle()`), ending in the comparison
-/// with the cutoff whose parameter the statement appends. One text for the listing and for the
-/// delete that re-checks it.
-macro_rules! idle_room {
-    () => {
-        "(status = 'ended' OR member_count = 0) AND last_activity_ms < "
-    };
-}
+/// How many unclaimed entries per room the mirror keeps; reads further back go to the file.
+/// Waits claim what is new, so a conversation needs a few; the bound keeps a room whose members
+/// never wait from holding its whole log in memory.
+const MIRRORED_ENTRIES: usize = 64;
+const RETENTION: Retention = Retention::Unclaimed(MIRRORED_ENTRIES);
 
 /// Each entry upgrades the schema from version `index` to `index + 1`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
     CREATE TABLE clients (
         client_id    TEXT PRIMARY KEY,
         user_id      TEXT NOT NULL,
@@ -71,15 +75,47 @@ const MIGRATIONS: &[&str] = &[r#"
         version INTEGER NOT NULL
     );
     INSERT INTO queue (id, state, version) VALUES (1, '{"entries":[]}', 0);
-"#];
+"#,
+    // 2: rooms as rows (the JSON document was rewritten whole on every message), members as
+    // rows (one cursor moves per claim), memberships derived from members.
+    r#"
+    ALTER TABLE rooms ADD COLUMN kind TEXT NOT NULL DEFAULT 'Named';
+    ALTER TABLE rooms ADD COLUMN capacity INTEGER NOT NULL DEFAULT 2;
+    ALTER TABLE rooms ADD COLUMN created_ms INTEGER NOT NULL DEFAULT 0;
+    UPDATE rooms SET kind = json_extract(state, '$.kind'),
+                     capacity = json_extract(state, '$.capacity'),
+                     created_ms = json_extract(state, '$.created_ms');
+    CREATE TABLE members (
+        room_id       TEXT NOT NULL,
+        client_id     TEXT NOT NULL,
+        position      INTEGER NOT NULL,
+        user_id       TEXT NOT NULL,
+        display_name  TEXT NOT NULL,
+        joined_ms     INTEGER NOT NULL,
+        delivered_seq INTEGER NOT NULL,
+        PRIMARY KEY (room_id, client_id)
+    ) WITHOUT ROWID;
+    INSERT INTO members
+        SELECT r.room_id, json_extract(m.value, '$.client_id'), m.key,
+               json_extract(m.value, '$.user_id'), json_extract(m.value, '$.display_name'),
+               json_extract(m.value, '$.joined_ms'), json_extract(m.value, '$.delivered_seq')
+        FROM rooms AS r, json_each(r.state, '$.members') AS m;
+    ALTER TABLE rooms DROP COLUMN state;
+    DROP TABLE memberships;
+"#,
+];
 
 pub struct SqliteStore {
     path: PathBuf,
-    conn: Mutex<Connection>,
-    room_changed: Mutex<HashMap<String, Arc<Notify>>>,
+    state: Mutex<State>,
     queue_changed: Notify,
     /// One process per store: its rate buckets can stay in memory.
     buckets: LocalBuckets,
+}
+
+struct State {
+    conn: Connection,
+    mirror: Mirror,
 }
 
 fn storage(e: impl std::fmt::Display) -> ChatError {
@@ -94,8 +130,78 @@ fn status_name(status: RoomStatus) -> &'static str {
     }
 }
 
+fn status_from(name: &str) -> rusqlite::Result<RoomStatus> {
+    match name {
+        "waiting" => Ok(RoomStatus::Waiting),
+        "active" => Ok(RoomStatus::Active),
+        "ended" => Ok(RoomStatus::Ended),
+        other => Err(invalid_column(format!("room status {other:?}"))),
+    }
+}
+
+fn kind_name(kind: RoomKind) -> &'static str {
+    match kind {
+        RoomKind::Named => "Named",
+        RoomKind::Paired => "Paired",
+    }
+}
+
+fn kind_from(name: &str) -> rusqlite::Result<RoomKind> {
+    match name {
+        "Named" => Ok(RoomKind::Named),
+        "Paired" => Ok(RoomKind::Paired),
+        other => Err(invalid_column(format!("room kind {other:?}"))),
+    }
+}
+
+fn invalid_column(what: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, what.into())
+}
+
+/// SQLite integers are i64. Nothing the store writes comes near i64::MAX; clamping keeps a
+/// hostile value from wrapping negative.
+fn int(v: u64) -> i64 {
+    v.min(i64::MAX as u64) as i64
+}
+
+/// Runs `sql` through the statement cache.
+fn exec(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<usize, ChatError> {
+    conn.prepare_cached(sql)
+        .and_then(|mut stmt| stmt.execute(params))
+        .map_err(storage)
+}
+
+/// An open transaction, rolled back when dropped uncommitted. rusqlite's own `Transaction`
+/// parses its `BEGIN` and `COMMIT` anew each time; these go through the statement cache.
+struct Batch<'c> {
+    conn: &'c Connection,
+    open: bool,
+}
+
+impl<'c> Batch<'c> {
+    fn begin(conn: &'c Connection) -> Result<Batch<'c>, ChatError> {
+        exec(conn, "BEGIN", [])?;
+        Ok(Batch { conn, open: true })
+    }
+
+    fn commit(mut self) -> Result<(), ChatError> {
+        exec(self.conn, "COMMIT", [])?;
+        self.open = false;
+        Ok(())
+    }
+}
+
+impl Drop for Batch<'_> {
+    fn drop(&mut self) {
+        if self.open && !self.conn.is_autocommit() {
+            let _ = exec(self.conn, "ROLLBACK", []);
+        }
+    }
+}
+
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path`, takes its lock and migrates it.
+    /// Opens (creating if needed) the database at `path`, takes its lock, migrates it and reads
+    /// it into the mirror.
     pub fn open(path: &Path) -> Result<SqliteStore, ChatError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
@@ -122,7 +228,8 @@ impl SqliteStore {
             .map_err(storage)?;
         // Exclusive before WAL: the lock is then held for the connection's lifetime and WAL
         // needs no shared memory. The empty exclusive transaction takes the lock now, so a
-        // second process fails here rather than on its first write.
+        // second process fails here rather than on its first write. The mirror relies on it:
+        // nothing but this connection changes the file.
         conn.pragma_update(None, "locking_mode", "EXCLUSIVE")
             .map_err(in_use)?;
         conn.pragma_update(None, "journal_mode", "WAL")
@@ -133,11 +240,14 @@ impl SqliteStore {
             .map_err(storage)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(storage)?;
+        // Every statement the store runs, with room to spare.
+        conn.set_prepared_statement_cache_capacity(64);
         migrate(&conn)?;
+        let mirror =
+            load(&conn).map_err(|e| storage(format!("cannot read {}: {e}", path.display())))?;
         Ok(SqliteStore {
             path: path.to_owned(),
-            conn: Mutex::new(conn),
-            room_changed: Mutex::new(HashMap::new()),
+            state: Mutex::new(State { conn, mirror }),
             queue_changed: Notify::new(),
             buckets: LocalBuckets::default(),
         })
@@ -147,82 +257,25 @@ impl SqliteStore {
         &self.path
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Every change reaches the mirror only after its COMMIT, so a panic while holding the
+        // lock leaves the two consistent.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn notifier(&self, room_id: &str) -> Arc<Notify> {
-        self.room_changed
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(room_id.to_owned())
-            .or_default()
-            .clone()
-    }
-
-    fn wake_room(&self, room_id: &str) {
-        let notify = self
-            .room_changed
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(room_id)
-            .cloned();
-        if let Some(n) = notify {
-            n.notify_waiters();
-        }
-    }
-
-    fn latest_seq(&self, room_id: &str) -> Result<Option<u64>, ChatError> {
-        self.lock()
-            .query_row(
-                "SELECT latest_seq FROM rooms WHERE room_id = ?1",
-                [room_id],
-                |r| r.get::<_, i64>(0),
-            )
-            .optional()
-            .map(|v| v.map(|s| s as u64))
-            .map_err(storage)
-    }
-
-    fn queue_version(&self) -> Result<u64, ChatError> {
-        self.lock()
-            .query_row("SELECT version FROM queue WHERE id = 1", [], |r| {
-                r.get::<_, i64>(0)
-            })
-            .map(|v| v as u64)
-            .map_err(storage)
-    }
-
-    fn read_messages(
-        &self,
+    /// Log entries the mirror no longer keeps, from the file.
+    fn read_log(
+        conn: &Connection,
         sql: &str,
         room_id: &str,
         seq: u64,
         limit: usize,
     ) -> Result<Vec<ChatMessage>, ChatError> {
-        let conn = self.lock();
-        let exists: bool = conn
-            .query_row("SELECT 1 FROM rooms WHERE room_id = ?1", [room_id], |_| {
-                Ok(())
-            })
-            .optional()
-            .map_err(storage)?
-            .is_some();
-        if !exists {
-            return Err(ChatError::RoomNotFound(room_id.to_owned()));
-        }
         let mut stmt = conn.prepare_cached(sql).map_err(storage)?;
         let rows = stmt
-            // SQLite integers are i64: a u64 past i64::MAX would wrap negative and select the
-            // whole log. No seq can be that large, so clamping keeps the meaning.
-            .query_map(
-                params![
-                    room_id,
-                    seq.min(i64::MAX as u64) as i64,
-                    limit.min(i64::MAX as usize) as i64
-                ],
-                |r| r.get::<_, String>(0),
-            )
+            .query_map(params![room_id, int(seq), int(limit as u64)], |r| {
+                r.get::<_, String>(0)
+            })
             .map_err(storage)?;
         let mut messages = Vec::new();
         for body in rows {
@@ -254,40 +307,193 @@ fn migrate(conn: &Connection) -> Result<(), ChatError> {
     Ok(())
 }
 
-fn load_room(conn: &Connection, room_id: &str) -> Result<Option<Room>, ChatError> {
-    let state: Option<String> = conn
-        .query_row(
-            "SELECT state FROM rooms WHERE room_id = ?1",
-            [room_id],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(storage)?;
-    state
-        .map(|s| serde_json::from_str(&s).map_err(storage))
-        .transpose()
-}
-
-fn load_queue(conn: &Connection) -> Result<(Queue, u64), ChatError> {
-    let (state, version): (String, i64) = conn
-        .query_row("SELECT state, version FROM queue WHERE id = 1", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
+/// Reads everything but the logs into a mirror.
+fn load(conn: &Connection) -> rusqlite::Result<Mirror> {
+    let mut mirror = Mirror::default();
+    let mut stmt = conn.prepare(
+        "SELECT client_id, user_id, display_name, created_ms, last_seen_ms FROM clients",
+    )?;
+    for client in stmt.query_map([], |r| {
+        Ok(ClientRecord {
+            client_id: r.get(0)?,
+            user_id: r.get(1)?,
+            display_name: r.get(2)?,
+            created_ms: r.get::<_, i64>(3)? as u64,
+            last_seen_ms: r.get::<_, i64>(4)? as u64,
         })
-        .map_err(storage)?;
-    Ok((
-        serde_json::from_str(&state).map_err(storage)?,
-        version as u64,
-    ))
+    })? {
+        let client = client?;
+        mirror.clients.insert(client.client_id.clone(), client);
+    }
+
+    let mut rooms = std::collections::HashMap::new();
+    let mut stmt = conn.prepare(
+        "SELECT room_id, kind, capacity, status, created_ms, last_activity_ms, latest_seq \
+         FROM rooms",
+    )?;
+    for room in stmt.query_map([], |r| {
+        Ok(Room {
+            room_id: r.get(0)?,
+            kind: kind_from(&r.get::<_, String>(1)?)?,
+            capacity: r.get::<_, i64>(2)? as u32,
+            status: status_from(&r.get::<_, String>(3)?)?,
+            members: Vec::new(),
+            created_ms: r.get::<_, i64>(4)? as u64,
+            last_activity_ms: r.get::<_, i64>(5)? as u64,
+            latest_seq: r.get::<_, i64>(6)? as u64,
+        })
+    })? {
+        let room = room?;
+        rooms.insert(room.room_id.clone(), room);
+    }
+    let mut stmt = conn.prepare(
+        "SELECT room_id, client_id, user_id, display_name, joined_ms, delivered_seq \
+         FROM members ORDER BY room_id, position",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let room_id: String = r.get(0)?;
+        if let Some(room) = rooms.get_mut(&room_id) {
+            room.members.push(Member {
+                client_id: r.get(1)?,
+                user_id: r.get(2)?,
+                display_name: r.get(3)?,
+                joined_ms: r.get::<_, i64>(4)? as u64,
+                delivered_seq: r.get::<_, i64>(5)? as u64,
+            });
+        }
+    }
+    // A room's row is not rewritten for each message (see `write_room`): its newest message
+    // has the newer counters.
+    let mut newest = conn
+        .prepare("SELECT seq, body FROM messages WHERE room_id = ?1 ORDER BY seq DESC LIMIT 1")?;
+    for mut room in rooms.into_values() {
+        let last = newest
+            .query_row([&room.room_id], |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
+            })
+            .optional()?;
+        if let Some((seq, body)) = last.filter(|(seq, _)| *seq > room.latest_seq) {
+            let message: ChatMessage = serde_json::from_str(&body)
+                .map_err(|e| invalid_column(format!("message {seq}: {e}")))?;
+            room.latest_seq = seq;
+            room.last_activity_ms = room.last_activity_ms.max(message.timestamp_ms);
+        }
+        mirror.load_room(room);
+    }
+
+    let (state, version): (String, i64) =
+        conn.query_row("SELECT state, version FROM queue WHERE id = 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    mirror.queue =
+        serde_json::from_str(&state).map_err(|e| invalid_column(format!("queue: {e}")))?;
+    mirror.queue_version = version as u64;
+    Ok(mirror)
 }
 
-fn client_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ClientRecord> {
-    Ok(ClientRecord {
-        client_id: r.get(0)?,
-        user_id: r.get(1)?,
-        display_name: r.get(2)?,
-        created_ms: r.get::<_, i64>(3)? as u64,
-        last_seen_ms: r.get::<_, i64>(4)? as u64,
-    })
+/// Writes what a room transaction changed, from the room as it was (`None`: new) to `committed`.
+fn write_room(
+    conn: &Connection,
+    before: Option<&Room>,
+    committed: &Committed,
+) -> Result<(), ChatError> {
+    let room = &committed.room;
+    let batch = Batch::begin(conn)?;
+    // A message carries the room's new `latest_seq` and `last_activity_ms` itself (see `load`):
+    // a plain send writes its message row and leaves the room's row alone.
+    let carried = committed
+        .appended
+        .last()
+        .is_some_and(|m| m.seq == room.latest_seq && m.timestamp_ms == room.last_activity_ms);
+    let header_changed = before.is_none_or(|b| {
+        (b.kind, b.capacity, b.status, b.created_ms, b.members.len())
+            != (
+                room.kind,
+                room.capacity,
+                room.status,
+                room.created_ms,
+                room.members.len(),
+            )
+            || (!carried
+                && (b.last_activity_ms, b.latest_seq) != (room.last_activity_ms, room.latest_seq))
+    });
+    if header_changed {
+        exec(
+            conn,
+            "INSERT INTO rooms (room_id, kind, capacity, status, member_count, created_ms, \
+             last_activity_ms, latest_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+             ON CONFLICT(room_id) DO UPDATE SET kind = ?2, capacity = ?3, status = ?4, \
+             member_count = ?5, created_ms = ?6, last_activity_ms = ?7, latest_seq = ?8",
+            params![
+                room.room_id,
+                kind_name(room.kind),
+                room.capacity,
+                status_name(room.status),
+                room.members.len() as i64,
+                int(room.created_ms),
+                int(room.last_activity_ms),
+                int(room.latest_seq)
+            ],
+        )?;
+    }
+    let old_members = before.map_or(&[][..], |b| &b.members[..]);
+    for member in &room.members {
+        match old_members.iter().find(|m| m.client_id == member.client_id) {
+            Some(old) if old == member => {}
+            Some(_) => {
+                exec(
+                    conn,
+                    "UPDATE members SET user_id = ?3, display_name = ?4, joined_ms = ?5, \
+                     delivered_seq = ?6 WHERE room_id = ?1 AND client_id = ?2",
+                    params![
+                        room.room_id,
+                        member.client_id,
+                        member.user_id,
+                        member.display_name,
+                        int(member.joined_ms),
+                        int(member.delivered_seq)
+                    ],
+                )?;
+            }
+            None => {
+                // After every member there is or was: the list's order survives a restart.
+                exec(
+                    conn,
+                    "INSERT INTO members (room_id, client_id, position, user_id, display_name, \
+                     joined_ms, delivered_seq) VALUES (?1, ?2, \
+                     (SELECT COALESCE(MAX(position), -1) + 1 FROM members WHERE room_id = ?1), \
+                     ?3, ?4, ?5, ?6)",
+                    params![
+                        room.room_id,
+                        member.client_id,
+                        member.user_id,
+                        member.display_name,
+                        int(member.joined_ms),
+                        int(member.delivered_seq)
+                    ],
+                )?;
+            }
+        }
+    }
+    for old in old_members {
+        if room.member(&old.client_id).is_none() {
+            exec(
+                conn,
+                "DELETE FROM members WHERE room_id = ?1 AND client_id = ?2",
+                params![room.room_id, old.client_id],
+            )?;
+        }
+    }
+    for m in &committed.appended {
+        let body = serde_json::to_string(m).map_err(storage)?;
+        exec(
+            conn,
+            "INSERT INTO messages (room_id, seq, body) VALUES (?1, ?2, ?3)",
+            params![room.room_id, int(m.seq), body],
+        )?;
+    }
+    batch.commit()
 }
 
 #[async_trait]
@@ -297,88 +503,79 @@ impl Store for SqliteStore {
         client: ClientRecord,
         max_clients: usize,
     ) -> Result<(), ChatError> {
-        let mut conn = self.lock();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(storage)?;
-        let count: i64 = tx
-            .query_row("SELECT COUNT(*) FROM clients", [], |r| r.get(0))
-            .map_err(storage)?;
-        if count as usize >= max_clients {
+        let mut state = self.lock();
+        if state.mirror.clients.len() >= max_clients {
             return Err(ChatError::ServerFull {
                 what: "clients",
                 limit: max_clients,
             });
         }
-        tx.execute(
+        exec(
+            &state.conn,
             "INSERT INTO clients (client_id, user_id, display_name, created_ms, last_seen_ms) \
              VALUES (?1, ?2, ?3, ?4, ?5)",
             params![
                 client.client_id,
                 client.user_id,
                 client.display_name,
-                client.created_ms as i64,
-                client.last_seen_ms as i64
+                int(client.created_ms),
+                int(client.last_seen_ms)
             ],
-        )
-        .map_err(storage)?;
-        tx.commit().map_err(storage)
+        )?;
+        state
+            .mirror
+            .clients
+            .insert(client.client_id.clone(), client);
+        Ok(())
     }
 
     async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, ChatError> {
-        self.lock()
-            .query_row(
-                "SELECT client_id, user_id, display_name, created_ms, last_seen_ms \
-                 FROM clients WHERE client_id = ?1",
-                [client_id],
-                client_from_row,
-            )
-            .optional()
-            .map_err(storage)
+        Ok(self.lock().mirror.clients.get(client_id).cloned())
     }
 
     async fn touch_client(&self, client_id: &str, now: u64) -> Result<(), ChatError> {
-        self.lock()
-            .execute(
-                "UPDATE clients SET last_seen_ms = MAX(last_seen_ms, ?2) WHERE client_id = ?1",
-                params![client_id, now as i64],
-            )
-            .map(drop)
-            .map_err(storage)
+        let mut state = self.lock();
+        let state = &mut *state;
+        let Some(client) = state.mirror.clients.get_mut(client_id) else {
+            return Ok(());
+        };
+        if now <= client.last_seen_ms {
+            return Ok(());
+        }
+        exec(
+            &state.conn,
+            "UPDATE clients SET last_seen_ms = ?2 WHERE client_id = ?1",
+            params![client_id, int(now)],
+        )?;
+        client.last_seen_ms = now;
+        Ok(())
     }
 
     async fn remove_client(&self, client_id: &str) -> Result<(), ChatError> {
-        let conn = self.lock();
-        conn.execute("DELETE FROM clients WHERE client_id = ?1", [client_id])
-            .map_err(storage)?;
-        conn.execute("DELETE FROM memberships WHERE client_id = ?1", [client_id])
-            .map(drop)
-            .map_err(storage)
+        let mut state = self.lock();
+        exec(
+            &state.conn,
+            "DELETE FROM clients WHERE client_id = ?1",
+            [client_id],
+        )?;
+        state.mirror.clients.remove(client_id);
+        state.mirror.memberships.remove(client_id);
+        Ok(())
     }
 
     async fn idle_clients(&self, cutoff_ms: u64) -> Result<Vec<ClientRecord>, ChatError> {
-        let conn = self.lock();
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT client_id, user_id, display_name, created_ms, last_seen_ms \
-                 FROM clients WHERE last_seen_ms < ?1",
-            )
-            .map_err(storage)?;
-        let rows = stmt
-            .query_map([cutoff_ms.min(i64::MAX as u64) as i64], client_from_row)
-            .map_err(storage)?;
-        rows.collect::<Result<_, _>>().map_err(storage)
+        Ok(self
+            .lock()
+            .mirror
+            .clients
+            .values()
+            .filter(|c| c.last_seen_ms < cutoff_ms)
+            .cloned()
+            .collect())
     }
 
     async fn client_rooms(&self, client_id: &str) -> Result<Vec<String>, ChatError> {
-        let conn = self.lock();
-        let mut stmt = conn
-            .prepare_cached("SELECT room_id FROM memberships WHERE client_id = ?1 ORDER BY room_id")
-            .map_err(storage)?;
-        let rows = stmt
-            .query_map([client_id], |r| r.get::<_, String>(0))
-            .map_err(storage)?;
-        rows.collect::<Result<_, _>>().map_err(storage)
+        Ok(self.lock().mirror.client_rooms(client_id))
     }
 
     async fn transact_room(
@@ -387,82 +584,19 @@ impl Store for SqliteStore {
         create: Option<Room>,
         max_rooms: usize,
         now: u64,
-        tx_fn: RoomTx<'_>,
+        tx: RoomTx<'_>,
     ) -> Result<Committed, ChatError> {
-        let committed = {
-            let mut conn = self.lock();
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(storage)?;
-            let existing = load_room(&tx, room_id)?;
-            let created = existing.is_none();
-            let mut room = room_to_change(room_id, existing, create, max_rooms, || {
-                let count: i64 = tx
-                    .query_row("SELECT COUNT(*) FROM rooms", [], |r| r.get(0))
-                    .map_err(storage)?;
-                Ok(count as usize)
-            })?;
-            let before = member_ids(&room);
-            // An error drops `tx`, which rolls everything back.
-            let drafts = tx_fn(&mut room)?;
-            let appended = stamp(&mut room, drafts, now);
-            let state = serde_json::to_string(&room).map_err(storage)?;
-            tx.execute(
-                "INSERT INTO rooms (room_id, state, status, member_count, latest_seq, last_activity_ms) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
-                 ON CONFLICT(room_id) DO UPDATE SET state = ?2, status = ?3, member_count = ?4, \
-                 latest_seq = ?5, last_activity_ms = ?6",
-                params![
-                    room_id,
-                    state,
-                    status_name(room.status),
-                    room.members.len() as i64,
-                    room.latest_seq as i64,
-                    room.last_activity_ms as i64
-                ],
-            )
-            .map_err(storage)?;
-            {
-                let mut insert = tx
-                    .prepare_cached("INSERT INTO messages (room_id, seq, body) VALUES (?1, ?2, ?3)")
-                    .map_err(storage)?;
-                for m in &appended {
-                    let body = serde_json::to_string(m).map_err(storage)?;
-                    insert
-                        .execute(params![room_id, m.seq as i64, body])
-                        .map_err(storage)?;
-                }
-            }
-            let after = member_ids(&room);
-            for joined in after.difference(&before) {
-                tx.execute(
-                    "INSERT OR IGNORE INTO memberships (client_id, room_id) VALUES (?1, ?2)",
-                    params![joined, room_id],
-                )
-                .map_err(storage)?;
-            }
-            for left in before.difference(&after) {
-                tx.execute(
-                    "DELETE FROM memberships WHERE client_id = ?1 AND room_id = ?2",
-                    params![left, room_id],
-                )
-                .map_err(storage)?;
-            }
-            tx.commit().map_err(storage)?;
-            Committed {
-                room,
-                appended,
-                created,
-            }
-        };
-        if !committed.appended.is_empty() {
-            self.wake_room(room_id);
-        }
-        Ok(committed)
+        let mut state = self.lock();
+        let state = &mut *state;
+        let committed = state
+            .mirror
+            .prepare_room(room_id, create, max_rooms, now, tx)?;
+        write_room(&state.conn, state.mirror.current(room_id), &committed)?;
+        Ok(state.mirror.apply_room(committed, RETENTION))
     }
 
     async fn room(&self, room_id: &str) -> Result<Option<Room>, ChatError> {
-        load_room(&self.lock(), room_id)
+        Ok(self.lock().mirror.current(room_id).cloned())
     }
 
     async fn messages_after(
@@ -471,7 +605,12 @@ impl Store for SqliteStore {
         after_seq: u64,
         limit: usize,
     ) -> Result<Vec<ChatMessage>, ChatError> {
-        self.read_messages(
+        let state = self.lock();
+        if let Some(kept) = state.mirror.slot(room_id)?.after(after_seq, limit) {
+            return Ok(kept);
+        }
+        Self::read_log(
+            &state.conn,
             "SELECT body FROM messages WHERE room_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
             room_id,
             after_seq,
@@ -485,7 +624,12 @@ impl Store for SqliteStore {
         before_seq: u64,
         limit: usize,
     ) -> Result<Vec<ChatMessage>, ChatError> {
-        let mut newest_first = self.read_messages(
+        let state = self.lock();
+        if let Some(kept) = state.mirror.slot(room_id)?.before(before_seq, limit) {
+            return Ok(kept);
+        }
+        let mut newest_first = Self::read_log(
+            &state.conn,
             "SELECT body FROM messages WHERE room_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3",
             room_id,
             before_seq,
@@ -501,119 +645,79 @@ impl Store for SqliteStore {
         seen_seq: u64,
         deadline: Instant,
     ) -> Result<(), ChatError> {
-        let changed = self.notifier(room_id);
-        let notified = changed.notified();
-        tokio::pin!(notified);
-        // Register before checking, so a commit between the check and the await still wakes us.
-        notified.as_mut().enable();
-        match self.latest_seq(room_id)? {
-            Some(latest) if latest > seen_seq => return Ok(()),
-            Some(_) => {}
-            None => return Err(ChatError::RoomNotFound(room_id.to_owned())),
-        }
-        let _ = tokio::time::timeout_at(deadline, notified).await;
-        Ok(())
+        let changed = self.lock().mirror.slot(room_id)?.changed.clone();
+        let ready = || Ok(self.lock().mirror.slot(room_id)?.room.latest_seq > seen_seq);
+        wait_until(&changed, ready, deadline).await
     }
 
     async fn idle_rooms(&self, cutoff_ms: u64) -> Result<Vec<String>, ChatError> {
-        let conn = self.lock();
-        let mut stmt = conn
-            .prepare_cached(concat!(
-                "SELECT room_id FROM rooms WHERE ",
-                idle_room!(),
-                "?1"
-            ))
-            .map_err(storage)?;
-        let rows = stmt
-            .query_map([cutoff_ms.min(i64::MAX as u64) as i64], |r| {
-                r.get::<_, String>(0)
-            })
-            .map_err(storage)?;
-        rows.collect::<Result<_, _>>().map_err(storage)
+        Ok(self
+            .lock()
+            .mirror
+            .rooms
+            .values()
+            .filter(|s| idle(&s.room, cutoff_ms))
+            .map(|s| s.room.room_id.clone())
+            .collect())
     }
 
     async fn remove_room(&self, room_id: &str, cutoff_ms: u64) -> Result<bool, ChatError> {
+        let mut state = self.lock();
+        // The mirror is the file: checked and removed under one lock, a room someone joined or
+        // wrote to since the listing survives.
+        if !state
+            .mirror
+            .current(room_id)
+            .is_some_and(|room| idle(room, cutoff_ms))
         {
-            let mut conn = self.lock();
-            let tx = conn.transaction().map_err(storage)?;
-            // The same test as `idle_rooms`, in the deleting statement itself.
-            let removed = tx
-                .execute(
-                    concat!(
-                        "DELETE FROM rooms WHERE room_id = ?1 AND ",
-                        idle_room!(),
-                        "?2"
-                    ),
-                    rusqlite::params![room_id, cutoff_ms.min(i64::MAX as u64) as i64],
-                )
-                .map_err(storage)?;
-            if removed == 0 {
-                return Ok(false);
-            }
-            for sql in [
-                "DELETE FROM messages WHERE room_id = ?1",
-                "DELETE FROM memberships WHERE room_id = ?1",
-            ] {
-                tx.execute(sql, [room_id]).map_err(storage)?;
-            }
-            tx.commit().map_err(storage)?;
+            return Ok(false);
         }
-        self.wake_room(room_id);
-        self.room_changed
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(room_id);
+        {
+            let batch = Batch::begin(&state.conn)?;
+            for sql in [
+                "DELETE FROM rooms WHERE room_id = ?1",
+                "DELETE FROM messages WHERE room_id = ?1",
+                "DELETE FROM members WHERE room_id = ?1",
+            ] {
+                exec(&state.conn, sql, [room_id])?;
+            }
+            batch.commit()?;
+        }
+        state.mirror.remove_room(room_id);
         Ok(true)
     }
 
     async fn room_count(&self) -> Result<usize, ChatError> {
-        self.lock()
-            .query_row("SELECT COUNT(*) FROM rooms", [], |r| r.get::<_, i64>(0))
-            .map(|n| n as usize)
-            .map_err(storage)
+        Ok(self.lock().mirror.rooms.len())
     }
 
-    async fn transact_queue(&self, tx_fn: QueueTx<'_>) -> Result<u64, ChatError> {
-        let (version, changed) = {
-            let mut conn = self.lock();
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(storage)?;
-            let (before, version) = load_queue(&tx)?;
-            let mut queue = before.clone();
-            tx_fn(&mut queue)?;
-            if queue == before {
-                (version, false)
-            } else {
-                let state = serde_json::to_string(&queue).map_err(storage)?;
-                tx.execute(
-                    "UPDATE queue SET state = ?1, version = version + 1 WHERE id = 1",
-                    [state],
-                )
-                .map_err(storage)?;
-                tx.commit().map_err(storage)?;
-                (version + 1, true)
-            }
-        };
-        if changed {
-            self.queue_changed.notify_waiters();
+    async fn transact_queue(&self, tx: QueueTx<'_>) -> Result<u64, ChatError> {
+        let mut state = self.lock();
+        let mut queue = state.mirror.queue.clone();
+        tx(&mut queue)?;
+        if queue == state.mirror.queue {
+            return Ok(state.mirror.queue_version);
         }
-        Ok(version)
+        let json = serde_json::to_string(&queue).map_err(storage)?;
+        exec(
+            &state.conn,
+            "UPDATE queue SET state = ?1, version = version + 1 WHERE id = 1",
+            [json],
+        )?;
+        state.mirror.queue = queue;
+        state.mirror.queue_version += 1;
+        self.queue_changed.notify_waiters();
+        Ok(state.mirror.queue_version)
     }
 
     async fn queue(&self) -> Result<(Queue, u64), ChatError> {
-        load_queue(&self.lock())
+        let state = self.lock();
+        Ok((state.mirror.queue.clone(), state.mirror.queue_version))
     }
 
     async fn wait_queue(&self, seen_version: u64, deadline: Instant) -> Result<(), ChatError> {
-        let notified = self.queue_changed.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
-        if self.queue_version()? != seen_version {
-            return Ok(());
-        }
-        let _ = tokio::time::timeout_at(deadline, notified).await;
-        Ok(())
+        let ready = || Ok(self.lock().mirror.queue_version != seen_version);
+        wait_until(&self.queue_changed, ready, deadline).await
     }
 
     async fn take_token(&self, key: &str, rate: Rate) -> Result<Taken, ChatError> {
@@ -648,6 +752,187 @@ crate::conformance_tests!(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::model::{Draft, QueueEntry, QueueState};
+    use mcp_chat_shared::chat::MessageKind;
+
+    fn member(client: &str, delivered_seq: u64) -> Member {
+        Member {
+            client_id: client.into(),
+            user_id: format!("u-{client}"),
+            display_name: format!("Name {client}"),
+            joined_ms: 7,
+            delivered_seq,
+        }
+    }
+
+    fn chat(text: String) -> Draft {
+        Draft {
+            kind: MessageKind::Chat,
+            sender: None,
+            text,
+        }
+    }
+
+    /// Everything a store answers, for comparing two of them.
+    async fn snapshot(store: &SqliteStore) -> String {
+        let mut clients = store.idle_clients(u64::MAX).await.unwrap();
+        clients.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+        let mut rooms = Vec::new();
+        let mut ids = store.idle_rooms(u64::MAX).await.unwrap();
+        ids.extend(["busy".to_owned(), "gone".to_owned()]);
+        ids.sort();
+        ids.dedup();
+        for id in ids {
+            let room = store.room(&id).await.unwrap();
+            let log = store.messages_after(&id, 0, 1000).await.ok();
+            let older = store.messages_before(&id, 80, 5).await.ok();
+            rooms.push(format!("{room:?}\n{log:?}\n{older:?}"));
+        }
+        let memberships = store.client_rooms("c2").await.unwrap();
+        let queue = store.queue().await.unwrap();
+        format!("{clients:?}\n{rooms:?}\n{memberships:?}\n{queue:?}")
+    }
+
+    #[tokio::test]
+    async fn reopening_restores_exactly_what_was_committed() {
+        let path = temp_path();
+        let store = SqliteStore::open(&path).unwrap();
+        for (i, id) in ["c1", "c2", "c3"].iter().enumerate() {
+            let client = ClientRecord {
+                client_id: (*id).into(),
+                user_id: format!("u-{id}"),
+                display_name: format!("Name {id}"),
+                created_ms: i as u64,
+                last_seen_ms: 100 + i as u64,
+            };
+            store.insert_client(client, 10).await.unwrap();
+        }
+        store.touch_client("c1", 500).await.unwrap();
+        let create = |id: &str| Some(Room::new(id.into(), RoomKind::Named, 3, 1));
+        // c3 joins before c1: the member order is the join order, not the ids'.
+        store
+            .transact_room("busy", create("busy"), 10, 2, &mut |room| {
+                room.members = vec![member("c3", 0), member("c1", 0), member("c2", 0)];
+                room.status = RoomStatus::Active;
+                Ok((0..70).map(|i| chat(format!("m{i}"))).collect())
+            })
+            .await
+            .unwrap();
+        // A cursor moves, a member leaves, one more message: only what changed is written.
+        store
+            .transact_room("busy", None, 10, 3, &mut |room| {
+                room.member_mut("c1").unwrap().delivered_seq = 69;
+                room.members.retain(|m| m.client_id != "c3");
+                Ok(vec![chat("last".into())])
+            })
+            .await
+            .unwrap();
+        store
+            .transact_room("gone", create("gone"), 10, 4, &mut |room| {
+                room.members = vec![member("c2", 0)];
+                room.status = RoomStatus::Ended;
+                Ok(Vec::new())
+            })
+            .await
+            .unwrap();
+        assert!(store.remove_room("gone", u64::MAX).await.unwrap());
+        store
+            .transact_queue(&mut |queue| {
+                queue.entries.push(QueueEntry {
+                    client_id: "c3".into(),
+                    user_id: "u-c3".into(),
+                    display_name: "Name c3".into(),
+                    enqueued_ms: 9,
+                    last_seen_ms: 9,
+                    polling_until_ms: 0,
+                    state: QueueState::Waiting,
+                });
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let log = store.messages_after("busy", 0, 1000).await.unwrap();
+        assert_eq!(log.len(), 71, "the file has what the mirror dropped");
+        assert_eq!(log.last().unwrap().text, "last");
+        let before = snapshot(&store).await;
+        drop(store);
+
+        let reopened = SqliteStore::open(&path).unwrap();
+        assert_eq!(snapshot(&reopened).await, before);
+        let room = reopened.room("busy").await.unwrap().unwrap();
+        let order: Vec<&str> = room.members.iter().map(|m| m.client_id.as_str()).collect();
+        assert_eq!(order, ["c1", "c2"]);
+        assert_eq!(room.member("c1").unwrap().delivered_seq, 69);
+        assert_eq!(
+            reopened.client("c1").await.unwrap().unwrap().last_seen_ms,
+            500
+        );
+        assert!(reopened.room("gone").await.unwrap().is_none());
+        assert_eq!(reopened.queue().await.unwrap().1, 1);
+        // The log goes on from where it was.
+        let next = reopened
+            .transact_room("busy", None, 10, 5, &mut |_| Ok(vec![chat("after".into())]))
+            .await
+            .unwrap();
+        assert_eq!(next.appended[0].seq, 72);
+    }
+
+    #[tokio::test]
+    async fn a_schema_1_file_is_migrated_with_its_rooms_and_cursors() {
+        let path = temp_path();
+        let mut room = Room::new("old".into(), RoomKind::Paired, 2, 11);
+        room.status = RoomStatus::Active;
+        room.members = vec![member("zed", 2), member("amy", 1)];
+        room.latest_seq = 2;
+        room.last_activity_ms = 12;
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(&format!("{}; PRAGMA user_version = 1;", MIGRATIONS[0]))
+                .unwrap();
+            conn.execute(
+                "INSERT INTO rooms (room_id, state, status, member_count, latest_seq, \
+                 last_activity_ms) VALUES ('old', ?1, 'active', 2, 2, 12)",
+                [serde_json::to_string(&room).unwrap()],
+            )
+            .unwrap();
+            for client in ["zed", "amy"] {
+                conn.execute(
+                    "INSERT INTO memberships (client_id, room_id) VALUES (?1, 'old')",
+                    [client],
+                )
+                .unwrap();
+            }
+            for seq in 1..=2u64 {
+                let message = ChatMessage {
+                    seq,
+                    message_id: format!("m{seq}"),
+                    room_id: "old".into(),
+                    kind: MessageKind::Chat,
+                    sender: None,
+                    text: format!("old {seq}"),
+                    timestamp: String::new(),
+                    timestamp_ms: 0,
+                };
+                conn.execute(
+                    "INSERT INTO messages (room_id, seq, body) VALUES ('old', ?1, ?2)",
+                    params![seq as i64, serde_json::to_string(&message).unwrap()],
+                )
+                .unwrap();
+            }
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.room("old").await.unwrap(), Some(room));
+        assert_eq!(store.client_rooms("amy").await.unwrap(), ["old"]);
+        let unread = store.messages_after("old", 1, 10).await.unwrap();
+        assert_eq!(unread.len(), 1);
+        assert_eq!(unread[0].text, "old 2");
+        let version: i64 = store
+            .lock()
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version as usize, MIGRATIONS.len());
+    }
 
     #[test]
     fn a_second_process_on_the_same_file_is_refused_clearly() {
@@ -667,7 +952,8 @@ mod tests {
         let path = temp_path();
         {
             let store = SqliteStore::open(&path).unwrap();
-            let conn = store.lock();
+            let state = store.lock();
+            let conn = &state.conn;
             let v: i64 = conn
                 .query_row("PRAGMA user_version", [], |r| r.get(0))
                 .unwrap();

@@ -203,7 +203,9 @@ async fn a_room_that_is_only_read_lives_as_long_as_its_members() {
             .await
             .unwrap();
     }
-    // A read-only request of a member (a wait with `after_seq` never commits) renews them.
+    // A read-only request of a member (a wait with `after_seq` never commits) renews them, once
+    // the engine records activity again (it does so to the second).
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     e.wait(
         Some("quiet"),
         &a.client_id,

@@ -1,0 +1,316 @@
+//! What a single-process store holds in memory: clients, rooms with their members' cursors, the
+//! queue, and each room's log (all of it, or its newest part).
+//!
+//! The memory store is a mirror and nothing else. The SQLite store keeps one as the cache of its
+//! file: its file is locked to one process, so nothing but this process changes it, and a mirror
+//! updated after each successful COMMIT is exactly what the file holds. Its reads then cost what
+//! the memory store's cost, and its writes write only what changed.
+//!
+//! A mirror is plain data behind its store's lock: no `.await` while it is held. Every change is
+//! computed on a copy first ([`Mirror::prepare_room`]) and applied only when it is kept
+//! ([`Mirror::apply_room`]), so a failed rule or a failed write leaves it as it was.
+
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+
+use mcp_chat_shared::chat::ChatMessage;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use super::{Committed, RoomTx, room_to_change, stamp};
+use crate::engine::error::ChatError;
+use crate::engine::model::{ClientRecord, Queue, Room};
+
+/// How much of each room's log a mirror keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retention {
+    /// The whole log: the mirror is the store.
+    Everything,
+    /// Entries some member has not claimed yet, at most this many: what the next waits will
+    /// read. Older entries are read from the file.
+    Unclaimed(usize),
+}
+
+#[derive(Default)]
+pub struct Mirror {
+    pub clients: HashMap<String, ClientRecord>,
+    pub rooms: HashMap<String, RoomSlot>,
+    /// client_id → rooms it is a member of, kept in step with every room change.
+    pub memberships: HashMap<String, HashSet<String>>,
+    pub queue: Queue,
+    pub queue_version: u64,
+}
+
+pub struct RoomSlot {
+    pub room: Room,
+    /// The newest entries of the log, contiguous and in order: `log[i].seq == first + i`, ending
+    /// at `room.latest_seq`. May be empty, or shorter than the log (see [`Retention`]).
+    pub log: VecDeque<ChatMessage>,
+    /// Woken when the log grows or the room is removed.
+    pub changed: Arc<Notify>,
+}
+
+impl RoomSlot {
+    pub fn new(room: Room) -> RoomSlot {
+        RoomSlot {
+            room,
+            log: VecDeque::new(),
+            changed: Arc::new(Notify::new()),
+        }
+    }
+
+    /// The entries with `seq > after_seq`, at most `limit`; `None` when some of them are older
+    /// than the kept part of the log.
+    pub fn after(&self, after_seq: u64, limit: usize) -> Option<Vec<ChatMessage>> {
+        if after_seq >= self.room.latest_seq {
+            return Some(Vec::new());
+        }
+        let first = self.log.front()?.seq;
+        if after_seq + 1 < first {
+            return None;
+        }
+        let start = (after_seq + 1 - first) as usize;
+        Some(self.log.range(start..).take(limit).cloned().collect())
+    }
+
+    /// The newest `limit` entries with `seq < before_seq`, oldest first; `None` when some of them
+    /// are older than the kept part of the log.
+    pub fn before(&self, before_seq: u64, limit: usize) -> Option<Vec<ChatMessage>> {
+        let end = before_seq.min(self.room.latest_seq + 1); // exclusive
+        let start = end.saturating_sub(limit as u64).max(1);
+        if start >= end {
+            return Some(Vec::new());
+        }
+        let first = self.log.front()?.seq;
+        if start < first {
+            return None;
+        }
+        let range = (start - first) as usize..(end - first) as usize;
+        Some(self.log.range(range).cloned().collect())
+    }
+
+    fn keep(&mut self, retention: Retention) {
+        let Retention::Unclaimed(most) = retention else {
+            return;
+        };
+        // Members who never wait would keep everything: the bound holds regardless.
+        let claimed = self
+            .room
+            .members
+            .iter()
+            .map(|m| m.delivered_seq)
+            .min()
+            .unwrap_or(u64::MAX);
+        while self
+            .log
+            .front()
+            .is_some_and(|m| m.seq <= claimed || self.log.len() > most)
+        {
+            self.log.pop_front();
+        }
+    }
+}
+
+impl Mirror {
+    /// Applies `tx` to a copy of room `room_id` (or to `create`): what [`Mirror::apply_room`]
+    /// keeps once the change is durable. The mirror is not changed.
+    pub fn prepare_room(
+        &self,
+        room_id: &str,
+        create: Option<Room>,
+        max_rooms: usize,
+        now: u64,
+        tx: RoomTx<'_>,
+    ) -> Result<Committed, ChatError> {
+        let existing = self.rooms.get(room_id).map(|slot| slot.room.clone());
+        let created = existing.is_none();
+        let mut room = room_to_change(room_id, existing, create, max_rooms, || {
+            Ok(self.rooms.len())
+        })?;
+        let drafts = tx(&mut room)?;
+        let appended = stamp(&mut room, drafts, now);
+        Ok(Committed {
+            room,
+            appended,
+            created,
+        })
+    }
+
+    /// The room as it is now, before a prepared change.
+    pub fn current(&self, room_id: &str) -> Option<&Room> {
+        self.rooms.get(room_id).map(|slot| &slot.room)
+    }
+
+    /// Keeps a prepared change and wakes the room's waiters if its log grew.
+    pub fn apply_room(&mut self, committed: Committed, retention: Retention) -> Committed {
+        let room = &committed.room;
+        let room_id = room.room_id.as_str();
+        let (slot, before) = match self.rooms.entry(room_id.to_owned()) {
+            Entry::Occupied(slot) => {
+                let slot = slot.into_mut();
+                let before: HashSet<String> = slot
+                    .room
+                    .members
+                    .iter()
+                    .map(|m| m.client_id.clone())
+                    .collect();
+                slot.room = room.clone();
+                (slot, before)
+            }
+            Entry::Vacant(v) => (v.insert(RoomSlot::new(room.clone())), HashSet::new()),
+        };
+        slot.log.extend(committed.appended.iter().cloned());
+        slot.keep(retention);
+        if !committed.appended.is_empty() {
+            slot.changed.notify_waiters();
+        }
+        let mut after = HashSet::with_capacity(room.members.len());
+        for member in &room.members {
+            if !before.contains(&member.client_id) {
+                self.memberships
+                    .entry(member.client_id.clone())
+                    .or_default()
+                    .insert(room_id.to_owned());
+            }
+            after.insert(member.client_id.as_str());
+        }
+        for left in before.iter().filter(|id| !after.contains(id.as_str())) {
+            if let Some(rooms) = self.memberships.get_mut(left) {
+                rooms.remove(room_id);
+            }
+        }
+        committed
+    }
+
+    /// Adds a room as loaded from a file, with its memberships.
+    pub fn load_room(&mut self, room: Room) {
+        for member in &room.members {
+            self.memberships
+                .entry(member.client_id.clone())
+                .or_default()
+                .insert(room.room_id.clone());
+        }
+        self.rooms.insert(room.room_id.clone(), RoomSlot::new(room));
+    }
+
+    /// Removes a room and wakes its waiters (they find it gone).
+    pub fn remove_room(&mut self, room_id: &str) {
+        if let Some(slot) = self.rooms.remove(room_id) {
+            for m in &slot.room.members {
+                if let Some(rooms) = self.memberships.get_mut(&m.client_id) {
+                    rooms.remove(room_id);
+                }
+            }
+            slot.changed.notify_waiters();
+        }
+    }
+
+    pub fn slot(&self, room_id: &str) -> Result<&RoomSlot, ChatError> {
+        self.rooms
+            .get(room_id)
+            .ok_or_else(|| ChatError::RoomNotFound(room_id.to_owned()))
+    }
+
+    /// Rooms `client_id` is a member of, sorted.
+    pub fn client_rooms(&self, client_id: &str) -> Vec<String> {
+        let mut rooms: Vec<String> = self
+            .memberships
+            .get(client_id)
+            .map(|rooms| rooms.iter().cloned().collect())
+            .unwrap_or_default();
+        rooms.sort_unstable();
+        rooms
+    }
+}
+
+/// Waits until `ready` says so, waking on `changed`, or until `deadline`. `ready` runs once after
+/// this wait is registered with `changed`, so a change between a caller's read and this call is
+/// never missed; it returns `Ok(true)` to return at once, or an error to fail the wait.
+pub async fn wait_until(
+    changed: &Notify,
+    ready: impl FnOnce() -> Result<bool, ChatError>,
+    deadline: Instant,
+) -> Result<(), ChatError> {
+    let notified = changed.notified();
+    tokio::pin!(notified);
+    notified.as_mut().enable();
+    if ready()? {
+        return Ok(());
+    }
+    let _ = tokio::time::timeout_at(deadline, notified).await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::model::{Member, RoomKind};
+    use mcp_chat_shared::chat::MessageKind;
+
+    fn slot_with(seqs: std::ops::RangeInclusive<u64>, latest: u64) -> RoomSlot {
+        let mut slot = RoomSlot::new(Room::new("r".into(), RoomKind::Named, 2, 0));
+        slot.room.latest_seq = latest;
+        for seq in seqs {
+            slot.log.push_back(ChatMessage {
+                seq,
+                message_id: format!("m{seq}"),
+                room_id: "r".into(),
+                kind: MessageKind::Chat,
+                sender: None,
+                text: seq.to_string(),
+                timestamp: String::new(),
+                timestamp_ms: 0,
+            });
+        }
+        slot
+    }
+
+    fn seqs(messages: Option<Vec<ChatMessage>>) -> Option<Vec<u64>> {
+        messages.map(|m| m.iter().map(|m| m.seq).collect())
+    }
+
+    #[test]
+    fn reads_are_served_only_from_what_is_kept() {
+        let slot = slot_with(5..=8, 8);
+        assert_eq!(seqs(slot.after(4, 10)), Some(vec![5, 6, 7, 8]));
+        assert_eq!(seqs(slot.after(6, 1)), Some(vec![7]));
+        assert_eq!(seqs(slot.after(8, 10)), Some(vec![]));
+        assert_eq!(seqs(slot.after(u64::MAX, 10)), Some(vec![]));
+        assert_eq!(seqs(slot.after(3, 10)), None, "seq 4 is not kept");
+        assert_eq!(seqs(slot.before(9, 2)), Some(vec![7, 8]));
+        assert_eq!(seqs(slot.before(u64::MAX, 4)), Some(vec![5, 6, 7, 8]));
+        assert_eq!(seqs(slot.before(7, 2)), Some(vec![5, 6]));
+        assert_eq!(seqs(slot.before(7, 3)), None, "seq 4 is not kept");
+        assert_eq!(seqs(slot.before(1, 3)), Some(vec![]));
+        let mut empty = slot_with(1..=1, 3);
+        empty.log.clear();
+        assert_eq!(seqs(empty.after(3, 10)), Some(vec![]));
+        assert_eq!(seqs(empty.after(2, 10)), None);
+        assert_eq!(seqs(empty.before(1, 10)), Some(vec![]));
+    }
+
+    #[test]
+    fn unclaimed_retention_drops_what_every_member_has_and_stays_bounded() {
+        let member = |client: &str, delivered_seq| Member {
+            client_id: client.into(),
+            user_id: client.into(),
+            display_name: client.into(),
+            joined_ms: 0,
+            delivered_seq,
+        };
+        let mut slot = slot_with(1..=10, 10);
+        slot.room.members = vec![member("a", 7), member("b", 4)];
+        slot.keep(Retention::Unclaimed(100));
+        assert_eq!(slot.log.front().map(|m| m.seq), Some(5));
+        slot.keep(Retention::Unclaimed(3));
+        assert_eq!(
+            slot.log.iter().map(|m| m.seq).collect::<Vec<_>>(),
+            [8, 9, 10]
+        );
+        let mut everything = slot_with(1..=10, 10);
+        everything.room.members = vec![member("a", 10)];
+        everything.keep(Retention::Everything);
+        assert_eq!(everything.log.len(), 10);
+    }
+}
