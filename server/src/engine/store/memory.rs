@@ -96,7 +96,11 @@ impl Store for MemoryStore {
     ) -> Result<Committed, ChatError> {
         let mut state = self.lock();
         let committed = state.prepare_room(room_id, create, max_rooms, now, tx)?;
-        Ok(state.apply_room(committed, Retention::Everything))
+        let (committed, wake) = state.apply_room(committed, Retention::Everything);
+        if let Some(waiters) = wake {
+            waiters.notify_waiters();
+        }
+        Ok(committed)
     }
 
     async fn room(&self, room_id: &str) -> Result<Option<Room>, ChatError> {
@@ -156,7 +160,9 @@ impl Store for MemoryStore {
         {
             return Ok(false);
         }
-        state.remove_room(room_id);
+        if let Some(waiters) = state.remove_room(room_id) {
+            waiters.notify_waiters();
+        }
         Ok(true)
     }
 

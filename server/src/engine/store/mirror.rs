@@ -142,8 +142,13 @@ impl Mirror {
         self.rooms.get(room_id).map(|slot| &slot.room)
     }
 
-    /// Keeps a prepared change and wakes the room's waiters if its log grew.
-    pub fn apply_room(&mut self, committed: Committed, retention: Retention) -> Committed {
+    /// Keeps a prepared change. Returns it, and the room's waiters to wake if its log grew: the
+    /// store wakes them once the change is durable.
+    pub fn apply_room(
+        &mut self,
+        committed: Committed,
+        retention: Retention,
+    ) -> (Committed, Option<Arc<Notify>>) {
         let room = &committed.room;
         let room_id = room.room_id.as_str();
         let (slot, before) = match self.rooms.entry(room_id.to_owned()) {
@@ -162,9 +167,7 @@ impl Mirror {
         };
         slot.log.extend(committed.appended.iter().cloned());
         slot.keep(retention);
-        if !committed.appended.is_empty() {
-            slot.changed.notify_waiters();
-        }
+        let wake = (!committed.appended.is_empty()).then(|| slot.changed.clone());
         let mut after = HashSet::with_capacity(room.members.len());
         for member in &room.members {
             if !before.contains(&member.client_id) {
@@ -180,7 +183,7 @@ impl Mirror {
                 rooms.remove(room_id);
             }
         }
-        committed
+        (committed, wake)
     }
 
     /// Adds a room as loaded from a file, with its memberships.
@@ -194,16 +197,15 @@ impl Mirror {
         self.rooms.insert(room.room_id.clone(), RoomSlot::new(room));
     }
 
-    /// Removes a room and wakes its waiters (they find it gone).
-    pub fn remove_room(&mut self, room_id: &str) {
-        if let Some(slot) = self.rooms.remove(room_id) {
-            for m in &slot.room.members {
-                if let Some(rooms) = self.memberships.get_mut(&m.client_id) {
-                    rooms.remove(room_id);
-                }
+    /// Removes a room. Returns its waiters, to wake (they will find it gone).
+    pub fn remove_room(&mut self, room_id: &str) -> Option<Arc<Notify>> {
+        let slot = self.rooms.remove(room_id)?;
+        for m in &slot.room.members {
+            if let Some(rooms) = self.memberships.get_mut(&m.client_id) {
+                rooms.remove(room_id);
             }
-            slot.changed.notify_waiters();
         }
+        Some(slot.changed)
     }
 
     pub fn slot(&self, room_id: &str) -> Result<&RoomSlot, ChatError> {

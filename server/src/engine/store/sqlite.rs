@@ -13,13 +13,20 @@
 //! - A room transaction writes only the rows it changed: a send, one message and the room's
 //!   counters; a claim, one member's cursor. Rooms are rows, not documents, so a message never
 //!   rewrites the member list of a room of fifty.
+//! - Group commit: a change joins the open transaction (a savepoint of its own, so that its
+//!   failure undoes only it), its task yields once so that concurrent changes join too, and the
+//!   first of them to run again commits for all: one COMMIT and one WAL append per batch. Every
+//!   operation answers only once the batch it wrote, or could have read from, is committed; a
+//!   batch that fails to commit fails all of its operations and the mirror is read again from
+//!   the file. Parked waits are woken after the COMMIT.
 //! - Statements are prepared once (rusqlite's cache), `BEGIN` and `COMMIT` included. They are
 //!   short, and run on the calling task under the store's lock rather than hopping to a
 //!   blocking thread for each one.
 //! - The schema carries its version (`PRAGMA user_version`); migrations run at open.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use mcp_chat_shared::chat::{ChatMessage, RoomStatus};
@@ -116,6 +123,17 @@ pub struct SqliteStore {
 struct State {
     conn: Connection,
     mirror: Mirror,
+    /// Group commit. Changes made while a batch is open join its transaction and its one
+    /// COMMIT (one WAL append for all of them); `open` is its number.
+    open: Option<u64>,
+    /// Every batch up to this one has ended, committed or failed. Batches are numbered from 1.
+    ended: u64,
+    /// The batches that failed lately, and why.
+    failed: VecDeque<(u64, String)>,
+    /// Waiters to wake once the open batch is durable: a change is visible to a parked wait
+    /// only then.
+    wake_rooms: Vec<Arc<Notify>>,
+    wake_queue: bool,
 }
 
 fn storage(e: impl std::fmt::Display) -> ChatError {
@@ -171,31 +189,58 @@ fn exec(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<u
         .map_err(storage)
 }
 
-/// An open transaction, rolled back when dropped uncommitted. rusqlite's own `Transaction`
-/// parses its `BEGIN` and `COMMIT` anew each time; these go through the statement cache.
-struct Batch<'c> {
+/// One operation's writes inside the open batch: a savepoint, released when the operation
+/// succeeded and rolled back alone (the batch goes on) when it failed, or panicked.
+struct Change<'c> {
     conn: &'c Connection,
-    open: bool,
+    kept: bool,
 }
 
-impl<'c> Batch<'c> {
-    fn begin(conn: &'c Connection) -> Result<Batch<'c>, ChatError> {
-        exec(conn, "BEGIN", [])?;
-        Ok(Batch { conn, open: true })
+impl<'c> Change<'c> {
+    fn begin(conn: &'c Connection) -> Result<Change<'c>, ChatError> {
+        exec(conn, "SAVEPOINT change", [])?;
+        Ok(Change { conn, kept: false })
     }
 
-    fn commit(mut self) -> Result<(), ChatError> {
-        exec(self.conn, "COMMIT", [])?;
-        self.open = false;
+    fn keep(mut self) -> Result<(), ChatError> {
+        exec(self.conn, "RELEASE change", [])?;
+        self.kept = true;
         Ok(())
     }
 }
 
-impl Drop for Batch<'_> {
+impl Drop for Change<'_> {
     fn drop(&mut self) {
-        if self.open && !self.conn.is_autocommit() {
-            let _ = exec(self.conn, "ROLLBACK", []);
+        if !self.kept {
+            let _ = exec(self.conn, "ROLLBACK TO change", []);
+            let _ = exec(self.conn, "RELEASE change", []);
         }
+    }
+}
+
+/// Ends a batch if the task waiting for it is dropped during its yield: a change must never sit
+/// in an open transaction with nobody left to commit it.
+struct EndOnDrop<'s> {
+    store: &'s SqliteStore,
+    batch: Option<u64>,
+}
+
+impl Drop for EndOnDrop<'_> {
+    fn drop(&mut self) {
+        if let Some(batch) = self.batch {
+            let _ = self.store.end_batch(batch);
+        }
+    }
+}
+
+impl State {
+    /// Joins the open batch, or begins one: called before an operation's first write.
+    fn writing(&mut self) -> Result<(), ChatError> {
+        if self.open.is_none() {
+            exec(&self.conn, "BEGIN", [])?;
+            self.open = Some(self.ended + 1);
+        }
+        Ok(())
     }
 }
 
@@ -247,7 +292,15 @@ impl SqliteStore {
             load(&conn).map_err(|e| storage(format!("cannot read {}: {e}", path.display())))?;
         Ok(SqliteStore {
             path: path.to_owned(),
-            state: Mutex::new(State { conn, mirror }),
+            state: Mutex::new(State {
+                conn,
+                mirror,
+                open: None,
+                ended: 0,
+                failed: VecDeque::new(),
+                wake_rooms: Vec::new(),
+                wake_queue: false,
+            }),
             queue_changed: Notify::new(),
             buckets: LocalBuckets::default(),
         })
@@ -261,6 +314,78 @@ impl SqliteStore {
         // Every change reaches the mirror only after its COMMIT, so a panic while holding the
         // lock leaves the two consistent.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `change` under the store's lock. Returns its result and the open batch (its own
+    /// writes, others', or both), which the caller awaits with [`Self::settled`] before
+    /// answering anyone: a result may rest on changes that are not durable yet.
+    fn change<T>(
+        &self,
+        change: impl FnOnce(&mut State) -> Result<T, ChatError>,
+    ) -> Result<(T, Option<u64>), ChatError> {
+        let mut state = self.lock();
+        let value = change(&mut state)?;
+        Ok((value, state.open))
+    }
+
+    /// Returns once `batch` is in the WAL, or fails if it could not be written. The task yields
+    /// once first, so that changes of other tasks join the batch; then the first task to get
+    /// here commits it for all of them.
+    async fn durable(&self, batch: u64) -> Result<(), ChatError> {
+        let mut ending = EndOnDrop {
+            store: self,
+            batch: Some(batch),
+        };
+        tokio::task::yield_now().await;
+        ending.batch = None;
+        self.end_batch(batch)
+    }
+
+    /// Commits `batch` if it is still open; then tells whether it was saved.
+    fn end_batch(&self, batch: u64) -> Result<(), ChatError> {
+        let mut state = self.lock();
+        if state.open == Some(batch) {
+            state.open = None;
+            state.ended = batch;
+            if let Err(e) = exec(&state.conn, "COMMIT", []) {
+                tracing::error!(error = %e, "could not save changes to {}", self.path.display());
+                if !state.conn.is_autocommit() {
+                    let _ = exec(&state.conn, "ROLLBACK", []);
+                }
+                // The mirror holds the batch's changes; the file, rolled back, is the truth.
+                for slot in state.mirror.rooms.values() {
+                    slot.changed.notify_waiters();
+                }
+                state.wake_queue = true;
+                match load(&state.conn) {
+                    Ok(mirror) => state.mirror = mirror,
+                    Err(e) => tracing::error!(error = %e, "could not re-read the store"),
+                }
+                state.failed.push_back((batch, e.to_string()));
+                if state.failed.len() > 64 {
+                    state.failed.pop_front();
+                }
+            }
+            for waiters in std::mem::take(&mut state.wake_rooms) {
+                waiters.notify_waiters();
+            }
+            if std::mem::take(&mut state.wake_queue) {
+                self.queue_changed.notify_waiters();
+            }
+        }
+        match state.failed.iter().find(|(b, _)| *b == batch) {
+            Some((_, e)) => Err(storage(format!("the change was not saved: {e}"))),
+            None => Ok(()),
+        }
+    }
+
+    /// Waits for the open batch, if any: a read that may include its changes returns them only
+    /// once they are durable.
+    async fn settled(&self, open: Option<u64>) -> Result<(), ChatError> {
+        match open {
+            Some(batch) => self.durable(batch).await,
+            None => Ok(()),
+        }
     }
 
     /// Log entries the mirror no longer keeps, from the file.
@@ -399,7 +524,7 @@ fn write_room(
     committed: &Committed,
 ) -> Result<(), ChatError> {
     let room = &committed.room;
-    let batch = Batch::begin(conn)?;
+    let change = Change::begin(conn)?;
     // A message carries the room's new `latest_seq` and `last_activity_ms` itself (see `load`):
     // a plain send writes its message row and leaves the room's row alone.
     let carried = committed
@@ -493,7 +618,7 @@ fn write_room(
             params![room.room_id, int(m.seq), body],
         )?;
     }
-    batch.commit()
+    change.keep()
 }
 
 #[async_trait]
@@ -503,30 +628,33 @@ impl Store for SqliteStore {
         client: ClientRecord,
         max_clients: usize,
     ) -> Result<(), ChatError> {
-        let mut state = self.lock();
-        if state.mirror.clients.len() >= max_clients {
-            return Err(ChatError::ServerFull {
-                what: "clients",
-                limit: max_clients,
-            });
-        }
-        exec(
-            &state.conn,
-            "INSERT INTO clients (client_id, user_id, display_name, created_ms, last_seen_ms) \
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![
-                client.client_id,
-                client.user_id,
-                client.display_name,
-                int(client.created_ms),
-                int(client.last_seen_ms)
-            ],
-        )?;
-        state
-            .mirror
-            .clients
-            .insert(client.client_id.clone(), client);
-        Ok(())
+        let ((), open) = self.change(|state| {
+            if state.mirror.clients.len() >= max_clients {
+                return Err(ChatError::ServerFull {
+                    what: "clients",
+                    limit: max_clients,
+                });
+            }
+            state.writing()?;
+            exec(
+                &state.conn,
+                "INSERT INTO clients (client_id, user_id, display_name, created_ms, \
+                 last_seen_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    client.client_id,
+                    client.user_id,
+                    client.display_name,
+                    int(client.created_ms),
+                    int(client.last_seen_ms)
+                ],
+            )?;
+            state
+                .mirror
+                .clients
+                .insert(client.client_id.clone(), client);
+            Ok(())
+        })?;
+        self.settled(open).await
     }
 
     async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, ChatError> {
@@ -534,33 +662,38 @@ impl Store for SqliteStore {
     }
 
     async fn touch_client(&self, client_id: &str, now: u64) -> Result<(), ChatError> {
-        let mut state = self.lock();
-        let state = &mut *state;
-        let Some(client) = state.mirror.clients.get_mut(client_id) else {
-            return Ok(());
-        };
-        if now <= client.last_seen_ms {
-            return Ok(());
-        }
-        exec(
-            &state.conn,
-            "UPDATE clients SET last_seen_ms = ?2 WHERE client_id = ?1",
-            params![client_id, int(now)],
-        )?;
-        client.last_seen_ms = now;
-        Ok(())
+        let ((), open) = self.change(|state| {
+            let seen = state.mirror.clients.get(client_id).map(|c| c.last_seen_ms);
+            if seen.is_none_or(|seen| now <= seen) {
+                return Ok(());
+            }
+            state.writing()?;
+            exec(
+                &state.conn,
+                "UPDATE clients SET last_seen_ms = ?2 WHERE client_id = ?1",
+                params![client_id, int(now)],
+            )?;
+            if let Some(client) = state.mirror.clients.get_mut(client_id) {
+                client.last_seen_ms = now;
+            }
+            Ok(())
+        })?;
+        self.settled(open).await
     }
 
     async fn remove_client(&self, client_id: &str) -> Result<(), ChatError> {
-        let mut state = self.lock();
-        exec(
-            &state.conn,
-            "DELETE FROM clients WHERE client_id = ?1",
-            [client_id],
-        )?;
-        state.mirror.clients.remove(client_id);
-        state.mirror.memberships.remove(client_id);
-        Ok(())
+        let ((), open) = self.change(|state| {
+            state.writing()?;
+            exec(
+                &state.conn,
+                "DELETE FROM clients WHERE client_id = ?1",
+                [client_id],
+            )?;
+            state.mirror.clients.remove(client_id);
+            state.mirror.memberships.remove(client_id);
+            Ok(())
+        })?;
+        self.settled(open).await
     }
 
     async fn idle_clients(&self, cutoff_ms: u64) -> Result<Vec<ClientRecord>, ChatError> {
@@ -586,13 +719,18 @@ impl Store for SqliteStore {
         now: u64,
         tx: RoomTx<'_>,
     ) -> Result<Committed, ChatError> {
-        let mut state = self.lock();
-        let state = &mut *state;
-        let committed = state
-            .mirror
-            .prepare_room(room_id, create, max_rooms, now, tx)?;
-        write_room(&state.conn, state.mirror.current(room_id), &committed)?;
-        Ok(state.mirror.apply_room(committed, RETENTION))
+        let (committed, open) = self.change(|state| {
+            let committed = state
+                .mirror
+                .prepare_room(room_id, create, max_rooms, now, tx)?;
+            state.writing()?;
+            write_room(&state.conn, state.mirror.current(room_id), &committed)?;
+            let (committed, wake) = state.mirror.apply_room(committed, RETENTION);
+            state.wake_rooms.extend(wake);
+            Ok(committed)
+        })?;
+        self.settled(open).await?;
+        Ok(committed)
     }
 
     async fn room(&self, room_id: &str) -> Result<Option<Room>, ChatError> {
@@ -605,17 +743,23 @@ impl Store for SqliteStore {
         after_seq: u64,
         limit: usize,
     ) -> Result<Vec<ChatMessage>, ChatError> {
-        let state = self.lock();
-        if let Some(kept) = state.mirror.slot(room_id)?.after(after_seq, limit) {
-            return Ok(kept);
-        }
-        Self::read_log(
-            &state.conn,
-            "SELECT body FROM messages WHERE room_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
-            room_id,
-            after_seq,
-            limit,
-        )
+        let (messages, open) = {
+            let state = self.lock();
+            let messages = match state.mirror.slot(room_id)?.after(after_seq, limit) {
+                Some(kept) => kept,
+                None => Self::read_log(
+                    &state.conn,
+                    "SELECT body FROM messages WHERE room_id = ?1 AND seq > ?2 ORDER BY seq \
+                     LIMIT ?3",
+                    room_id,
+                    after_seq,
+                    limit,
+                )?,
+            };
+            (messages, state.open)
+        };
+        self.settled(open).await?;
+        Ok(messages)
     }
 
     async fn messages_before(
@@ -624,19 +768,27 @@ impl Store for SqliteStore {
         before_seq: u64,
         limit: usize,
     ) -> Result<Vec<ChatMessage>, ChatError> {
-        let state = self.lock();
-        if let Some(kept) = state.mirror.slot(room_id)?.before(before_seq, limit) {
-            return Ok(kept);
-        }
-        let mut newest_first = Self::read_log(
-            &state.conn,
-            "SELECT body FROM messages WHERE room_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3",
-            room_id,
-            before_seq,
-            limit,
-        )?;
-        newest_first.reverse();
-        Ok(newest_first)
+        let (messages, open) = {
+            let state = self.lock();
+            let messages = match state.mirror.slot(room_id)?.before(before_seq, limit) {
+                Some(kept) => kept,
+                None => {
+                    let mut newest_first = Self::read_log(
+                        &state.conn,
+                        "SELECT body FROM messages WHERE room_id = ?1 AND seq < ?2 \
+                         ORDER BY seq DESC LIMIT ?3",
+                        room_id,
+                        before_seq,
+                        limit,
+                    )?;
+                    newest_first.reverse();
+                    newest_first
+                }
+            };
+            (messages, state.open)
+        };
+        self.settled(open).await?;
+        Ok(messages)
     }
 
     async fn wait_room(
@@ -662,18 +814,18 @@ impl Store for SqliteStore {
     }
 
     async fn remove_room(&self, room_id: &str, cutoff_ms: u64) -> Result<bool, ChatError> {
-        let mut state = self.lock();
-        // The mirror is the file: checked and removed under one lock, a room someone joined or
-        // wrote to since the listing survives.
-        if !state
-            .mirror
-            .current(room_id)
-            .is_some_and(|room| idle(room, cutoff_ms))
-        {
-            return Ok(false);
-        }
-        {
-            let batch = Batch::begin(&state.conn)?;
+        let (removed, open) = self.change(|state| {
+            // The mirror is the file: checked and removed under one lock, a room someone joined
+            // or wrote to since the listing survives.
+            if !state
+                .mirror
+                .current(room_id)
+                .is_some_and(|room| idle(room, cutoff_ms))
+            {
+                return Ok(false);
+            }
+            state.writing()?;
+            let change = Change::begin(&state.conn)?;
             for sql in [
                 "DELETE FROM rooms WHERE room_id = ?1",
                 "DELETE FROM messages WHERE room_id = ?1",
@@ -681,10 +833,13 @@ impl Store for SqliteStore {
             ] {
                 exec(&state.conn, sql, [room_id])?;
             }
-            batch.commit()?;
-        }
-        state.mirror.remove_room(room_id);
-        Ok(true)
+            change.keep()?;
+            let waiters = state.mirror.remove_room(room_id);
+            state.wake_rooms.extend(waiters);
+            Ok(true)
+        })?;
+        self.settled(open).await?;
+        Ok(removed)
     }
 
     async fn room_count(&self) -> Result<usize, ChatError> {
@@ -692,22 +847,26 @@ impl Store for SqliteStore {
     }
 
     async fn transact_queue(&self, tx: QueueTx<'_>) -> Result<u64, ChatError> {
-        let mut state = self.lock();
-        let mut queue = state.mirror.queue.clone();
-        tx(&mut queue)?;
-        if queue == state.mirror.queue {
-            return Ok(state.mirror.queue_version);
-        }
-        let json = serde_json::to_string(&queue).map_err(storage)?;
-        exec(
-            &state.conn,
-            "UPDATE queue SET state = ?1, version = version + 1 WHERE id = 1",
-            [json],
-        )?;
-        state.mirror.queue = queue;
-        state.mirror.queue_version += 1;
-        self.queue_changed.notify_waiters();
-        Ok(state.mirror.queue_version)
+        let (version, open) = self.change(|state| {
+            let mut queue = state.mirror.queue.clone();
+            tx(&mut queue)?;
+            if queue == state.mirror.queue {
+                return Ok(state.mirror.queue_version);
+            }
+            let json = serde_json::to_string(&queue).map_err(storage)?;
+            state.writing()?;
+            exec(
+                &state.conn,
+                "UPDATE queue SET state = ?1, version = version + 1 WHERE id = 1",
+                [json],
+            )?;
+            state.mirror.queue = queue;
+            state.mirror.queue_version += 1;
+            state.wake_queue = true;
+            Ok(state.mirror.queue_version)
+        })?;
+        self.settled(open).await?;
+        Ok(version)
     }
 
     async fn queue(&self) -> Result<(Queue, u64), ChatError> {
@@ -875,6 +1034,40 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(next.appended[0].seq, 72);
+    }
+
+    #[tokio::test]
+    async fn concurrent_changes_share_one_commit_and_all_survive() {
+        let path = temp_path();
+        let store = std::sync::Arc::new(SqliteStore::open(&path).unwrap());
+        let sends = (0..50).map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let room = format!("r{i}");
+                let create = Some(Room::new(room.clone(), RoomKind::Named, 2, 1));
+                store
+                    .transact_room(&room, create, 100, 1, &mut |_| {
+                        Ok(vec![chat(format!("hello {i}"))])
+                    })
+                    .await
+                    .unwrap()
+            })
+        });
+        for send in futures_util::future::join_all(sends.collect::<Vec<_>>()).await {
+            assert_eq!(send.unwrap().appended[0].seq, 1);
+        }
+        let batches = store.lock().ended;
+        // One thread: the first change yields, the other 49 join its batch.
+        assert!(batches < 10, "50 changes took {batches} commits");
+        drop(store);
+        let reopened = SqliteStore::open(&path).unwrap();
+        for i in 0..50 {
+            let log = reopened
+                .messages_after(&format!("r{i}"), 0, 10)
+                .await
+                .unwrap();
+            assert_eq!(log[0].text, format!("hello {i}"));
+        }
     }
 
     #[tokio::test]

@@ -65,8 +65,18 @@ pub struct RedisStore {
     keys: Keys,
     key_ttl_secs: u64,
     wakers: Arc<Wakers>,
+    /// Each room's value as this instance last read or wrote it. A transaction starts from it
+    /// instead of reading the room again (a claim has just read it; a send follows the last
+    /// commit here): one round trip less. The commit script compares it with the stored value
+    /// anyway, so a stale one costs a retry from a fresh read, never a wrong write.
+    last_seen: std::sync::Mutex<HashMap<String, String>>,
+    commits: std::sync::atomic::AtomicU64,
     _subscriber: DropGuard,
 }
+
+/// At most this many rooms' values are remembered (a few MB); the memory is dropped, not
+/// evicted one by one, when the bound is reached.
+const REMEMBERED_ROOMS: usize = 4096;
 
 fn storage(e: impl std::fmt::Display) -> ChatError {
     ChatError::Storage(format!("redis: {e}"))
@@ -160,8 +170,39 @@ impl RedisStore {
             keys,
             key_ttl_secs: key_ttl.as_secs().max(1),
             wakers,
+            last_seen: std::sync::Mutex::new(HashMap::new()),
+            commits: std::sync::atomic::AtomicU64::new(0),
             _subscriber: subscriber,
         })
+    }
+
+    /// A name for one commit's marker, unique among every instance's: this instance's random
+    /// token and a counter (no system call per commit).
+    fn commit_id(&self) -> String {
+        let n = self
+            .commits
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        format!("{}.{n:x}", self.wakers.instance())
+    }
+
+    fn remembered(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+        self.last_seen.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Notes `room_id`'s value as read or written (`None`: absent).
+    fn remember(&self, room_id: &str, value: Option<&str>) {
+        let mut seen = self.remembered();
+        match value {
+            Some(json) => {
+                if seen.len() >= REMEMBERED_ROOMS && !seen.contains_key(room_id) {
+                    seen.clear();
+                }
+                seen.insert(room_id.to_owned(), json.to_owned());
+            }
+            None => {
+                seen.remove(room_id);
+            }
+        }
     }
 
     /// The MCP session store sharing this store's connection and prefix.
@@ -170,9 +211,12 @@ impl RedisStore {
     }
 
     async fn read_room(&self, room_id: &str) -> Result<Option<String>, ChatError> {
-        self.conn
+        let value: Option<String> = self
+            .conn
             .query(redis::cmd("GET").arg(self.keys.room(room_id)))
-            .await
+            .await?;
+        self.remember(room_id, value.as_deref());
+        Ok(value)
     }
 
     async fn read_queue(&self) -> Result<(Queue, u64), ChatError> {
@@ -348,8 +392,14 @@ impl Store for RedisStore {
     ) -> Result<Committed, ChatError> {
         let room_key = self.keys.room(room_id);
         let mut attempts = Attempts::new();
+        // The first attempt starts from the remembered value, when there is one.
+        let mut remembered = self.remembered().get(room_id).cloned();
         let (room, appended, created) = loop {
-            let read = self.read_room(room_id).await?;
+            let hinted = remembered.is_some();
+            let read = match remembered.take() {
+                Some(json) => Some(json),
+                None => self.read_room(room_id).await?,
+            };
             let created = read.is_none();
             let mut room = match (&read, &create) {
                 (Some(json), _) => parse_room(json)?,
@@ -363,7 +413,8 @@ impl Store for RedisStore {
             let joined: Vec<&String> = after.difference(&before).collect();
             let left: Vec<&String> = before.difference(&after).collect();
 
-            let marker = self.keys.commit(&random_token());
+            let written = serde_json::to_string(&room).map_err(storage)?;
+            let marker = self.keys.commit(&self.commit_id());
             let mut script = scripts::COMMIT_ROOM.prepare_invoke();
             script
                 .key(&room_key)
@@ -376,7 +427,7 @@ impl Store for RedisStore {
             script
                 .arg(read.as_deref().unwrap_or(""))
                 .arg(max_rooms)
-                .arg(serde_json::to_string(&room).map_err(storage)?)
+                .arg(&written)
                 .arg(room_id)
                 .arg(room.last_activity_ms)
                 .arg(joined.len())
@@ -390,7 +441,12 @@ impl Store for RedisStore {
                     .arg(serde_json::to_string(m).map_err(storage)?);
             }
             match self.conn.commit::<i64>(&script, &marker).await? {
-                Commit::Answered(1) | Commit::Applied => break (room, appended, created),
+                Commit::Answered(1) | Commit::Applied => {
+                    self.remember(room_id, Some(&written));
+                    break (room, appended, created);
+                }
+                // Not a lost race: the remembered value was stale. Read, and go again at once.
+                Commit::Answered(0) if hinted => {}
                 Commit::Answered(-1) => {
                     return Err(ChatError::ServerFull {
                         what: "rooms",
@@ -537,6 +593,7 @@ impl Store for RedisStore {
             }
             attempts.again("room removal").await?;
         };
+        self.remember(room_id, None);
         self.wakers.wake_room(room_id);
         // A key Redis already expired had only its index entries left to clean.
         Ok(existed)
@@ -557,7 +614,7 @@ impl Store for RedisStore {
             if queue == before {
                 return Ok(version);
             }
-            let marker = self.keys.commit(&random_token());
+            let marker = self.keys.commit(&self.commit_id());
             let mut script = scripts::COMMIT_QUEUE.prepare_invoke();
             script
                 .key(self.keys.queue())

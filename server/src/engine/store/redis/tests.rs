@@ -92,6 +92,29 @@ async fn racing_instances_neither_lose_nor_duplicate_and_number_without_gaps() {
 }
 
 #[tokio::test]
+async fn a_room_changed_by_another_instance_is_read_again_not_overwritten() {
+    let Some((_server, a, b)) = two_instances().await else {
+        return;
+    };
+    let (ea, eb) = (engine(a), engine(b));
+    let first = ea.join_room("turns", "A", None, None).await.unwrap();
+    let second = eb.join_room("turns", "B", None, None).await.unwrap();
+    // Instance a remembers the room as it wrote it; b's send makes that stale.
+    let one = ea.send("turns", &first.client_id, "a1").await.unwrap();
+    let two = eb.send("turns", &second.client_id, "b1").await.unwrap();
+    let three = ea.send("turns", &first.client_id, "a2").await.unwrap();
+    assert_eq!((one.seq + 1, two.seq + 1), (two.seq, three.seq));
+    let room = ea.room("turns", &first.client_id).await.unwrap();
+    assert_eq!(room.members.len(), 2, "b's join survives a's later writes");
+    let history = eb
+        .history("turns", &second.client_id, None, None)
+        .await
+        .unwrap();
+    let texts: Vec<&str> = history.messages.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(&texts[texts.len() - 3..], ["a1", "b1", "a2"]);
+}
+
+#[tokio::test]
 async fn a_commit_on_one_instance_wakes_a_waiter_on_another() {
     let Some((_server, a, b)) = two_instances().await else {
         return;
