@@ -1,5 +1,6 @@
 //! The chat tools end to end, against the real binary with rmcp's client, over HTTP and stdio.
-//! Each of the older server's defects (prior-art.md) has a test named after it.
+//! Each of the older server's defects has a test named after it (`defectN_…`): the list, with how
+//! each showed and every test that covers it, is docs/older-server-defects.md.
 
 mod common;
 

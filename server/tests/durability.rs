@@ -172,7 +172,6 @@ async fn a_burst_killed_midway_keeps_every_acknowledged_message() {
                     _ => break, // the server is gone
                 }
             }
-            c
         }));
     }
     // Kill once the burst is well under way, with every sender mid-request.
@@ -186,8 +185,10 @@ async fn a_burst_killed_midway_keeps_every_acknowledged_message() {
     }
     server.child.start_kill().unwrap(); // SIGKILL
     server.child.wait().await.unwrap();
-    for task in tasks {
-        drop(task.await.unwrap());
+    // A call in flight at the kill may never return (rmcp's client can wait on the dead stream):
+    // what counts is what was acknowledged before it.
+    for task in &tasks {
+        task.abort();
     }
     let acknowledged = acknowledged.lock().unwrap().clone();
 

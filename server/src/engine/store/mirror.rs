@@ -3,8 +3,8 @@
 //!
 //! The memory store is a mirror and nothing else. The SQLite store keeps one as the cache of its
 //! file: its file is locked to one process, so nothing but this process changes it, and a mirror
-//! updated after each successful COMMIT is exactly what the file holds. Its reads then cost what
-//! the memory store's cost, and its writes write only what changed.
+//! updated with each write is what the file holds once the write is committed. Its reads then
+//! cost what the memory store's cost, and its writes write only what changed.
 //!
 //! A mirror is plain data behind its store's lock: no `.await` while it is held. Every change is
 //! computed on a copy first ([`Mirror::prepare_room`]) and applied only when it is kept

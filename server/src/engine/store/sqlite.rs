@@ -8,11 +8,12 @@
 //! - Because no one else can change the file, the store keeps a [`Mirror`] of it in memory:
 //!   clients, rooms and their members' cursors, the queue, and each room's unclaimed log entries.
 //!   Reads never run SQL (except for history older than the mirror keeps), so they cost what the
-//!   memory store's cost. The mirror changes only after a COMMIT succeeded: it never holds what
-//!   the file does not, and a failed write leaves both as they were.
-//! - A room transaction writes only the rows it changed: a send, one message and the room's
-//!   counters; a claim, one member's cursor. Rooms are rows, not documents, so a message never
-//!   rewrites the member list of a room of fifty.
+//!   memory store's cost. The mirror changes with the open transaction (below), and nobody is
+//!   answered from it before that transaction is committed; if the COMMIT fails, the mirror is
+//!   read again from the file.
+//! - A room transaction writes only the rows it changed: a send, one message row (the message
+//!   carries the room's new counters, see `load`); a claim, one member's cursor. Rooms are rows,
+//!   not documents, so a message never rewrites the member list of a room of fifty.
 //! - Group commit: a change joins the open transaction (a savepoint of its own, so that its
 //!   failure undoes only it), its task yields once so that concurrent changes join too, and the
 //!   first of them to run again commits for all: one COMMIT and one WAL append per batch. Every
@@ -311,8 +312,8 @@ impl SqliteStore {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        // Every change reaches the mirror only after its COMMIT, so a panic while holding the
-        // lock leaves the two consistent.
+        // A change reaches the mirror only after its savepoint is released (a panic before that
+        // rolls the savepoint back), so a panic while holding the lock leaves the two consistent.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
