@@ -18,7 +18,7 @@ use mcp_chat_shared::chat::ChatMessage;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::{Committed, RoomTx, room_to_change, stamp};
+use super::{Committed, RoomTx, idle, member_ids, room_to_change, stamp};
 use crate::engine::error::ChatError;
 use crate::engine::model::{ClientRecord, Queue, Room};
 
@@ -154,12 +154,7 @@ impl Mirror {
         let (slot, before) = match self.rooms.entry(room_id.to_owned()) {
             Entry::Occupied(slot) => {
                 let slot = slot.into_mut();
-                let before: HashSet<String> = slot
-                    .room
-                    .members
-                    .iter()
-                    .map(|m| m.client_id.clone())
-                    .collect();
+                let before = member_ids(&slot.room);
                 slot.room = room.clone();
                 (slot, before)
             }
@@ -212,6 +207,24 @@ impl Mirror {
         self.rooms
             .get(room_id)
             .ok_or_else(|| ChatError::RoomNotFound(room_id.to_owned()))
+    }
+
+    /// Clients last seen before `cutoff_ms`.
+    pub fn idle_clients(&self, cutoff_ms: u64) -> Vec<ClientRecord> {
+        self.clients
+            .values()
+            .filter(|c| c.last_seen_ms < cutoff_ms)
+            .cloned()
+            .collect()
+    }
+
+    /// Rooms a sweep may remove as of `cutoff_ms` (see [`idle`]).
+    pub fn idle_rooms(&self, cutoff_ms: u64) -> Vec<String> {
+        self.rooms
+            .values()
+            .filter(|s| idle(&s.room, cutoff_ms))
+            .map(|s| s.room.room_id.clone())
+            .collect()
     }
 
     /// Rooms `client_id` is a member of, sorted.

@@ -698,14 +698,7 @@ impl Store for SqliteStore {
     }
 
     async fn idle_clients(&self, cutoff_ms: u64) -> Result<Vec<ClientRecord>, ChatError> {
-        Ok(self
-            .lock()
-            .mirror
-            .clients
-            .values()
-            .filter(|c| c.last_seen_ms < cutoff_ms)
-            .cloned()
-            .collect())
+        Ok(self.lock().mirror.idle_clients(cutoff_ms))
     }
 
     async fn client_rooms(&self, client_id: &str) -> Result<Vec<String>, ChatError> {
@@ -804,14 +797,7 @@ impl Store for SqliteStore {
     }
 
     async fn idle_rooms(&self, cutoff_ms: u64) -> Result<Vec<String>, ChatError> {
-        Ok(self
-            .lock()
-            .mirror
-            .rooms
-            .values()
-            .filter(|s| idle(&s.room, cutoff_ms))
-            .map(|s| s.room.room_id.clone())
-            .collect())
+        Ok(self.lock().mirror.idle_rooms(cutoff_ms))
     }
 
     async fn remove_room(&self, room_id: &str, cutoff_ms: u64) -> Result<bool, ChatError> {
