@@ -3,8 +3,10 @@
 //! - WAL journal, `synchronous = NORMAL`: a commit reaches the OS before the call returns, so a
 //!   killed process (even SIGKILL) loses nothing it acknowledged; only a power cut may lose the
 //!   last transactions.
-//! - One process per file: the connection holds an exclusive lock for its lifetime, and a second
+//! - One process per file: the store holds a lock on `PATH.lock` for its lifetime, and a second
 //!   `mcp-chat` on the same file fails at start with a clear message instead of corrupting it.
+//!   (Other programs may read the file meanwhile, e.g. `sqlite3 chat.db .backup copy.db`.)
+//! - WAL checkpoints run on a thread of their own ([`checkpoint`]), not inside a COMMIT.
 //! - Because no one else can change the file, the store keeps a [`Mirror`] of it in memory:
 //!   clients, rooms and their members' cursors, the queue, and each room's unclaimed log entries.
 //!   Reads never run SQL (except for history older than the mirror keeps), so they cost what the
@@ -35,6 +37,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use self::checkpoint::{Checkpointer, WAL_SIZE_LIMIT};
 use super::mirror::{Mirror, Retention, wait_until};
 use super::{Committed, QueueTx, RoomTx, Store, idle};
 use crate::engine::error::ChatError;
@@ -46,6 +49,8 @@ use crate::engine::rate::{LocalBuckets, Rate, Taken};
 /// never wait from holding its whole log in memory.
 const MIRRORED_ENTRIES: usize = 64;
 const RETENTION: Retention = Retention::Unclaimed(MIRRORED_ENTRIES);
+
+mod checkpoint;
 
 /// Each entry upgrades the schema from version `index` to `index + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -115,10 +120,16 @@ const MIGRATIONS: &[&str] = &[
 
 pub struct SqliteStore {
     path: PathBuf,
-    state: Mutex<State>,
+    /// Shared with the checkpoint thread, which commits nothing but may hold it briefly.
+    state: Arc<Mutex<State>>,
     queue_changed: Notify,
     /// One process per store: its rate buckets can stay in memory.
     buckets: LocalBuckets,
+    /// Declared after `state`, so dropped after the store's connection: its own connection,
+    /// closing last, checkpoints the rest and removes the WAL.
+    checkpointer: Checkpointer,
+    /// Held for the store's lifetime: the lock that keeps a second process off the file.
+    _owner: std::fs::File,
 }
 
 struct State {
@@ -253,57 +264,53 @@ impl SqliteStore {
             std::fs::create_dir_all(dir)
                 .map_err(|e| storage(format!("cannot create {}: {e}", dir.display())))?;
         }
+        // The mirror relies on it: nothing but this store changes the file. An OS lock on a file
+        // beside it rather than SQLite's exclusive locking mode, which would also keep the
+        // checkpoint thread's connection out.
+        let owner = take_ownership(path)?;
         let conn = Connection::open(path)
             .map_err(|e| storage(format!("cannot open {}: {e}", path.display())))?;
-        let in_use = |e: rusqlite::Error| {
-            if matches!(
-                e.sqlite_error_code(),
-                Some(rusqlite::ErrorCode::DatabaseBusy)
-            ) {
-                storage(format!(
-                    "{} is in use by another mcp-chat process; stop it, or give this one its own \
-                     file with --store sqlite:PATH",
-                    path.display()
-                ))
-            } else {
-                storage(format!("{}: {e}", path.display()))
-            }
-        };
-        // Never wait for the lock: another process holding it will not let go.
-        conn.busy_timeout(std::time::Duration::ZERO)
+        // Only the checkpoint thread shares the file, and holds its locks for moments.
+        conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(storage)?;
-        // Exclusive before WAL: the lock is then held for the connection's lifetime and WAL
-        // needs no shared memory. The empty exclusive transaction takes the lock now, so a
-        // second process fails here rather than on its first write. The mirror relies on it:
-        // nothing but this connection changes the file.
-        conn.pragma_update(None, "locking_mode", "EXCLUSIVE")
-            .map_err(in_use)?;
+        let setting = |e: rusqlite::Error| storage(format!("{}: {e}", path.display()));
         conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(in_use)?;
-        conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;")
-            .map_err(in_use)?;
+            .map_err(setting)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(storage)?;
+            .map_err(setting)?;
+        conn.pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(setting)?;
+        conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)
+            .map_err(setting)?;
         conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(storage)?;
+            .map_err(setting)?;
         // Every statement the store runs, with room to spare.
         conn.set_prepared_statement_cache_capacity(64);
         migrate(&conn)?;
         let mirror =
             load(&conn).map_err(|e| storage(format!("cannot read {}: {e}", path.display())))?;
+        let state = Arc::new(Mutex::new(State {
+            conn,
+            mirror,
+            open: None,
+            ended: 0,
+            failed: VecDeque::new(),
+            wake_rooms: Vec::new(),
+            wake_queue: false,
+        }));
+        let checkpointer = Checkpointer::start(path, Arc::downgrade(&state)).map_err(|e| {
+            storage(format!(
+                "cannot start checkpoints of {}: {e}",
+                path.display()
+            ))
+        })?;
         Ok(SqliteStore {
             path: path.to_owned(),
-            state: Mutex::new(State {
-                conn,
-                mirror,
-                open: None,
-                ended: 0,
-                failed: VecDeque::new(),
-                wake_rooms: Vec::new(),
-                wake_queue: false,
-            }),
+            state,
             queue_changed: Notify::new(),
             buckets: LocalBuckets::default(),
+            checkpointer,
+            _owner: owner,
         })
     }
 
@@ -348,7 +355,11 @@ impl SqliteStore {
         if state.open == Some(batch) {
             state.open = None;
             state.ended = batch;
-            if let Err(e) = exec(&state.conn, "COMMIT", []) {
+            let committed = exec(&state.conn, "COMMIT", []);
+            if committed.is_ok() {
+                self.checkpointer.nudge();
+            }
+            if let Err(e) = committed {
                 tracing::error!(error = %e, "could not save changes to {}", self.path.display());
                 if !state.conn.is_autocommit() {
                     let _ = exec(&state.conn, "ROLLBACK", []);
@@ -409,6 +420,30 @@ impl SqliteStore {
             messages.push(serde_json::from_str(&body).map_err(storage)?);
         }
         Ok(messages)
+    }
+}
+
+/// Locks `PATH.lock` for as long as the returned file stays open, or says who holds it.
+fn take_ownership(path: &Path) -> Result<std::fs::File, ChatError> {
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let lock_path = PathBuf::from(lock_path);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| storage(format!("cannot open {}: {e}", lock_path.display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(storage(format!(
+            "{} is in use by another mcp-chat process; stop it, or give this one its own file \
+             with --store sqlite:PATH",
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(storage(format!("cannot lock {}: {e}", lock_path.display())))
+        }
     }
 }
 
@@ -1058,6 +1093,50 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn commits_are_checkpointed_off_the_request_path_and_the_file_closes_clean() {
+        let path = temp_path();
+        let store = SqliteStore::open(&path).unwrap();
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let before = size(&path);
+        let create = Some(Room::new("r".into(), RoomKind::Named, 2, 1));
+        store
+            .transact_room("r", create, 100, 1, &mut |_| {
+                Ok(vec![chat("a".repeat(900))])
+            })
+            .await
+            .unwrap();
+        for i in 0..100 {
+            store
+                .transact_room("r", None, 100, 2 + i, &mut |_| {
+                    Ok(vec![chat(format!("{i} {}", "b".repeat(900)))])
+                })
+                .await
+                .unwrap();
+        }
+        // The store's connection never checkpoints (wal_autocheckpoint = 0): the pages reach
+        // the database file only through the background thread.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while size(&path) <= before {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no background checkpoint"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(size(Path::new(&wal)) > 0);
+        drop(store);
+        // The checkpoint thread's connection closed last: WAL copied and removed.
+        assert!(!Path::new(&wal).exists(), "the WAL outlived the store");
+        let reopened = SqliteStore::open(&path).unwrap();
+        assert_eq!(
+            reopened.messages_after("r", 0, 200).await.unwrap().len(),
+            101
+        );
+    }
+
+    #[tokio::test]
     async fn a_schema_1_file_is_migrated_with_its_rooms_and_cursors() {
         let path = temp_path();
         let mut room = Room::new("old".into(), RoomKind::Paired, 2, 11);
@@ -1118,7 +1197,8 @@ mod tests {
     fn a_second_process_on_the_same_file_is_refused_clearly() {
         let path = temp_path();
         let _first = SqliteStore::open(&path).unwrap();
-        // Another connection stands in for another process: the file lock is the same.
+        // Another open of the lock file stands in for another process: the lock belongs to the
+        // open file, not to the process.
         let err = SqliteStore::open(&path).err().expect("second open refused");
         let message = err.to_string();
         assert!(
