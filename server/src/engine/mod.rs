@@ -41,7 +41,18 @@ pub use limits::Limits;
 use model::{ClientRecord, Draft, Queue, QueueEntry, QueueState, Room, RoomKind};
 use rate::{Rate, Taken};
 use rules::LeaveReason;
+use store::RoomChange;
 pub use store::Store;
+
+/// What entering the queue found, from inside the queue's transaction.
+enum Entered {
+    /// Queued, waiting for a partner.
+    Waiting,
+    /// Paired with this waiter, whose room is yet to be made.
+    Pairing(QueueEntry),
+    /// In the queue already, in this state.
+    Already(QueueState),
+}
 
 pub struct Engine {
     store: Arc<dyn Store>,
@@ -305,17 +316,13 @@ impl Engine {
     ) -> Result<Option<EnterQueueResult>, ChatError> {
         let now = ids::now_ms();
         let ttl = self.limits.queue_ttl.as_millis() as u64;
-        let mut partner: Option<QueueEntry> = None;
-        let mut already: Option<QueueState> = None;
-        self.store
-            .transact_queue(&mut |queue| {
-                partner = None;
-                already = None;
+        let (entered, _) = self
+            .store
+            .change_queue(|queue| {
                 tidy_queue(queue, now, ttl);
                 if let Some(mine) = queue.entry_mut(&client.client_id) {
                     mine.last_seen_ms = now;
-                    already = Some(mine.state.clone());
-                    return Ok(());
+                    return Ok(Entered::Already(mine.state.clone()));
                 }
                 if let Some(other) = queue
                     .entries
@@ -325,8 +332,7 @@ impl Engine {
                     other.state = QueueState::Pairing;
                     // When the pairing began: see `release_stalled_pairings`.
                     other.last_seen_ms = now;
-                    partner = Some(other.clone());
-                    return Ok(());
+                    return Ok(Entered::Pairing(other.clone()));
                 }
                 queue.entries.push(QueueEntry {
                     client_id: client.client_id.clone(),
@@ -337,30 +343,21 @@ impl Engine {
                     polling_until_ms: 0,
                     state: QueueState::Waiting,
                 });
-                Ok(())
+                Ok(Entered::Waiting)
             })
             .await?;
-        if let Some(QueueState::Matched { room_id, partner }) = already {
-            // Still in that chat: say so again (the View and the model may share this identity
-            // and each must learn the room). Once that chat is over, queueing again means
-            // "find me someone new".
-            if self.in_live_room(&room_id, &client.client_id).await? {
-                return Ok(Some(self.matched_result(client, room_id, partner)));
-            }
-            self.forget_queue_entry(&client.client_id).await?;
-            return Box::pin(self.queue_and_pair(client)).await;
-        }
-        let Some(partner) = partner else {
-            return Ok(None);
+        let partner = match entered {
+            Entered::Waiting => return Ok(None),
+            Entered::Pairing(partner) => partner,
+            Entered::Already(state) => return self.queued_already(client, state).await,
         };
         match self.create_paired_room(&partner, client).await {
             Ok((room_id, me)) => {
-                let paired_room = room_id.clone();
                 self.store
-                    .transact_queue(&mut |queue| {
+                    .change_queue(|queue| {
                         if let Some(e) = queue.entry_mut(&partner.client_id) {
                             e.state = QueueState::Matched {
-                                room_id: paired_room.clone(),
+                                room_id: room_id.clone(),
                                 partner: me.clone(),
                             };
                         }
@@ -377,7 +374,7 @@ impl Engine {
             Err(e) => {
                 // Give the partner its place back.
                 self.store
-                    .transact_queue(&mut |queue| {
+                    .change_queue(|queue| {
                         if let Some(p) = queue.entry_mut(&partner.client_id) {
                             p.state = QueueState::Waiting;
                         }
@@ -387,6 +384,25 @@ impl Engine {
                 Err(e)
             }
         }
+    }
+
+    /// `client` was in the queue already, in `state`.
+    async fn queued_already(
+        &self,
+        client: &ClientRecord,
+        state: QueueState,
+    ) -> Result<Option<EnterQueueResult>, ChatError> {
+        let QueueState::Matched { room_id, partner } = state else {
+            return Ok(None);
+        };
+        // Still in that chat: say so again (the View and the model may share this identity and
+        // each must learn the room). Once that chat is over, queueing again means "find me
+        // someone new".
+        if self.in_live_room(&room_id, &client.client_id).await? {
+            return Ok(Some(self.matched_result(client, room_id, partner)));
+        }
+        self.forget_queue_entry(&client.client_id).await?;
+        Box::pin(self.queue_and_pair(client)).await
     }
 
     /// Returns the room and `second` as the room names them: "Dana (2)" if `first` is a Dana too.
@@ -407,29 +423,23 @@ impl Engine {
         let room = Room::new(room_id.clone(), RoomKind::Paired, 2, now);
         let committed = self
             .store
-            .transact_room(
-                &room_id,
-                Some(room),
-                self.limits.max_rooms,
-                now,
-                &mut |room| {
-                    rules::join(room, &first_client, now)?;
-                    rules::join(room, second, now)?;
-                    let name = |client: &ClientRecord| {
-                        room.member(&client.client_id)
-                            .map_or_else(|| client.display_name.clone(), |m| m.display_name.clone())
-                    };
-                    Ok(vec![Draft {
-                        kind: MessageKind::Matched,
-                        sender: None,
-                        text: format!(
-                            "{} and {} were matched. Say hello!",
-                            name(&first_client),
-                            name(second)
-                        ),
-                    }])
-                },
-            )
+            .transact_room(&room_id, Some(room), self.limits.max_rooms, now, &|room| {
+                rules::join(room, &first_client, now)?;
+                rules::join(room, second, now)?;
+                let name = |client: &ClientRecord| {
+                    room.member(&client.client_id)
+                        .map_or_else(|| client.display_name.clone(), |m| m.display_name.clone())
+                };
+                Ok(RoomChange::drafts(vec![Draft {
+                    kind: MessageKind::Matched,
+                    sender: None,
+                    text: format!(
+                        "{} and {} were matched. Say hello!",
+                        name(&first_client),
+                        name(second)
+                    ),
+                }]))
+            })
             .await?;
         let me = committed
             .room
@@ -489,7 +499,7 @@ impl Engine {
             .is_some_and(|e| e.last_present_ms().saturating_add(ttl) < until);
         if runs_out {
             self.store
-                .transact_queue(&mut |queue| {
+                .change_queue(|queue| {
                     if let Some(e) = queue.entry_mut(client_id) {
                         e.polling_until_ms = e.polling_until_ms.max(until);
                     }
@@ -521,7 +531,7 @@ impl Engine {
     async fn refresh_queue_place(&self, client_id: &str) -> Result<(), ChatError> {
         let now = ids::now_ms();
         self.store
-            .transact_queue(&mut |queue| {
+            .change_queue(|queue| {
                 if let Some(e) = queue.entry_mut(client_id) {
                     e.last_seen_ms = now;
                 }
@@ -533,7 +543,7 @@ impl Engine {
 
     async fn forget_queue_entry(&self, client_id: &str) -> Result<(), ChatError> {
         self.store
-            .transact_queue(&mut |queue| {
+            .change_queue(|queue| {
                 queue.remove(client_id);
                 Ok(())
             })
@@ -587,12 +597,9 @@ impl Engine {
 
     pub async fn leave_queue(&self, client_id: &str) -> Result<LeaveResult, ChatError> {
         let client = self.authenticate(client_id).await?;
-        let mut removed = None;
-        self.store
-            .transact_queue(&mut |queue| {
-                removed = queue.remove(&client.client_id);
-                Ok(())
-            })
+        let (removed, _) = self
+            .store
+            .change_queue(|queue| Ok(queue.remove(&client.client_id)))
             .await?;
         match removed.map(|e| e.state) {
             None => Err(ChatError::NotQueued),
@@ -647,7 +654,7 @@ impl Engine {
                 Some(new_room),
                 self.limits.max_rooms,
                 now,
-                &mut |room| rules::join(room, &client, now),
+                &|room| rules::join(room, &client, now).map(RoomChange::drafts),
             )
             .await;
         let committed = match committed {
@@ -770,7 +777,7 @@ impl Engine {
         let now = ids::now_ms();
         let max = self.limits.max_messages_per_room;
         let committed = self
-            .update_room(&room_id, now, &mut |room| {
+            .update_room(&room_id, now, |room| {
                 rules::send(room, &client.client_id, text, max, now)
             })
             .await;
@@ -970,17 +977,19 @@ impl Engine {
                 .store
                 .messages_after(room_id, from, (to - from) as usize)
                 .await?;
-            let mut claimed = false;
-            let committed = self
-                .update_room(room_id, ids::now_ms(), &mut |room| {
+            // No room is created here, so the room limit cannot apply.
+            let (committed, claimed) = self
+                .store
+                .change_room(room_id, None, usize::MAX, ids::now_ms(), |room| {
                     let member = room
                         .member_mut(&client.client_id)
                         .ok_or_else(|| ChatError::NotAMember(room_id.to_owned()))?;
-                    claimed = member.delivered_seq == from;
+                    // Another wait may have claimed these entries since they were read.
+                    let claimed = member.delivered_seq == from;
                     if claimed {
                         member.delivered_seq = to;
                     }
-                    Ok(Vec::new())
+                    Ok((Vec::new(), claimed))
                 })
                 .await?;
             if !claimed {
@@ -1003,7 +1012,7 @@ impl Engine {
         from: u64,
         to: u64,
     ) -> Result<(), ChatError> {
-        self.update_room(room_id, ids::now_ms(), &mut |room| {
+        self.update_room(room_id, ids::now_ms(), |room| {
             if let Some(m) = room.member_mut(&client.client_id)
                 && m.delivered_seq == to
             {
@@ -1049,11 +1058,13 @@ impl Engine {
         &self,
         room_id: &str,
         now: u64,
-        tx: store::RoomTx<'_>,
+        rule: impl Fn(&mut Room) -> Result<Vec<Draft>, ChatError> + Sync,
     ) -> Result<store::Committed, ChatError> {
         // No room is created here, so the room limit cannot apply.
         self.store
-            .transact_room(room_id, None, usize::MAX, now, tx)
+            .transact_room(room_id, None, usize::MAX, now, &|room| {
+                rule(room).map(RoomChange::drafts)
+            })
             .await
     }
 
@@ -1078,7 +1089,7 @@ impl Engine {
         reason: LeaveReason,
     ) -> Result<store::Committed, ChatError> {
         let now = ids::now_ms();
-        self.update_room(room_id, now, &mut |room| {
+        self.update_room(room_id, now, |room| {
             rules::leave(room, client_id, reason, now)
         })
         .await
@@ -1128,14 +1139,15 @@ impl Engine {
     /// Removes idle clients (they leave their rooms, which others see), idle empty or ended
     /// rooms, and queue places nobody polled.
     pub async fn sweep(&self, now: u64) -> Result<SweepReport, ChatError> {
-        let mut report = SweepReport::default();
         let queue_ttl = self.limits.queue_ttl.as_millis() as u64;
-        self.store
-            .transact_queue(&mut |queue| {
-                report.queue_places = tidy_queue(queue, now, queue_ttl);
-                Ok(())
-            })
+        let (queue_places, _) = self
+            .store
+            .change_queue(|queue| Ok(tidy_queue(queue, now, queue_ttl)))
             .await?;
+        let mut report = SweepReport {
+            queue_places,
+            ..SweepReport::default()
+        };
 
         let client_cutoff = now.saturating_sub(self.limits.client_idle_ttl.as_millis() as u64);
         for client in self.store.idle_clients(client_cutoff).await? {

@@ -37,126 +37,13 @@ fn a_pairing_that_never_completed_goes_back_to_waiting() {
     assert!(!expired(&queue.entries[0], 10_000, 1_000));
 }
 
-mod faults {
-    //! A store that fails on request, around the memory store: storage errors must never lose
-    //! or skip a message.
-
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-
-    use async_trait::async_trait;
-
-    use super::super::rate::{Rate, Taken};
-    use super::super::store::memory::MemoryStore;
-    use super::super::store::{Committed, QueueTx, RoomTx};
-    use super::*;
-
-    #[derive(Default)]
-    pub struct FaultyStore {
-        inner: MemoryStore,
-        pub fail_log_reads: AtomicBool,
-        pub fail_touches: AtomicBool,
-        pub room_writes: AtomicUsize,
-    }
-
-    fn injected() -> ChatError {
-        ChatError::Storage("injected failure".into())
-    }
-
-    #[async_trait]
-    impl Store for FaultyStore {
-        async fn insert_client(&self, c: ClientRecord, max: usize) -> Result<(), ChatError> {
-            self.inner.insert_client(c, max).await
-        }
-        async fn client(&self, id: &str) -> Result<Option<ClientRecord>, ChatError> {
-            self.inner.client(id).await
-        }
-        async fn touch_client(&self, id: &str, now: u64) -> Result<(), ChatError> {
-            if self.fail_touches.load(Ordering::SeqCst) {
-                return Err(injected());
-            }
-            self.inner.touch_client(id, now).await
-        }
-        async fn remove_client(&self, id: &str) -> Result<(), ChatError> {
-            self.inner.remove_client(id).await
-        }
-        async fn idle_clients(&self, cutoff: u64) -> Result<Vec<ClientRecord>, ChatError> {
-            self.inner.idle_clients(cutoff).await
-        }
-        async fn client_rooms(&self, id: &str) -> Result<Vec<String>, ChatError> {
-            self.inner.client_rooms(id).await
-        }
-        async fn transact_room(
-            &self,
-            room_id: &str,
-            create: Option<Room>,
-            max_rooms: usize,
-            now: u64,
-            tx: RoomTx<'_>,
-        ) -> Result<Committed, ChatError> {
-            self.room_writes.fetch_add(1, Ordering::SeqCst);
-            self.inner
-                .transact_room(room_id, create, max_rooms, now, tx)
-                .await
-        }
-        async fn room(&self, room_id: &str) -> Result<Option<Room>, ChatError> {
-            self.inner.room(room_id).await
-        }
-        async fn messages_after(
-            &self,
-            room_id: &str,
-            after: u64,
-            limit: usize,
-        ) -> Result<Vec<ChatMessage>, ChatError> {
-            if self.fail_log_reads.load(Ordering::SeqCst) {
-                return Err(injected());
-            }
-            self.inner.messages_after(room_id, after, limit).await
-        }
-        async fn messages_before(
-            &self,
-            room_id: &str,
-            before: u64,
-            limit: usize,
-        ) -> Result<Vec<ChatMessage>, ChatError> {
-            self.inner.messages_before(room_id, before, limit).await
-        }
-        async fn wait_room(&self, room_id: &str, seen: u64, d: Instant) -> Result<(), ChatError> {
-            self.inner.wait_room(room_id, seen, d).await
-        }
-        async fn idle_rooms(&self, cutoff: u64) -> Result<Vec<String>, ChatError> {
-            self.inner.idle_rooms(cutoff).await
-        }
-        async fn remove_room(&self, room_id: &str, cutoff: u64) -> Result<bool, ChatError> {
-            self.inner.remove_room(room_id, cutoff).await
-        }
-        async fn room_count(&self) -> Result<usize, ChatError> {
-            self.inner.room_count().await
-        }
-        async fn transact_queue(&self, tx: QueueTx<'_>) -> Result<u64, ChatError> {
-            self.inner.transact_queue(tx).await
-        }
-        async fn queue(&self) -> Result<(Queue, u64), ChatError> {
-            self.inner.queue().await
-        }
-        async fn wait_queue(&self, seen: u64, deadline: Instant) -> Result<(), ChatError> {
-            self.inner.wait_queue(seen, deadline).await
-        }
-        async fn take_token(&self, key: &str, rate: Rate) -> Result<Taken, ChatError> {
-            self.inner.take_token(key, rate).await
-        }
-        async fn give_back_token(&self, key: &str, rate: Rate) -> Result<(), ChatError> {
-            self.inner.give_back_token(key, rate).await
-        }
-    }
-}
-
 mod hostile {
     //! The engine under a hostile or unlucky caller: storage failures, quotas, odd numbers.
 
     use std::sync::atomic::Ordering;
 
-    use super::faults::FaultyStore;
     use super::*;
+    use crate::engine::conformance::TestStore;
     use crate::engine::conformance::{chats as texts, engine_with, pair};
     use crate::engine::store::memory::MemoryStore;
 
@@ -166,7 +53,7 @@ mod hostile {
 
     #[tokio::test]
     async fn a_failed_log_read_claims_nothing() {
-        let store = Arc::new(FaultyStore::default());
+        let store = Arc::new(TestStore::default());
         let e = engine_with(store.clone(), Limits::default());
         let (a, b) = pair(&e, "r").await;
         e.send("r", &a, "one").await.unwrap();
@@ -190,7 +77,7 @@ mod hostile {
 
     #[tokio::test(start_paused = true)]
     async fn a_failed_activity_record_does_not_lose_the_batch() {
-        let store = Arc::new(FaultyStore::default());
+        let store = Arc::new(TestStore::default());
         let e = engine_with(store.clone(), Limits::default());
         let (a, b) = pair(&e, "r").await;
         let waiting = {
@@ -214,7 +101,7 @@ mod hostile {
 
     #[tokio::test]
     async fn polling_with_nothing_pending_writes_nothing() {
-        let store = Arc::new(FaultyStore::default());
+        let store = Arc::new(TestStore::default());
         let e = engine_with(store.clone(), Limits::default());
         let (_, b) = pair(&e, "r").await;
         let before = store.room_writes.load(Ordering::SeqCst);

@@ -11,7 +11,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::mirror::{Mirror, Retention, wait_until};
-use super::{Committed, QueueTx, RoomTx, Store, idle};
+use super::{Committed, Output, QueueTx, RoomTx, Store, idle};
 use crate::engine::error::ChatError;
 use crate::engine::model::{ClientRecord, Queue, Room};
 use crate::engine::rate::{LocalBuckets, Rate, Taken};
@@ -158,16 +158,16 @@ impl Store for MemoryStore {
         Ok(self.lock().rooms.len())
     }
 
-    async fn transact_queue(&self, tx: QueueTx<'_>) -> Result<u64, ChatError> {
+    async fn transact_queue(&self, tx: QueueTx<'_>) -> Result<(u64, Output), ChatError> {
         let mut state = self.lock();
         let mut queue = state.queue.clone();
-        tx(&mut queue)?;
+        let output = tx(&mut queue)?;
         if queue != state.queue {
             state.queue = queue;
             state.queue_version += 1;
             self.queue_changed.notify_waiters();
         }
-        Ok(state.queue_version)
+        Ok((state.queue_version, output))
     }
 
     async fn queue(&self) -> Result<(Queue, u64), ChatError> {

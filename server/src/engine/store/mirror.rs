@@ -18,7 +18,7 @@ use mcp_chat_shared::chat::ChatMessage;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::{Committed, RoomTx, idle, member_ids, room_to_change, stamp};
+use super::{Committed, RoomChange, RoomTx, idle, member_ids, room_to_change, stamp};
 use crate::engine::error::ChatError;
 use crate::engine::model::{ClientRecord, Queue, Room};
 
@@ -128,12 +128,13 @@ impl Mirror {
         let mut room = room_to_change(room_id, existing, create, max_rooms, || {
             Ok(self.rooms.len())
         })?;
-        let drafts = tx(&mut room)?;
+        let RoomChange { drafts, output } = tx(&mut room)?;
         let appended = stamp(&mut room, drafts, now);
         Ok(Committed {
             room,
             appended,
             created,
+            output,
         })
     }
 

@@ -14,6 +14,7 @@ pub mod mirror;
 pub mod redis;
 pub mod sqlite;
 
+use std::any::Any;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -27,14 +28,42 @@ use super::limits::Limits;
 use super::model::{ClientRecord, Draft, Queue, Room};
 use super::rate::{Rate, Taken};
 
-/// A rule applied to a room inside a transaction. An `Err` aborts the transaction: nothing of it
-/// is kept.
-pub type RoomTx<'a> = &'a mut (dyn FnMut(&mut Room) -> Result<Vec<Draft>, ChatError> + Send);
-/// A change to the queue inside a transaction.
-pub type QueueTx<'a> = &'a mut (dyn FnMut(&mut Queue) -> Result<(), ChatError> + Send);
+/// What a transaction body found out for its caller, besides its change: the store hands back
+/// the value of the run it kept. [`dyn Store::change_room`] and [`dyn Store::change_queue`] put
+/// typed values in and take them out.
+pub type Output = Box<dyn Any + Send>;
+
+/// A room transaction's body: the rule applied to the room, which returns the entries to append
+/// and a value for its caller. An `Err` aborts the transaction: nothing of it is kept.
+///
+/// **A body may run more than once**, each time on a fresh copy of the room: the Redis store runs
+/// it again when another instance changed the room first, and any store may. Hence `Fn`, not
+/// `FnMut`: a body cannot change what it captured, so what it learns it returns, and only the
+/// run that was committed reaches the caller. The conformance suite runs every body twice on
+/// every store (`TestStore::twice`) to hold the engine to it.
+pub type RoomTx<'a> = &'a (dyn Fn(&mut Room) -> Result<RoomChange, ChatError> + Sync);
+
+/// A queue transaction's body; like [`RoomTx`], it may run more than once.
+pub type QueueTx<'a> = &'a (dyn Fn(&mut Queue) -> Result<Output, ChatError> + Sync);
+
+/// What a room transaction's body returns.
+pub struct RoomChange {
+    /// Entries to append to the room's log, in order; the store numbers them.
+    pub drafts: Vec<Draft>,
+    pub output: Output,
+}
+
+impl RoomChange {
+    /// A change with nothing to tell its caller.
+    pub fn drafts(drafts: Vec<Draft>) -> RoomChange {
+        RoomChange {
+            drafts,
+            output: Box::new(()),
+        }
+    }
+}
 
 /// The outcome of a room transaction.
-#[derive(Debug, Clone)]
 pub struct Committed {
     /// The room as the transaction left it.
     pub room: Room,
@@ -42,6 +71,53 @@ pub struct Committed {
     pub appended: Vec<ChatMessage>,
     /// True when the transaction created the room.
     pub created: bool,
+    /// What the committed run of the body returned.
+    pub output: Output,
+}
+
+impl dyn Store {
+    /// [`Store::transact_room`] for a body that returns its drafts and a value of its own type.
+    pub async fn change_room<T: Send + 'static>(
+        &self,
+        room_id: &str,
+        create: Option<Room>,
+        max_rooms: usize,
+        now: u64,
+        body: impl Fn(&mut Room) -> Result<(Vec<Draft>, T), ChatError> + Sync,
+    ) -> Result<(Committed, T), ChatError> {
+        let erased = |room: &mut Room| {
+            let (drafts, value) = body(room)?;
+            Ok(RoomChange {
+                drafts,
+                output: Box::new(value),
+            })
+        };
+        let mut committed = self
+            .transact_room(room_id, create, max_rooms, now, &erased)
+            .await?;
+        let value = output(std::mem::replace(&mut committed.output, Box::new(())))?;
+        Ok((committed, value))
+    }
+
+    /// [`Store::transact_queue`] for a body that returns a value of its own type. Returns that
+    /// value and the queue's new version.
+    pub async fn change_queue<T: Send + 'static>(
+        &self,
+        body: impl Fn(&mut Queue) -> Result<T, ChatError> + Sync,
+    ) -> Result<(T, u64), ChatError> {
+        let erased = |queue: &mut Queue| body(queue).map(|value| Box::new(value) as Output);
+        let (version, value) = self.transact_queue(&erased).await?;
+        Ok((output(value)?, version))
+    }
+}
+
+/// The typed value inside an [`Output`]. A store returns the output of the body it was given,
+/// so another type is a store's bug, reported as a storage error rather than a panic.
+fn output<T: 'static>(output: Output) -> Result<T, ChatError> {
+    output
+        .downcast::<T>()
+        .map(|value| *value)
+        .map_err(|_| ChatError::Storage("a transaction returned another body's output".into()))
 }
 
 #[async_trait]
@@ -103,8 +179,9 @@ pub trait Store: Send + Sync + 'static {
     async fn remove_room(&self, room_id: &str, cutoff_ms: u64) -> Result<bool, ChatError>;
     async fn room_count(&self) -> Result<usize, ChatError>;
 
-    /// Applies `tx` to the queue atomically; returns the queue's new version.
-    async fn transact_queue(&self, tx: QueueTx<'_>) -> Result<u64, ChatError>;
+    /// Applies `tx` to the queue atomically; returns the queue's new version and what the
+    /// committed run of `tx` returned.
+    async fn transact_queue(&self, tx: QueueTx<'_>) -> Result<(u64, Output), ChatError>;
     /// The queue and its version.
     async fn queue(&self) -> Result<(Queue, u64), ChatError>;
     /// Returns once the queue's version differs from `seen_version`, or at `deadline`.

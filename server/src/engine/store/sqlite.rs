@@ -39,7 +39,7 @@ use tokio::time::Instant;
 
 use self::checkpoint::{Checkpointer, WAL_SIZE_LIMIT};
 use super::mirror::{Mirror, Retention, wait_until};
-use super::{Committed, QueueTx, RoomTx, Store, idle};
+use super::{Committed, Output, QueueTx, RoomTx, Store, idle};
 use crate::engine::error::ChatError;
 use crate::engine::model::{ClientRecord, Member, Queue, Room, RoomKind};
 use crate::engine::rate::{LocalBuckets, Rate, Taken};
@@ -868,12 +868,12 @@ impl Store for SqliteStore {
         Ok(self.lock().mirror.rooms.len())
     }
 
-    async fn transact_queue(&self, tx: QueueTx<'_>) -> Result<u64, ChatError> {
+    async fn transact_queue(&self, tx: QueueTx<'_>) -> Result<(u64, Output), ChatError> {
         let (version, open) = self.change(|state| {
             let mut queue = state.mirror.queue.clone();
-            tx(&mut queue)?;
+            let output = tx(&mut queue)?;
             if queue == state.mirror.queue {
-                return Ok(state.mirror.queue_version);
+                return Ok((state.mirror.queue_version, output));
             }
             let json = serde_json::to_string(&queue).map_err(storage)?;
             state.writing()?;
@@ -885,7 +885,7 @@ impl Store for SqliteStore {
             state.mirror.queue = queue;
             state.mirror.queue_version += 1;
             state.wake_queue = true;
-            Ok(state.mirror.queue_version)
+            Ok((state.mirror.queue_version, output))
         })?;
         self.settled(open).await?;
         Ok(version)
@@ -934,6 +934,7 @@ crate::conformance_tests!(
 mod tests {
     use super::*;
     use crate::engine::model::{Draft, QueueEntry, QueueState};
+    use crate::engine::store::RoomChange;
     use mcp_chat_shared::chat::MessageKind;
 
     fn member(client: &str, delivered_seq: u64) -> Member {
@@ -992,33 +993,35 @@ mod tests {
         let create = |id: &str| Some(Room::new(id.into(), RoomKind::Named, 3, 1));
         // c3 joins before c1: the member order is the join order, not the ids'.
         store
-            .transact_room("busy", create("busy"), 10, 2, &mut |room| {
+            .transact_room("busy", create("busy"), 10, 2, &|room| {
                 room.members = vec![member("c3", 0), member("c1", 0), member("c2", 0)];
                 room.status = RoomStatus::Active;
-                Ok((0..70).map(|i| chat(format!("m{i}"))).collect())
+                Ok(RoomChange::drafts(
+                    (0..70).map(|i| chat(format!("m{i}"))).collect(),
+                ))
             })
             .await
             .unwrap();
         // A cursor moves, a member leaves, one more message: only what changed is written.
         store
-            .transact_room("busy", None, 10, 3, &mut |room| {
+            .transact_room("busy", None, 10, 3, &|room| {
                 room.member_mut("c1").unwrap().delivered_seq = 69;
                 room.members.retain(|m| m.client_id != "c3");
-                Ok(vec![chat("last".into())])
+                Ok(RoomChange::drafts(vec![chat("last".into())]))
             })
             .await
             .unwrap();
         store
-            .transact_room("gone", create("gone"), 10, 4, &mut |room| {
+            .transact_room("gone", create("gone"), 10, 4, &|room| {
                 room.members = vec![member("c2", 0)];
                 room.status = RoomStatus::Ended;
-                Ok(Vec::new())
+                Ok(RoomChange::drafts(Vec::new()))
             })
             .await
             .unwrap();
         assert!(store.remove_room("gone", u64::MAX).await.unwrap());
         store
-            .transact_queue(&mut |queue| {
+            .transact_queue(&|queue| {
                 queue.entries.push(QueueEntry {
                     client_id: "c3".into(),
                     user_id: "u-c3".into(),
@@ -1028,7 +1031,7 @@ mod tests {
                     polling_until_ms: 0,
                     state: QueueState::Waiting,
                 });
-                Ok(())
+                Ok(Box::new(()))
             })
             .await
             .unwrap();
@@ -1052,7 +1055,9 @@ mod tests {
         assert_eq!(reopened.queue().await.unwrap().1, 1);
         // The log goes on from where it was.
         let next = reopened
-            .transact_room("busy", None, 10, 5, &mut |_| Ok(vec![chat("after".into())]))
+            .transact_room("busy", None, 10, 5, &|_| {
+                Ok(RoomChange::drafts(vec![chat("after".into())]))
+            })
             .await
             .unwrap();
         assert_eq!(next.appended[0].seq, 72);
@@ -1068,8 +1073,8 @@ mod tests {
                 let room = format!("r{i}");
                 let create = Some(Room::new(room.clone(), RoomKind::Named, 2, 1));
                 store
-                    .transact_room(&room, create, 100, 1, &mut |_| {
-                        Ok(vec![chat(format!("hello {i}"))])
+                    .transact_room(&room, create, 100, 1, &|_| {
+                        Ok(RoomChange::drafts(vec![chat(format!("hello {i}"))]))
                     })
                     .await
                     .unwrap()
@@ -1102,15 +1107,18 @@ mod tests {
         let before = size(&path);
         let create = Some(Room::new("r".into(), RoomKind::Named, 2, 1));
         store
-            .transact_room("r", create, 100, 1, &mut |_| {
-                Ok(vec![chat("a".repeat(900))])
+            .transact_room("r", create, 100, 1, &|_| {
+                Ok(RoomChange::drafts(vec![chat("a".repeat(900))]))
             })
             .await
             .unwrap();
         for i in 0..100 {
             store
-                .transact_room("r", None, 100, 2 + i, &mut |_| {
-                    Ok(vec![chat(format!("{i} {}", "b".repeat(900)))])
+                .transact_room("r", None, 100, 2 + i, &|_| {
+                    Ok(RoomChange::drafts(vec![chat(format!(
+                        "{i} {}",
+                        "b".repeat(900)
+                    ))]))
                 })
                 .await
                 .unwrap();

@@ -44,7 +44,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 pub use config::RedisTarget;
 pub use session_store::RedisSessionStore;
 
-use super::{Committed, QueueTx, RoomTx, Store, idle, member_ids, stamp};
+use super::{Committed, Output, QueueTx, RoomChange, RoomTx, Store, idle, member_ids, stamp};
 use crate::engine::error::ChatError;
 use crate::engine::model::{ClientRecord, Queue, Room};
 use crate::engine::rate::{Rate, Taken};
@@ -394,7 +394,7 @@ impl Store for RedisStore {
         let mut attempts = Attempts::new();
         // The first attempt starts from the remembered value, when there is one.
         let mut remembered = self.remembered().get(room_id).cloned();
-        let (room, appended, created) = loop {
+        let (room, appended, created, output) = loop {
             let hinted = remembered.is_some();
             let read = match remembered.take() {
                 Some(json) => Some(json),
@@ -407,7 +407,7 @@ impl Store for RedisStore {
                 (None, None) => return Err(ChatError::RoomNotFound(room_id.to_owned())),
             };
             let before = member_ids(&room);
-            let drafts = tx_fn(&mut room)?;
+            let RoomChange { drafts, output } = tx_fn(&mut room)?;
             let appended = stamp(&mut room, drafts, now);
             let after = member_ids(&room);
             let joined: Vec<&String> = after.difference(&before).collect();
@@ -443,7 +443,7 @@ impl Store for RedisStore {
             match self.conn.commit::<i64>(&script, &marker).await? {
                 Commit::Answered(1) | Commit::Applied => {
                     self.remember(room_id, Some(&written));
-                    break (room, appended, created);
+                    break (room, appended, created, output);
                 }
                 // Not a lost race: the remembered value was stale. Read, and go again at once.
                 Commit::Answered(0) if hinted => {}
@@ -465,6 +465,7 @@ impl Store for RedisStore {
             room,
             appended,
             created,
+            output,
         })
     }
 
@@ -605,14 +606,14 @@ impl Store for RedisStore {
             .await
     }
 
-    async fn transact_queue(&self, tx_fn: QueueTx<'_>) -> Result<u64, ChatError> {
+    async fn transact_queue(&self, tx_fn: QueueTx<'_>) -> Result<(u64, Output), ChatError> {
         let mut attempts = Attempts::new();
         loop {
             let (before, version) = self.read_queue().await?;
             let mut queue = before.clone();
-            tx_fn(&mut queue)?;
+            let output = tx_fn(&mut queue)?;
             if queue == before {
-                return Ok(version);
+                return Ok((version, output));
             }
             let marker = self.keys.commit(&self.commit_id());
             let mut script = scripts::COMMIT_QUEUE.prepare_invoke();
@@ -634,7 +635,7 @@ impl Store for RedisStore {
                 }
             };
             self.wakers.wake_queue();
-            return Ok(new_version);
+            return Ok((new_version, output));
         }
     }
 

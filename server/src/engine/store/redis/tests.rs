@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::testing::RedisServer;
 use super::{DEFAULT_KEY_TTL, RedisStore, RedisTarget};
 use crate::engine::conformance::engine;
-use crate::engine::store::Store;
+use crate::engine::store::{RoomChange, Store};
 
 async fn open(url: &str) -> RedisStore {
     let target = RedisTarget::parse(url).unwrap();
@@ -294,7 +294,9 @@ async fn a_commit_answered_too_late_is_applied_once_and_acknowledged() {
     let now = crate::engine::ids::now_ms();
     let room = Room::new("late".into(), RoomKind::Named, 2, now);
     store
-        .transact_room("late", Some(room), 10, now, &mut |_| Ok(Vec::new()))
+        .transact_room("late", Some(room), 10, now, &|_| {
+            Ok(RoomChange::drafts(Vec::new()))
+        })
         .await
         .unwrap();
 
@@ -311,12 +313,12 @@ async fn a_commit_answered_too_late_is_applied_once_and_acknowledged() {
         .query(&mut admin)
         .unwrap();
     let committed = store
-        .transact_room("late", None, usize::MAX, now, &mut |_| {
-            Ok(vec![Draft {
+        .transact_room("late", None, usize::MAX, now, &|_| {
+            Ok(RoomChange::drafts(vec![Draft {
                 kind: MessageKind::Chat,
                 sender: None,
                 text: "once".into(),
-            }])
+            }]))
         })
         .await
         .unwrap();
