@@ -2,49 +2,16 @@
 
 use super::*;
 
-fn entry(id: &str, state: QueueState, last_seen_ms: u64) -> QueueEntry {
-    QueueEntry {
-        client_id: id.into(),
-        user_id: format!("u-{id}"),
-        display_name: id.into(),
-        enqueued_ms: 0,
-        last_seen_ms,
-        polling_until_ms: 0,
-        state,
-    }
-}
-
-#[test]
-fn a_pairing_that_never_completed_goes_back_to_waiting() {
-    let mut queue = Queue {
-        entries: vec![
-            entry("stalled", QueueState::Pairing, 1_000),
-            entry("recent", QueueState::Pairing, 9_500),
-            entry("waiting", QueueState::Waiting, 1_000),
-        ],
-    };
-    release_stalled_pairings(&mut queue, 10_000, 1_000);
-    let states: Vec<_> = queue.entries.iter().map(|e| e.state.clone()).collect();
-    assert_eq!(
-        states,
-        [
-            QueueState::Waiting,
-            QueueState::Pairing,
-            QueueState::Waiting
-        ]
-    );
-    // Released places get a fresh TTL, so the next expiry pass does not drop them at once.
-    assert!(!expired(&queue.entries[0], 10_000, 1_000));
-}
-
 mod hostile {
     //! The engine under a hostile or unlucky caller: storage failures, quotas, odd numbers.
 
     use std::sync::atomic::Ordering;
+    use std::time::Duration;
 
     use super::*;
     use crate::engine::conformance::TestStore;
     use crate::engine::conformance::{chats as texts, engine_with, pair};
+    use crate::engine::delivery::LONG_WAIT;
     use crate::engine::store::memory::MemoryStore;
 
     fn never() -> CancellationToken {

@@ -1,0 +1,302 @@
+//! Named and paired rooms: joining, sending, leaving, history, the room as its members see it.
+
+use mcp_chat_shared::chat::{
+    HistoryResult, JoinRoomResult, LeaveResult, MemberInfo, RoomResult, SendMessageResult,
+};
+
+use super::model::{ClientRecord, Draft, Room, RoomKind};
+use super::rules::{self, LeaveReason};
+use super::store::{self, RoomChange};
+use super::{ChatError, Engine, ids};
+
+impl Engine {
+    pub async fn join_room(
+        &self,
+        room_id: &str,
+        display_name: &str,
+        capacity: Option<u32>,
+        client_id: Option<&str>,
+    ) -> Result<JoinRoomResult, ChatError> {
+        let room_id = self.limits.room_id(room_id)?;
+        let name = self.limits.display_name(display_name)?;
+        let capacity = self.limits.capacity(capacity)?;
+        let (client, fresh) = match client_id {
+            Some(id) => (self.authenticate(id).await?, false),
+            None => (self.new_client(name).await?, true),
+        };
+        let newly_in = match self.admit_to_room(&room_id, &client, fresh).await {
+            Ok(newly_in) => newly_in,
+            Err(e) => {
+                if fresh {
+                    self.discard_client(&client).await;
+                }
+                return Err(e);
+            }
+        };
+        let now = ids::now_ms();
+        let new_room = Room::new(room_id.clone(), RoomKind::Named, capacity, now);
+        let committed = self
+            .store
+            .transact_room(
+                &room_id,
+                Some(new_room),
+                self.limits.max_rooms,
+                now,
+                &|room| rules::join(room, &client, now).map(RoomChange::drafts),
+            )
+            .await;
+        let committed = match committed {
+            Ok(c) => c,
+            Err(e) => {
+                if fresh {
+                    self.discard_client(&client).await;
+                }
+                return Err(e);
+            }
+        };
+        if newly_in && !fresh {
+            self.undo_join_over_quota(&room_id, &client).await?;
+        }
+        let room = committed.room;
+        let partner = (room.capacity == 2)
+            .then(|| {
+                room.members
+                    .iter()
+                    .find(|m| m.client_id != client.client_id)
+            })
+            .flatten()
+            .map(|m| m.participant());
+        let others = room.members.len() - 1;
+        let message = match (committed.created, &partner) {
+            (true, _) => format!(
+                "Room {room_id} created; you are its first member (capacity {}). Messages you send \
+                 now wait for whoever joins. Receive with wait_for_message.",
+                room.capacity
+            ),
+            (false, Some(p)) => format!(
+                "Joined room {room_id} with {}. Send with send_message; receive with wait_for_message.",
+                p.display_name
+            ),
+            (false, None) => format!(
+                "Joined room {room_id} ({others} other member{}).",
+                if others == 1 { "" } else { "s" }
+            ),
+        };
+        tracing::info!(room_id = %room_id, user_id = %client.user_id, created = committed.created, "joined room");
+        Ok(JoinRoomResult {
+            status: if committed.created {
+                "room_created"
+            } else {
+                "joined"
+            }
+            .into(),
+            room_id,
+            client_id: client.client_id.clone(),
+            user_id: client.user_id.clone(),
+            partner,
+            members: member_infos(&room, &client.client_id),
+            capacity: room.capacity,
+            room_status: room.status,
+            latest_seq: room.latest_seq,
+            message,
+        })
+    }
+
+    /// Checks the quotas a join may break, before it happens. Returns whether the client is not
+    /// in the room yet.
+    pub(super) async fn admit_to_room(
+        &self,
+        room_id: &str,
+        client: &ClientRecord,
+        fresh: bool,
+    ) -> Result<bool, ChatError> {
+        if fresh {
+            // In no room yet, and its creation was charged already.
+            return Ok(true);
+        }
+        let existing = self.store.room(room_id).await?;
+        if existing
+            .as_ref()
+            .is_some_and(|r| r.member(&client.client_id).is_some())
+        {
+            return Ok(false);
+        }
+        self.check_room_quota(&client.client_id).await?;
+        if existing.is_none() {
+            self.take_creation_token().await?;
+        }
+        Ok(true)
+    }
+
+    /// Concurrent joins by one client each pass [`Self::admit_to_room`] before any commits; the
+    /// quota must still hold, so a join that went over it is taken back.
+    pub(super) async fn undo_join_over_quota(
+        &self,
+        room_id: &str,
+        client: &ClientRecord,
+    ) -> Result<(), ChatError> {
+        let limit = self.limits.max_rooms_per_client;
+        if self.live_rooms(&client.client_id).await? <= limit {
+            return Ok(());
+        }
+        self.leave_room(room_id, &client.client_id, LeaveReason::Left)
+            .await?;
+        Err(ChatError::TooManyRooms { limit })
+    }
+
+    pub async fn send(
+        &self,
+        room_id: &str,
+        client_id: &str,
+        text: &str,
+    ) -> Result<SendMessageResult, ChatError> {
+        let room_id = self.limits.room_id(room_id)?;
+        self.limits.message(text)?;
+        let client = self.authenticate(client_id).await?;
+        let sends = self.limits.message_rate();
+        let bucket = format!("send:{}", client.client_id);
+        self.take_token(&bucket, sends, || {
+            format!(
+                "messages: at most {} per second",
+                self.limits.messages_per_second
+            )
+        })
+        .await?;
+        let now = ids::now_ms();
+        let max = self.limits.max_messages_per_room;
+        let committed = self
+            .update_room(&room_id, now, |room| {
+                rules::send(room, &client.client_id, text, max, now)
+            })
+            .await;
+        let committed = match committed {
+            Ok(c) => c,
+            Err(e) => {
+                if let Err(give_back) = self.store.give_back_token(&bucket, sends).await {
+                    tracing::debug!(error = %give_back, "could not give a send token back");
+                }
+                return Err(e);
+            }
+        };
+        let message = committed
+            .appended
+            .first()
+            .ok_or_else(|| ChatError::Storage("the store appended nothing".into()))?;
+        tracing::debug!(room_id = %room_id, seq = message.seq, text = %message.text, "message sent");
+        Ok(SendMessageResult {
+            success: true,
+            message_id: message.message_id.clone(),
+            seq: message.seq,
+            timestamp: message.timestamp.clone(),
+            members_present: committed.room.members.len() as u32,
+            room_status: committed.room.status,
+        })
+    }
+
+    pub(super) async fn member_room(
+        &self,
+        room_id: &str,
+        client: &ClientRecord,
+    ) -> Result<Room, ChatError> {
+        let room = self
+            .store
+            .room(room_id)
+            .await?
+            .ok_or_else(|| ChatError::RoomNotFound(room_id.to_owned()))?;
+        if room.member(&client.client_id).is_none() {
+            return Err(ChatError::NotAMember(room_id.to_owned()));
+        }
+        Ok(room)
+    }
+
+    /// A transaction on a room that must already exist (`RoomNotFound` otherwise).
+    pub(super) async fn update_room(
+        &self,
+        room_id: &str,
+        now: u64,
+        rule: impl Fn(&mut Room) -> Result<Vec<Draft>, ChatError> + Sync,
+    ) -> Result<store::Committed, ChatError> {
+        // No room is created here, so the room limit cannot apply.
+        self.store
+            .transact_room(room_id, None, usize::MAX, now, &|room| {
+                rule(room).map(RoomChange::drafts)
+            })
+            .await
+    }
+
+    pub async fn leave(&self, room_id: &str, client_id: &str) -> Result<LeaveResult, ChatError> {
+        let room_id = self.limits.room_id(room_id)?;
+        let client = self.authenticate(client_id).await?;
+        let committed = self
+            .leave_room(&room_id, &client.client_id, LeaveReason::Left)
+            .await?;
+        tracing::info!(room_id = %room_id, user_id = %client.user_id, "left room");
+        Ok(LeaveResult {
+            success: true,
+            message: "Successfully left the chat".into(),
+            room_status: Some(committed.room.status),
+        })
+    }
+
+    pub(super) async fn leave_room(
+        &self,
+        room_id: &str,
+        client_id: &str,
+        reason: LeaveReason,
+    ) -> Result<store::Committed, ChatError> {
+        let now = ids::now_ms();
+        self.update_room(room_id, now, |room| {
+            rules::leave(room, client_id, reason, now)
+        })
+        .await
+    }
+
+    pub async fn history(
+        &self,
+        room_id: &str,
+        client_id: &str,
+        before_seq: Option<u64>,
+        limit: Option<u32>,
+    ) -> Result<HistoryResult, ChatError> {
+        let room_id = self.limits.room_id(room_id)?;
+        let limit = self.limits.history_limit(limit)?;
+        let client = self.authenticate(client_id).await?;
+        let room = self.member_room(&room_id, &client).await?;
+        let before = before_seq.unwrap_or(room.latest_seq + 1);
+        let messages = self.store.messages_before(&room_id, before, limit).await?;
+        let has_more = messages.first().is_some_and(|m| m.seq > 1);
+        Ok(HistoryResult {
+            room_id,
+            messages,
+            has_more,
+            latest_seq: room.latest_seq,
+        })
+    }
+
+    pub async fn room(&self, room_id: &str, client_id: &str) -> Result<RoomResult, ChatError> {
+        let room_id = self.limits.room_id(room_id)?;
+        let client = self.authenticate(client_id).await?;
+        let room = self.member_room(&room_id, &client).await?;
+        Ok(RoomResult {
+            room_id,
+            status: room.status,
+            capacity: room.capacity,
+            members: member_infos(&room, &client.client_id),
+            latest_seq: room.latest_seq,
+            created_at: ids::rfc3339(room.created_ms),
+            you: client.participant(),
+        })
+    }
+}
+
+pub(super) fn member_infos(room: &Room, client_id: &str) -> Vec<MemberInfo> {
+    room.members
+        .iter()
+        .map(|m| MemberInfo {
+            user_id: m.user_id.clone(),
+            display_name: m.display_name.clone(),
+            joined_at: ids::rfc3339(m.joined_ms),
+            is_you: m.client_id == client_id,
+        })
+        .collect()
+}
