@@ -1,6 +1,7 @@
 //! MCP Chat server: chat rooms for people and AI agents over the Model Context Protocol.
 //!
 //! - [`cli`]: the command line.
+//! - [`engine`]: the chat itself (rooms, queue, delivery, expiry) and its stores; knows no MCP.
 //! - [`mcp`]: the MCP adapter (tools and the UI resource).
 //! - [`view`]: the embedded View document.
 //! - [`http`], [`stdio`]: the two transports.
@@ -12,4 +13,6 @@ pub mod http;
 pub mod mcp;
 pub mod shutdown;
 pub mod stdio;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod view;

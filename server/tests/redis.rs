@@ -6,8 +6,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::redis_server::RedisServer;
 use common::{HttpServer, Peer, call, chat_texts, ok, send, wait};
+use mcp_chat::testing::RedisServer;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

@@ -14,8 +14,6 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-pub mod redis_server;
-
 pub type Client = RunningService<RoleClient, ()>;
 /// A client that declares it renders MCP Apps Views, as Claude, VS Code or an `AppBridge` host do.
 pub type ViewClient = RunningService<RoleClient, rmcp::model::ClientConfig>;

@@ -25,9 +25,6 @@ mod conn;
 pub mod keys;
 mod scripts;
 mod session_store;
-#[cfg(test)]
-#[path = "../../../../tests/common/redis_server.rs"]
-pub mod testing;
 mod wake;
 
 use std::collections::HashMap;

@@ -8,10 +8,10 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::testing::RedisServer;
 use super::{DEFAULT_KEY_TTL, RedisStore, RedisTarget};
 use crate::engine::conformance::engine;
 use crate::engine::store::{RoomChange, Store};
+use crate::testing::RedisServer;
 
 async fn open(url: &str) -> RedisStore {
     let target = RedisTarget::parse(url).unwrap();

@@ -1,8 +1,7 @@
-//! A real `redis-server` for tests: a free loopback port, a temporary directory, no persistence
-//! unless asked, killed on drop. Shared by the integration tests (`tests/common`) and the
-//! library's own tests (`engine::store::redis`, which include this file by path: integration
-//! tests cannot see `#[cfg(test)]` items, and a library cannot depend on its tests' modules).
-#![allow(dead_code)] // each includer uses its own subset
+//! Test support, for the library's own tests and for the integration tests (which see it
+//! through the `testing` feature, enabled by this package's dev-dependency on itself): a real
+//! `redis-server` on a free loopback port with a temporary directory, no persistence unless
+//! asked, killed on drop.
 
 use std::process::Stdio;
 use std::time::Duration;
