@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mcp_chat_shared::chat::{MessageKind, RoomStatus, WaitForMessageResult};
+use mcp_chat_shared::chat::{MessageKind, RoomStatus, WaitForMessageParams, WaitForMessageResult};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -33,14 +33,26 @@ pub async fn pair(engine: &Engine, room: &str) -> (String, String) {
     let b = engine.join_room(room, "B", None, None).await.unwrap();
     // Consume the join events.
     engine
-        .wait(Some(room), &a.client_id, Some(0.0), None, false, &never())
+        .wait(&waiting(Some(room), &a.client_id, 0.0), &never())
         .await
         .unwrap();
     engine
-        .wait(Some(room), &b.client_id, Some(0.0), None, false, &never())
+        .wait(&waiting(Some(room), &b.client_id, 0.0), &never())
         .await
         .unwrap();
     (a.client_id, b.client_id)
+}
+
+/// A wait as a tool call carries it: in `room` (or wherever the queue put the client), at most
+/// `timeout` seconds, for what the client has not been given yet.
+pub fn waiting(room: Option<&str>, client_id: &str, timeout: f64) -> WaitForMessageParams {
+    WaitForMessageParams {
+        room_id: room.map(str::to_owned),
+        client_id: client_id.to_owned(),
+        timeout: Some(timeout),
+        after_seq: None,
+        include_own: None,
+    }
 }
 
 pub fn chats(r: &WaitForMessageResult) -> Vec<String> {
@@ -60,7 +72,7 @@ pub async fn log_is_numbered_without_gaps(store: Arc<dyn Store>) {
     }
     assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
     let got = e
-        .wait(Some("seq"), &b, Some(1.0), None, false, &never())
+        .wait(&waiting(Some("seq"), &b, 1.0), &never())
         .await
         .unwrap();
     assert_eq!(
@@ -78,7 +90,7 @@ pub async fn a_send_wakes_a_parked_wait(store: Arc<dyn Store>) {
         tokio::spawn(async move {
             let start = Instant::now();
             let r = e
-                .wait(Some("wake"), &b, Some(10.0), None, false, &never())
+                .wait(&waiting(Some("wake"), &b, 10.0), &never())
                 .await
                 .unwrap();
             (start.elapsed(), chats(&r))
@@ -133,7 +145,7 @@ pub async fn overlapping_waits_share_without_loss_or_duplicates(store: Arc<dyn S
             let mut got = Vec::new();
             loop {
                 let r = e
-                    .wait(Some("overlap"), &b, Some(0.5), None, false, &never())
+                    .wait(&waiting(Some("overlap"), &b, 0.5), &never())
                     .await
                     .unwrap();
                 if r.timeout {
@@ -162,12 +174,12 @@ pub async fn a_cancelled_claim_is_given_back(store: Arc<dyn Store>) {
     let cancelled = CancellationToken::new();
     cancelled.cancel();
     let r = e
-        .wait(Some("cancel"), &b, Some(5.0), None, false, &cancelled)
+        .wait(&waiting(Some("cancel"), &b, 5.0), &cancelled)
         .await
         .unwrap();
     assert!(r.messages.is_empty(), "a cancelled wait hands nothing out");
     let r = e
-        .wait(Some("cancel"), &b, Some(5.0), None, false, &never())
+        .wait(&waiting(Some("cancel"), &b, 5.0), &never())
         .await
         .unwrap();
     assert_eq!(chats(&r), ["keep me"]);
@@ -202,7 +214,7 @@ pub async fn queue_pairs_in_arrival_order(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(first_again.room_id, second.room_id);
     let r = e
-        .wait(None, &first.client_id, Some(0.0), None, false, &never())
+        .wait(&waiting(None, &first.client_id, 0.0), &never())
         .await
         .unwrap();
     assert_eq!(r.room_id, second.room_id);
@@ -223,14 +235,7 @@ pub async fn members_with_one_name_are_told_apart(store: Arc<dyn Store>) {
     assert_eq!(names, ["Dana", "dana (2)"]);
     e.send("names", &b.client_id, "hi").await.unwrap();
     let r = e
-        .wait(
-            Some("names"),
-            &a.client_id,
-            Some(0.0),
-            None,
-            false,
-            &never(),
-        )
+        .wait(&waiting(Some("names"), &a.client_id, 0.0), &never())
         .await
         .unwrap();
     let texts: Vec<&str> = r.messages.iter().map(|m| m.text.as_str()).collect();
@@ -254,7 +259,7 @@ pub async fn members_with_one_name_are_told_apart(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(first_again.partner.unwrap().display_name, "Sam (2)");
     let r = e
-        .wait(None, &first.client_id, Some(0.0), None, false, &never())
+        .wait(&waiting(None, &first.client_id, 0.0), &never())
         .await
         .unwrap();
     assert_eq!(
@@ -294,7 +299,7 @@ pub async fn sweeping_expires_idle_state(store: Arc<dyn Store>) {
         Err(ChatError::UnknownClient)
     ));
     let seen = e
-        .wait(Some("idle"), &b, Some(0.0), None, false, &never())
+        .wait(&waiting(Some("idle"), &b, 0.0), &never())
         .await
         .unwrap();
     let kinds: Vec<_> = seen.messages.iter().map(|m| m.kind).collect();

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use mcp_chat_shared::chat::{ChatMessage, MessageKind, RoomStatus, WaitForMessageResult};
+use mcp_chat_shared::chat::{
+    ChatMessage, MessageKind, RoomStatus, WaitForMessageParams, WaitForMessageResult,
+};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -19,14 +21,20 @@ impl Engine {
     /// `after_seq`), waiting up to `timeout` for one when none is pending.
     pub async fn wait(
         &self,
-        room_id: Option<&str>,
-        client_id: &str,
-        timeout: Option<f64>,
-        after_seq: Option<u64>,
-        include_own: bool,
+        request: &WaitForMessageParams,
         cancel: &CancellationToken,
     ) -> Result<WaitForMessageResult, ChatError> {
+        let WaitForMessageParams {
+            room_id,
+            client_id,
+            timeout,
+            after_seq,
+            include_own,
+        } = request;
+        let (timeout, after_seq, include_own) =
+            (*timeout, *after_seq, include_own.unwrap_or(false));
         let room_id = room_id
+            .as_deref()
             .filter(|r| !r.is_empty())
             .map(|r| self.limits.room_id(r))
             .transpose()?;

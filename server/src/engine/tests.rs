@@ -10,9 +10,10 @@ mod hostile {
 
     use super::*;
     use crate::engine::conformance::TestStore;
-    use crate::engine::conformance::{chats as texts, engine_with, pair};
+    use crate::engine::conformance::{chats as texts, engine_with, pair, waiting};
     use crate::engine::delivery::LONG_WAIT;
     use crate::engine::store::memory::MemoryStore;
+    use mcp_chat_shared::chat::WaitForMessageParams;
 
     fn never() -> CancellationToken {
         CancellationToken::new()
@@ -26,13 +27,11 @@ mod hostile {
         e.send("r", &a, "one").await.unwrap();
         e.send("r", &a, "two").await.unwrap();
         store.fail_log_reads.store(true, Ordering::SeqCst);
-        let failed = e
-            .wait(Some("r"), &b, Some(0.0), None, false, &never())
-            .await;
+        let failed = e.wait(&waiting(Some("r"), &b, 0.0), &never()).await;
         assert_eq!(failed.unwrap_err().code(), "storage_error");
         store.fail_log_reads.store(false, Ordering::SeqCst);
         let got = e
-            .wait(Some("r"), &b, Some(0.0), None, false, &never())
+            .wait(&waiting(Some("r"), &b, 0.0), &never())
             .await
             .unwrap();
         assert_eq!(
@@ -50,10 +49,7 @@ mod hostile {
         let waiting = {
             let e = e.clone();
             let b = b.clone();
-            tokio::spawn(async move {
-                e.wait(Some("r"), &b, Some(30.0), None, false, &never())
-                    .await
-            })
+            tokio::spawn(async move { e.wait(&waiting(Some("r"), &b, 30.0), &never()).await })
         };
         // Long enough for the wait to record activity again when it ends.
         tokio::time::sleep(LONG_WAIT + Duration::from_secs(1)).await;
@@ -74,7 +70,7 @@ mod hostile {
         let before = store.room_writes.load(Ordering::SeqCst);
         for _ in 0..20 {
             let r = e
-                .wait(Some("r"), &b, Some(0.0), None, false, &never())
+                .wait(&waiting(Some("r"), &b, 0.0), &never())
                 .await
                 .unwrap();
             assert!(r.messages.is_empty());
@@ -88,7 +84,13 @@ mod hostile {
         let (a, b) = pair(&e, "r").await;
         for huge in [u64::MAX, 1 << 63, 1_000] {
             let r = e
-                .wait(Some("r"), &b, Some(0.0), Some(huge), false, &never())
+                .wait(
+                    &WaitForMessageParams {
+                        after_seq: Some(huge),
+                        ..waiting(Some("r"), &b, 0.0)
+                    },
+                    &never(),
+                )
                 .await
                 .unwrap();
             assert!(r.messages.is_empty());
@@ -97,8 +99,14 @@ mod hostile {
         let parked = {
             let e = e.clone();
             tokio::spawn(async move {
-                e.wait(Some("r"), &b, Some(10.0), Some(u64::MAX), false, &never())
-                    .await
+                e.wait(
+                    &WaitForMessageParams {
+                        after_seq: Some(u64::MAX),
+                        ..waiting(Some("r"), &b, 10.0)
+                    },
+                    &never(),
+                )
+                .await
             })
         };
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -178,15 +186,12 @@ mod hostile {
             .map(|_| {
                 let e = e.clone();
                 let b = b.clone();
-                tokio::spawn(async move {
-                    e.wait(Some("r"), &b, Some(20.0), None, false, &never())
-                        .await
-                })
+                tokio::spawn(async move { e.wait(&waiting(Some("r"), &b, 20.0), &never()).await })
             })
             .collect();
         tokio::time::sleep(Duration::from_millis(10)).await;
         let third = e
-            .wait(Some("r"), &b, Some(20.0), None, false, &never())
+            .wait(&waiting(Some("r"), &b, 20.0), &never())
             .await
             .unwrap_err();
         assert_eq!(third.code(), "too_many_waits");
@@ -195,7 +200,7 @@ mod hostile {
             p.await.unwrap().unwrap();
         }
         // Places are given back when waits end.
-        e.wait(Some("r"), &b, Some(0.0), None, false, &never())
+        e.wait(&waiting(Some("r"), &b, 0.0), &never())
             .await
             .unwrap();
     }

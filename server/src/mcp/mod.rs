@@ -233,17 +233,7 @@ queued, it waits for your match and tells you the room."
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
         let outcome = self
-            .with_progress(
-                &ctx,
-                self.engine.wait(
-                    p.room_id.as_deref(),
-                    &p.client_id,
-                    p.timeout,
-                    p.after_seq,
-                    p.include_own.unwrap_or(false),
-                    &ctx.ct,
-                ),
-            )
+            .with_progress(&ctx, self.engine.wait(&p, &ctx.ct))
             .await;
         respond(outcome, text::wait_for_message)
     }

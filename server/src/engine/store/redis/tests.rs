@@ -9,9 +9,10 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::{DEFAULT_KEY_TTL, RedisStore, RedisTarget};
-use crate::engine::conformance::engine;
+use crate::engine::conformance::{engine, waiting};
 use crate::engine::store::{RoomChange, Store};
 use crate::testing::RedisServer;
+use mcp_chat_shared::chat::WaitForMessageParams;
 
 async fn open(url: &str) -> RedisStore {
     let target = RedisTarget::parse(url).unwrap();
@@ -123,13 +124,13 @@ async fn a_commit_on_one_instance_wakes_a_waiter_on_another() {
     let alice = ea.join_room("x", "Alice", None, None).await.unwrap();
     let bob = eb.join_room("x", "Bob", None, None).await.unwrap();
     let never = CancellationToken::new();
-    eb.wait(Some("x"), &bob.client_id, Some(0.0), None, false, &never)
+    eb.wait(&waiting(Some("x"), &bob.client_id, 0.0), &never)
         .await
         .unwrap();
     let waiter = tokio::spawn(async move {
         let started = Instant::now();
         let r = eb
-            .wait(Some("x"), &bob.client_id, Some(30.0), None, false, &never)
+            .wait(&waiting(Some("x"), &bob.client_id, 30.0), &never)
             .await
             .unwrap();
         (started.elapsed(), r.messages.len())
@@ -230,11 +231,10 @@ async fn a_room_that_is_only_read_lives_as_long_as_its_members() {
     // the engine records activity again (it does so to the second).
     tokio::time::sleep(Duration::from_millis(1100)).await;
     e.wait(
-        Some("quiet"),
-        &a.client_id,
-        Some(0.0),
-        Some(1),
-        false,
+        &WaitForMessageParams {
+            after_seq: Some(1),
+            ..waiting(Some("quiet"), &a.client_id, 0.0)
+        },
         &CancellationToken::new(),
     )
     .await
