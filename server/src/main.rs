@@ -91,7 +91,7 @@ async fn run() -> anyhow::Result<()> {
     let sweeper = engine.spawn_sweeper();
     let server = ChatServer::new(engine);
     let result = match cli.command {
-        Command::Serve(args) => http::run(server, opened.sessions, args, stop.clone()).await,
+        Command::Serve(args) => http::run(server, opened.shared, args, stop.clone()).await,
         Command::Stdio(_) => stdio::run(server, stop.clone()).await,
     };
     sweeper.abort();

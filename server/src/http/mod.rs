@@ -3,6 +3,7 @@
 mod connections;
 mod idle;
 pub mod origin;
+mod session_store;
 mod sessions;
 
 use std::net::{IpAddr, SocketAddr};
@@ -20,7 +21,9 @@ use rmcp::transport::streamable_http_server::session::store::SessionStore;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
+use self::session_store::SharedSessions;
 use crate::cli::ServeArgs;
+use crate::engine::store::redis::SharedRecords;
 use crate::mcp::ChatServer;
 
 /// The address a request came from (the TCP peer: behind a reverse proxy, the proxy's). Every
@@ -65,12 +68,12 @@ fn max_request_body(max_message_bytes: usize) -> usize {
 /// Builds the router: `/mcp` (MCP, behind the optional bearer token) and `/healthz`, both
 /// behind the Origin check.
 ///
-/// With `sessions`, MCP sessions are saved there, and a request whose session this process does
+/// With `shared` records (the Redis store's), MCP sessions are saved there, and a request whose session this process does
 /// not hold is continued from it instead of being refused: any instance serves any client.
 /// Cancelling `close_sessions` ends every MCP session (and its standalone stream).
 pub fn router(
     server: ChatServer,
-    sessions: Option<Arc<dyn SessionStore>>,
+    shared: Option<SharedRecords>,
     args: &ServeArgs,
     close_sessions: &CancellationToken,
 ) -> Router {
@@ -84,8 +87,9 @@ pub fn router(
         .with_sse_keep_alive(Some(sse_keep_alive(limits.idle_timeout())))
         .with_max_request_body_bytes(max_request_body(args.limits.max_message_bytes))
         .with_cancellation_token(close_sessions.child_token());
-    let restores = sessions.is_some();
-    config.session_store = sessions;
+    let restores = shared.is_some();
+    config.session_store =
+        shared.map(|records| Arc::new(SharedSessions(records)) as Arc<dyn SessionStore>);
     let mut local = LocalSessionManager::default();
     // rmcp counts a request in flight as idle time, so this stays far above the longest wait
     // (the flag refuses less than 120 s).
@@ -116,7 +120,7 @@ pub fn router(
 /// with port 0) once it accepts connections.
 pub async fn run(
     server: ChatServer,
-    sessions: Option<Arc<dyn SessionStore>>,
+    shared: Option<SharedRecords>,
     args: ServeArgs,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
@@ -132,7 +136,7 @@ pub async fn run(
     // Sessions close only once in-flight requests have been answered: closing them at once
     // would cut parked waits off before the engine's `shutting_down` answer reached them.
     let close_sessions = CancellationToken::new();
-    let app = router(server, sessions, &args, &close_sessions);
+    let app = router(server, shared, &args, &close_sessions);
     let limits = connections::Limits {
         max_connections: args.connections.max_connections(),
         header_read_timeout: args.connections.header_read_timeout(),

@@ -20,7 +20,6 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use mcp_chat_shared::chat::{ChatMessage, RoomStatus};
-use rmcp::transport::streamable_http_server::session::store::SessionStore;
 use tokio::time::Instant;
 
 use super::error::ChatError;
@@ -210,9 +209,9 @@ pub enum StoreSpec {
 /// An opened store, and what the HTTP transport needs from it.
 pub struct Opened {
     pub store: Arc<dyn Store>,
-    /// Where MCP sessions are kept so that any instance can continue them; `None` keeps them
-    /// in the process that created them.
-    pub sessions: Option<Arc<dyn SessionStore>>,
+    /// Records every instance shares (the HTTP layer keeps MCP sessions there, so that any
+    /// instance can continue them); `None` for a one-process store.
+    pub shared: Option<redis::SharedRecords>,
 }
 
 impl std::str::FromStr for StoreSpec {
@@ -266,16 +265,16 @@ impl StoreSpec {
             StoreSpec::Redis(target) => {
                 let ttl = redis_key_ttl(target, limits);
                 let store = redis::RedisStore::open(target, ttl).await?;
-                let sessions: Arc<dyn SessionStore> = Arc::new(store.session_store(ttl));
+                let shared = store.shared_records(ttl);
                 return Ok(Opened {
                     store: Arc::new(store),
-                    sessions: Some(sessions),
+                    shared: Some(shared),
                 });
             }
         };
         Ok(Opened {
             store,
-            sessions: None,
+            shared: None,
         })
     }
 

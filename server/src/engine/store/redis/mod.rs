@@ -23,8 +23,8 @@
 mod config;
 mod conn;
 pub mod keys;
+mod records;
 mod scripts;
-mod session_store;
 mod wake;
 
 use std::collections::HashMap;
@@ -39,7 +39,7 @@ use tokio::time::Instant;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 pub use config::RedisTarget;
-pub use session_store::RedisSessionStore;
+pub use records::SharedRecords;
 
 use super::{Committed, Output, QueueTx, RoomChange, RoomTx, Store, idle, member_ids, stamp};
 use crate::engine::error::ChatError;
@@ -203,8 +203,8 @@ impl RedisStore {
     }
 
     /// The MCP session store sharing this store's connection and prefix.
-    pub fn session_store(&self, ttl: Duration) -> RedisSessionStore {
-        RedisSessionStore::new(self.conn.clone(), self.keys.clone(), ttl)
+    pub fn shared_records(&self, ttl: Duration) -> SharedRecords {
+        SharedRecords::new(self.conn.clone(), self.keys.clone(), ttl)
     }
 
     async fn read_room(&self, room_id: &str) -> Result<Option<String>, ChatError> {
