@@ -188,11 +188,32 @@ pub struct GetHistoryParams {
 // Tool results (the `structuredContent` of a successful call)
 // ---------------------------------------------------------------------------------------------
 
+/// Where `enter_queue` left the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum QueueStatus {
+    /// Paired: `room_id` and `partner` say where and with whom.
+    Matched,
+    /// Still in the queue: `position` and `queue_length` say where.
+    Waiting,
+}
+
+/// What `join_room` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum JoinStatus {
+    /// The room did not exist: the caller made it.
+    RoomCreated,
+    /// The caller joined a room that existed (or was in it already).
+    Joined,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(JsonSchema))]
 pub struct EnterQueueResult {
-    /// `matched` or `waiting`.
-    pub status: String,
+    pub status: QueueStatus,
     /// Your secret identity: pass it to every other tool; never share it.
     pub client_id: String,
     /// Your public id, as others see you.
@@ -216,8 +237,7 @@ pub struct EnterQueueResult {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(JsonSchema))]
 pub struct JoinRoomResult {
-    /// `room_created` or `joined`.
-    pub status: String,
+    pub status: JoinStatus,
     pub room_id: String,
     pub client_id: String,
     pub user_id: String,

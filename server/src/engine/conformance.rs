@@ -5,7 +5,9 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mcp_chat_shared::chat::{MessageKind, RoomStatus, WaitForMessageParams, WaitForMessageResult};
+use mcp_chat_shared::chat::{
+    MessageKind, QueueStatus, RoomStatus, WaitForMessageParams, WaitForMessageResult,
+};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -191,20 +193,20 @@ pub async fn queue_pairs_in_arrival_order(store: Arc<dyn Store>) {
         .enter_queue(Some("first"), None, None, &never())
         .await
         .unwrap();
-    assert_eq!(first.status, "waiting");
+    assert_eq!(first.status, QueueStatus::Waiting);
     let second = e
         .enter_queue(Some("second"), None, None, &never())
         .await
         .unwrap();
-    assert_eq!(second.status, "matched");
+    assert_eq!(second.status, QueueStatus::Matched);
     assert_eq!(second.partner.as_ref().unwrap().display_name, "first");
     let third = e
         .enter_queue(Some("third"), None, None, &never())
         .await
         .unwrap();
     assert_eq!(
-        (third.status.as_str(), third.position),
-        ("waiting", Some(1))
+        (third.status, third.position),
+        (QueueStatus::Waiting, Some(1))
     );
 
     // The first learns its room by polling with its client_id; the matched event is in the log.

@@ -6,7 +6,9 @@ pub(super) use places::tidy_queue;
 
 use std::time::Duration;
 
-use mcp_chat_shared::chat::{EnterQueueResult, LeaveResult, MessageKind, Participant, RoomStatus};
+use mcp_chat_shared::chat::{
+    EnterQueueResult, LeaveResult, MessageKind, Participant, QueueStatus, RoomStatus,
+};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -331,7 +333,7 @@ impl Engine {
         partner: Participant,
     ) -> EnterQueueResult {
         EnterQueueResult {
-            status: "matched".into(),
+            status: QueueStatus::Matched,
             client_id: client.client_id.clone(),
             user_id: client.user_id.clone(),
             message: format!(
@@ -355,7 +357,7 @@ impl Engine {
         let position = queue.position(&client.client_id).unwrap_or(1);
         let ttl = self.limits.queue_ttl.as_secs();
         Ok(EnterQueueResult {
-            status: "waiting".into(),
+            status: QueueStatus::Waiting,
             client_id: client.client_id.clone(),
             user_id: client.user_id.clone(),
             room_id: None,

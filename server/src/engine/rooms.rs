@@ -1,7 +1,8 @@
 //! Named and paired rooms: joining, sending, leaving, history, the room as its members see it.
 
 use mcp_chat_shared::chat::{
-    HistoryResult, JoinRoomResult, LeaveResult, MemberInfo, RoomResult, SendMessageResult,
+    HistoryResult, JoinRoomResult, JoinStatus, LeaveResult, MemberInfo, RoomResult,
+    SendMessageResult,
 };
 
 use super::model::{ClientRecord, Draft, Room, RoomKind};
@@ -85,11 +86,10 @@ impl Engine {
         tracing::info!(room_id = %room_id, user_id = %client.user_id, created = committed.created, "joined room");
         Ok(JoinRoomResult {
             status: if committed.created {
-                "room_created"
+                JoinStatus::RoomCreated
             } else {
-                "joined"
-            }
-            .into(),
+                JoinStatus::Joined
+            },
             room_id,
             client_id: client.client_id.clone(),
             user_id: client.user_id.clone(),
