@@ -300,6 +300,9 @@ pub struct WaitForMessageResult {
 pub struct LeaveResult {
     pub success: bool,
     pub message: String,
+    /// The room left; for `leave_queue`, the room the caller had been matched into, if it had.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub room_status: Option<RoomStatus>,
 }

@@ -1,4 +1,5 @@
-//! Every way a chat operation can fail, each with a stable code and a message a model can act on.
+//! Every way a chat operation can fail, each with a stable code and an account of what happened.
+//! What to do next names tools, so the MCP adapter adds it (`mcp/replies.rs`).
 
 use std::time::Duration;
 
@@ -6,25 +7,19 @@ use std::time::Duration;
 pub enum ChatError {
     #[error("{field}: {reason}")]
     InvalidArgument { field: &'static str, reason: String },
-    #[error(
-        "Unknown client_id: it was never issued, or it expired after being idle. Call enter_queue or join_room to get a new one."
-    )]
+    #[error("Unknown client_id: it was never issued, or it expired after being idle.")]
     UnknownClient,
     #[error("Room not found: {0}")]
     RoomNotFound(String),
-    #[error("You are not in this room ({0}). Join it first with join_room.")]
+    #[error("You are not in this room ({0}).")]
     NotAMember(String),
     #[error("Room is full: {room_id} holds {capacity} members.")]
     RoomFull { room_id: String, capacity: u32 },
-    #[error(
-        "Chat has ended in room {0}: nobody can send any more. Its history is still readable with get_history."
-    )]
+    #[error("Chat has ended in room {0}: nobody can send any more.")]
     RoomEnded(String),
     #[error("You are already in room {0}.")]
     AlreadyMember(String),
-    #[error(
-        "You are not in the queue (your place expired, you left, or you were never queued). Call enter_queue to queue again."
-    )]
+    #[error("You are not in the queue (your place expired, you left, or you were never queued).")]
     NotQueued,
     #[error("Too many {what}. Try again in {} ms.", retry_after.as_millis())]
     RateLimited {
@@ -32,14 +27,9 @@ pub enum ChatError {
         what: String,
         retry_after: Duration,
     },
-    #[error(
-        "You are in {limit} rooms, the most one client may be in. Leave one with leave_chat first."
-    )]
+    #[error("You are in {limit} rooms, the most one client may be in.")]
     TooManyRooms { limit: usize },
-    #[error(
-        "You already have {limit} wait_for_message calls in progress, the most one client may have. \
-         Let one finish (each ends within its timeout) before starting another."
-    )]
+    #[error("You already have {limit} long polls in progress, the most one client may have.")]
     TooManyWaits { limit: usize },
     #[error("The server is at its limit of {limit} {what}; try again later.")]
     ServerFull { what: &'static str, limit: usize },

@@ -336,11 +336,7 @@ impl Engine {
             status: QueueStatus::Matched,
             client_id: client.client_id.clone(),
             user_id: client.user_id.clone(),
-            message: format!(
-                "You are matched with {} in room {room_id}. Send with send_message; receive with \
-                 wait_for_message (call it again after every answer).",
-                partner.display_name
-            ),
+            message: String::new(),
             room_id: Some(room_id),
             partner: Some(partner),
             position: None,
@@ -365,11 +361,7 @@ impl Engine {
             position: Some(position),
             queue_length: Some(queue.waiting_len()),
             poll_within_seconds: Some(ttl),
-            message: format!(
-                "Waiting for a partner (position {position}). Call enter_queue again with your \
-                 client_id, or wait_for_message with your client_id, to wait for the match; do so \
-                 within {ttl} s or your place expires."
-            ),
+            message: String::new(),
         })
     }
 
@@ -383,14 +375,14 @@ impl Engine {
             None => Err(ChatError::NotQueued),
             Some(QueueState::Matched { room_id, .. }) => Ok(LeaveResult {
                 success: true,
-                message: format!(
-                    "You had already been matched into room {room_id}; use leave_chat to leave it."
-                ),
+                message: String::new(),
+                room_id: Some(room_id),
                 room_status: None,
             }),
             Some(_) => Ok(LeaveResult {
                 success: true,
-                message: "You left the queue.".into(),
+                message: String::new(),
+                room_id: None,
                 room_status: None,
             }),
         }

@@ -67,22 +67,6 @@ impl Engine {
             })
             .flatten()
             .map(|m| m.participant());
-        let others = room.members.len() - 1;
-        let message = match (committed.created, &partner) {
-            (true, _) => format!(
-                "Room {room_id} created; you are its first member (capacity {}). Messages you send \
-                 now wait for whoever joins. Receive with wait_for_message.",
-                room.capacity
-            ),
-            (false, Some(p)) => format!(
-                "Joined room {room_id} with {}. Send with send_message; receive with wait_for_message.",
-                p.display_name
-            ),
-            (false, None) => format!(
-                "Joined room {room_id} ({others} other member{}).",
-                if others == 1 { "" } else { "s" }
-            ),
-        };
         tracing::info!(room_id = %room_id, user_id = %client.user_id, created = committed.created, "joined room");
         Ok(JoinRoomResult {
             status: if committed.created {
@@ -98,7 +82,7 @@ impl Engine {
             capacity: room.capacity,
             room_status: room.status,
             latest_seq: room.latest_seq,
-            message,
+            message: String::new(),
         })
     }
 
@@ -233,8 +217,9 @@ impl Engine {
         tracing::info!(room_id = %room_id, user_id = %client.user_id, "left room");
         Ok(LeaveResult {
             success: true,
-            message: "Successfully left the chat".into(),
+            message: String::new(),
             room_status: Some(committed.room.status),
+            room_id: Some(room_id),
         })
     }
 

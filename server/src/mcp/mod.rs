@@ -6,6 +6,7 @@
 mod apps;
 mod guard;
 mod params;
+mod replies;
 mod resources;
 mod text;
 
@@ -60,7 +61,7 @@ fn failure(error: ChatError) -> Result<CallToolResult, ErrorData> {
     tool_error(ErrorResult {
         success: false,
         status: "error".into(),
-        error: error.to_string(),
+        error: replies::failure(&error),
         code: error.code().into(),
         field: error.field().map(str::to_owned),
         retry_after_ms: error.retry_after().map(|d| d.as_millis() as u64),
@@ -170,7 +171,7 @@ send_message. Keep client_id secret: it is your identity for every other call.",
                 ),
             )
             .await;
-        respond(outcome, text::enter_queue)
+        respond(outcome.map(replies::entered_queue), text::enter_queue)
     }
 
     #[tool(description = "Leave the pairing queue (you will not be matched any more).")]
@@ -178,9 +179,8 @@ send_message. Keep client_id secret: it is your identity for every other call.",
         &self,
         Parameters(p): Parameters<LeaveQueueParams>,
     ) -> Result<CallToolResult, ErrorData> {
-        respond(self.engine.leave_queue(&p.client_id).await, |r| {
-            r.message.clone()
-        })
+        let outcome = self.engine.leave_queue(&p.client_id).await;
+        respond(outcome.map(replies::left_queue), |r| r.message.clone())
     }
 
     #[tool(
@@ -203,7 +203,7 @@ join are kept for them. Then loop: wait_for_message, send_message.",
                 p.client_id.as_deref(),
             )
             .await;
-        respond(outcome, text::join_room)
+        respond(outcome.map(replies::joined_room), text::join_room)
     }
 
     #[tool(
@@ -235,7 +235,7 @@ queued, it waits for your match and tells you the room."
         let outcome = self
             .with_progress(&ctx, self.engine.wait(&p, &ctx.ct))
             .await;
-        respond(outcome, text::wait_for_message)
+        respond(outcome.map(replies::waited), text::wait_for_message)
     }
 
     #[tool(
@@ -246,9 +246,8 @@ person leaves; a larger room continues while members remain."
         &self,
         Parameters(p): Parameters<RoomClientParams>,
     ) -> Result<CallToolResult, ErrorData> {
-        respond(self.engine.leave(&p.room_id, &p.client_id).await, |r| {
-            r.message.clone()
-        })
+        let outcome = self.engine.leave(&p.room_id, &p.client_id).await;
+        respond(outcome.map(replies::left_chat), |r| r.message.clone())
     }
 
     #[tool(
