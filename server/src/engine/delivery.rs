@@ -68,7 +68,7 @@ impl Engine {
 
     /// The room a wait without `room_id` is about: the one the queue matched the client into
     /// (waiting for the match if need be), or the only room it is in.
-    pub(super) async fn room_of(
+    async fn room_of(
         &self,
         client: &ClientRecord,
         deadline: Instant,
@@ -98,10 +98,7 @@ impl Engine {
         }
     }
 
-    pub(super) async fn still_queued(
-        &self,
-        client: &ClientRecord,
-    ) -> Result<WaitForMessageResult, ChatError> {
+    async fn still_queued(&self, client: &ClientRecord) -> Result<WaitForMessageResult, ChatError> {
         let (queue, _) = self.store.queue().await?;
         Ok(WaitForMessageResult {
             messages: Vec::new(),
@@ -118,7 +115,7 @@ impl Engine {
         })
     }
 
-    pub(super) async fn wait_in_room(
+    async fn wait_in_room(
         &self,
         room_id: &str,
         client: &ClientRecord,
@@ -178,7 +175,7 @@ impl Engine {
     /// makes this one read again, so a batch is either handed out or still pending. A wait with
     /// nothing pending writes nothing. If the request was cancelled meanwhile, the claim is given
     /// back.
-    pub(super) async fn claim(
+    async fn claim(
         &self,
         room_id: &str,
         client: &ClientRecord,
@@ -247,7 +244,7 @@ impl Engine {
 
     /// Reads after an explicit `after_seq`; the member's own cursor is left alone, so a View
     /// and a model sharing one identity do not take each other's messages.
-    pub(super) async fn read_after(
+    async fn read_after(
         &self,
         room_id: &str,
         client: &ClientRecord,
@@ -263,7 +260,7 @@ impl Engine {
     }
 }
 
-pub(super) fn is_own_chat(message: &ChatMessage, user_id: &str) -> bool {
+fn is_own_chat(message: &ChatMessage, user_id: &str) -> bool {
     message.kind == MessageKind::Chat
         && message
             .sender
@@ -271,7 +268,7 @@ pub(super) fn is_own_chat(message: &ChatMessage, user_id: &str) -> bool {
             .is_some_and(|s| s.user_id == user_id)
 }
 
-pub(super) fn wait_result(
+fn wait_result(
     room_id: &str,
     room: &Room,
     messages: Vec<ChatMessage>,

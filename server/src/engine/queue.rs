@@ -81,7 +81,7 @@ impl Engine {
 
     /// Puts `client` in the queue, or pairs it with the oldest live waiter. Returns the match
     /// if one was made, or was made earlier and that chat is still going on.
-    pub(super) async fn queue_and_pair(
+    async fn queue_and_pair(
         &self,
         client: &ClientRecord,
     ) -> Result<Option<EnterQueueResult>, ChatError> {
@@ -158,7 +158,7 @@ impl Engine {
     }
 
     /// `client` was in the queue already, in `state`.
-    pub(super) async fn queued_already(
+    async fn queued_already(
         &self,
         client: &ClientRecord,
         state: QueueState,
@@ -177,7 +177,7 @@ impl Engine {
     }
 
     /// Returns the room and `second` as the room names them: "Dana (2)" if `first` is a Dana too.
-    pub(super) async fn create_paired_room(
+    async fn create_paired_room(
         &self,
         first: &QueueEntry,
         second: &ClientRecord,
@@ -253,7 +253,7 @@ impl Engine {
 
     /// Marks `client_id`'s queue place as polled until `deadline`, when its TTL would otherwise
     /// run out during the poll. Only then: every queue write wakes every queued poller.
-    pub(super) async fn keep_place_while_polling(
+    async fn keep_place_while_polling(
         &self,
         client_id: &str,
         deadline: Instant,
@@ -283,7 +283,7 @@ impl Engine {
 
     /// A client already queued keeps its place; one entering anew must have room for one more
     /// chat under its room quota.
-    pub(super) async fn queued_or_room_quota(&self, client_id: &str) -> Result<(), ChatError> {
+    async fn queued_or_room_quota(&self, client_id: &str) -> Result<(), ChatError> {
         let (queue, _) = self.store.queue().await?;
         if queue.entry(client_id).is_some() {
             return Ok(());
@@ -291,11 +291,7 @@ impl Engine {
         self.check_room_quota(client_id).await
     }
 
-    pub(super) async fn in_live_room(
-        &self,
-        room_id: &str,
-        client_id: &str,
-    ) -> Result<bool, ChatError> {
+    async fn in_live_room(&self, room_id: &str, client_id: &str) -> Result<bool, ChatError> {
         Ok(self
             .store
             .room(room_id)
@@ -303,7 +299,7 @@ impl Engine {
             .is_some_and(|r| r.status != RoomStatus::Ended && r.member(client_id).is_some()))
     }
 
-    pub(super) async fn refresh_queue_place(&self, client_id: &str) -> Result<(), ChatError> {
+    async fn refresh_queue_place(&self, client_id: &str) -> Result<(), ChatError> {
         let now = ids::now_ms();
         self.store
             .change_queue(|queue| {
@@ -326,7 +322,7 @@ impl Engine {
             .map(drop)
     }
 
-    pub(super) fn matched_result(
+    fn matched_result(
         &self,
         client: &ClientRecord,
         room_id: String,
@@ -345,10 +341,7 @@ impl Engine {
         }
     }
 
-    pub(super) async fn waiting_result(
-        &self,
-        client: &ClientRecord,
-    ) -> Result<EnterQueueResult, ChatError> {
+    async fn waiting_result(&self, client: &ClientRecord) -> Result<EnterQueueResult, ChatError> {
         let (queue, _) = self.store.queue().await?;
         let position = queue.position(&client.client_id).unwrap_or(1);
         let ttl = self.limits.queue_ttl.as_secs();

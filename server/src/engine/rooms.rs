@@ -88,7 +88,7 @@ impl Engine {
 
     /// Checks the quotas a join may break, before it happens. Returns whether the client is not
     /// in the room yet.
-    pub(super) async fn admit_to_room(
+    async fn admit_to_room(
         &self,
         room_id: &str,
         client: &ClientRecord,
@@ -114,7 +114,7 @@ impl Engine {
 
     /// Concurrent joins by one client each pass [`Self::admit_to_room`] before any commits; the
     /// quota must still hold, so a join that went over it is taken back.
-    pub(super) async fn undo_join_over_quota(
+    async fn undo_join_over_quota(
         &self,
         room_id: &str,
         client: &ClientRecord,
@@ -274,7 +274,7 @@ impl Engine {
     }
 }
 
-pub(super) fn member_infos(room: &Room, client_id: &str) -> Vec<MemberInfo> {
+fn member_infos(room: &Room, client_id: &str) -> Vec<MemberInfo> {
     room.members
         .iter()
         .map(|m| MemberInfo {

@@ -16,7 +16,7 @@ pub fn tidy_queue(queue: &mut Queue, now: u64, ttl: u64) -> usize {
 /// happens (the instance died in between, or the store failed for longer than the retries), the
 /// partner's place would stay `Pairing` forever and never be matched again: after a TTL it
 /// goes back to `Waiting`.
-pub fn release_stalled_pairings(queue: &mut Queue, now: u64, ttl: u64) {
+fn release_stalled_pairings(queue: &mut Queue, now: u64, ttl: u64) {
     for entry in &mut queue.entries {
         if entry.state == QueueState::Pairing && entry.last_seen_ms.saturating_add(ttl) < now {
             entry.state = QueueState::Waiting;
@@ -27,7 +27,7 @@ pub fn release_stalled_pairings(queue: &mut Queue, now: u64, ttl: u64) {
 
 /// A queue place is dead when nobody polled it within the TTL. Matched places are kept for the
 /// same time, so a client who polls late still learns its room.
-pub fn expired(entry: &QueueEntry, now: u64, ttl: u64) -> bool {
+fn expired(entry: &QueueEntry, now: u64, ttl: u64) -> bool {
     entry.state != QueueState::Pairing && entry.last_present_ms().saturating_add(ttl) < now
 }
 

@@ -355,11 +355,7 @@ impl SqliteStore {
         if state.open == Some(batch) {
             state.open = None;
             state.ended = batch;
-            let committed = exec(&state.conn, "COMMIT", []);
-            if committed.is_ok() {
-                self.checkpointer.nudge();
-            }
-            if let Err(e) = committed {
+            if let Err(e) = exec(&state.conn, "COMMIT", []) {
                 tracing::error!(error = %e, "could not save changes to {}", self.path.display());
                 if !state.conn.is_autocommit() {
                     let _ = exec(&state.conn, "ROLLBACK", []);
@@ -377,6 +373,8 @@ impl SqliteStore {
                 if state.failed.len() > 64 {
                     state.failed.pop_front();
                 }
+            } else {
+                self.checkpointer.nudge();
             }
             for waiters in std::mem::take(&mut state.wake_rooms) {
                 waiters.notify_waiters();

@@ -202,7 +202,8 @@ impl RedisStore {
         }
     }
 
-    /// The MCP session store sharing this store's connection and prefix.
+    /// Records other layers share between instances (the HTTP layer's MCP sessions), on this
+    /// store's connection and under its prefix.
     pub fn shared_records(&self, ttl: Duration) -> SharedRecords {
         SharedRecords::new(self.conn.clone(), self.keys.clone(), ttl)
     }
