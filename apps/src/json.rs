@@ -90,6 +90,105 @@ impl<T: FromJson> FromJson for Vec<T> {
     }
 }
 
+/// A type written as JSON: the counterpart of [`FromJson`], without serde's serializer in the
+/// wasm. `T::from_json(&t.to_json())` gives `t` back.
+pub trait ToJson {
+    /// The value as JSON.
+    fn to_json(&self) -> Value;
+}
+
+impl ToJson for Value {
+    fn to_json(&self) -> Value {
+        self.clone()
+    }
+}
+
+impl ToJson for String {
+    fn to_json(&self) -> Value {
+        Value::from(self.as_str())
+    }
+}
+
+impl ToJson for bool {
+    fn to_json(&self) -> Value {
+        Value::Bool(*self)
+    }
+}
+
+impl ToJson for u64 {
+    fn to_json(&self) -> Value {
+        Value::from(*self)
+    }
+}
+
+impl ToJson for i64 {
+    fn to_json(&self) -> Value {
+        Value::from(*self)
+    }
+}
+
+impl ToJson for u32 {
+    fn to_json(&self) -> Value {
+        Value::from(*self)
+    }
+}
+
+impl ToJson for f64 {
+    /// A number, or `null` for NaN and the infinities (as serde_json writes them).
+    fn to_json(&self) -> Value {
+        Value::from(*self)
+    }
+}
+
+impl<T: ToJson> ToJson for Vec<T> {
+    fn to_json(&self) -> Value {
+        let mut out = Vec::with_capacity(self.len());
+        for item in self {
+            out.push(item.to_json());
+        }
+        Value::Array(out)
+    }
+}
+
+/// The JSON Schema `type` a Rust type is written as, for the small input schemas an App's own
+/// tools declare (an App has no schema generator in its wasm).
+pub trait JsonType {
+    /// `"string"`, `"integer"`, `"number"`, `"boolean"`, `"array"` or `"object"`.
+    const TYPE: &'static str;
+}
+
+impl JsonType for String {
+    const TYPE: &'static str = "string";
+}
+
+impl JsonType for bool {
+    const TYPE: &'static str = "boolean";
+}
+
+impl JsonType for u64 {
+    const TYPE: &'static str = "integer";
+}
+
+impl JsonType for i64 {
+    const TYPE: &'static str = "integer";
+}
+
+impl JsonType for u32 {
+    const TYPE: &'static str = "integer";
+}
+
+impl JsonType for f64 {
+    const TYPE: &'static str = "number";
+}
+
+impl<T> JsonType for Vec<T> {
+    const TYPE: &'static str = "array";
+}
+
+impl JsonType for Map<String, Value> {
+    const TYPE: &'static str = "object";
+}
+
 /// The fields of a JSON object, read by name.
 #[derive(Clone, Copy)]
 pub struct Fields<'a>(pub &'a Map<String, Value>);

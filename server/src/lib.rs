@@ -6,6 +6,8 @@
 //! - [`view`]: the embedded View document.
 //! - [`http`], [`stdio`]: the two transports.
 //! - [`shutdown`]: signals to cancellation.
+//! - `testing` (tests, or the `testing` feature): a throwaway Redis server for the tests that
+//!   need one.
 
 pub mod cli;
 pub mod engine;

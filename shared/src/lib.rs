@@ -7,10 +7,16 @@
 //! `mcp-apps` crate; this one holds only what is about chat.
 //!
 //! - [`chat`]: chat messages and the MCP tools' parameters and results.
+//! - [`tools`]: the tool contract — each tool's name with its parameter and result types, for
+//!   the server's tools, the View's calls to them, and the tools the View offers the model.
 //! - [`model_text`]: messages as the model reads them, one message never passing for two.
+
+#[macro_use]
+mod declare;
 
 pub mod chat;
 pub mod model_text;
+pub mod tools;
 
 /// The JSON readers the chat types are written with (re-exported from `mcp-apps`).
 pub use mcp_apps::json;

@@ -260,6 +260,13 @@ mod properties {
 
     /// The keys the readers look for, so that generated objects often get past the first field.
     const KEYS: &[&str] = &[
+        "client_id",
+        "after_seq",
+        "include_own",
+        "code",
+        "error",
+        "history",
+        "room",
         "seq",
         "message_id",
         "room_id",
@@ -417,6 +424,95 @@ mod properties {
             v
         );
         Ok(())
+    }
+
+    /// What the View writes by hand (`ToJson`) is what serde writes, and reads back as itself.
+    fn written_like_serde<T: FromJson + ToJson + Serialize + PartialEq + std::fmt::Debug>(
+        typed: &T,
+    ) -> Result<(), TestCaseError> {
+        let derived = serde_json::to_value(typed).unwrap();
+        let manual = typed.to_json();
+        prop_assert_eq!(&manual, &derived);
+        let back = T::from_json(&manual);
+        prop_assert_eq!(back.as_ref(), Ok(typed));
+        Ok(())
+    }
+
+    fn wait_params() -> impl Strategy<Value = WaitForMessageParams> {
+        (
+            prop::option::of(text()),
+            text(),
+            prop::option::of(number()),
+            prop::option::of(any::<u64>()),
+            prop::option::of(any::<bool>()),
+        )
+            .prop_map(|(room_id, client_id, timeout, after_seq, include_own)| {
+                WaitForMessageParams {
+                    room_id,
+                    client_id,
+                    timeout,
+                    after_seq,
+                    include_own,
+                }
+            })
+    }
+
+    fn history_params() -> impl Strategy<Value = GetHistoryParams> {
+        (
+            text(),
+            text(),
+            prop::option::of(any::<u64>()),
+            prop::option::of(any::<u32>()),
+        )
+            .prop_map(|(room_id, client_id, before_seq, limit)| GetHistoryParams {
+                room_id,
+                client_id,
+                before_seq,
+                limit,
+            })
+    }
+
+    fn error_result() -> impl Strategy<Value = ErrorResult> {
+        (
+            text(),
+            text(),
+            prop::option::of(text()),
+            prop::option::of(any::<u64>()),
+        )
+            .prop_map(|(code, error, field, retry_after_ms)| ErrorResult {
+                field,
+                retry_after_ms,
+                ..ErrorResult::new(code, error)
+            })
+    }
+
+    fn selected() -> impl Strategy<Value = SelectedMessages> {
+        let one =
+            (any::<u64>(), text(), text(), text()).prop_map(|(seq, author, text, timestamp)| {
+                SelectedMessage {
+                    seq,
+                    author,
+                    text,
+                    timestamp,
+                }
+            });
+        (text(), prop::collection::vec(one, 0..3))
+            .prop_map(|(room_id, messages)| SelectedMessages { room_id, messages })
+    }
+
+    fn model_context() -> impl Strategy<Value = ModelContext> {
+        (
+            text(),
+            room_status(),
+            prop::collection::vec(text(), 0..3),
+            any::<u64>(),
+        )
+            .prop_map(|(room_id, status, members, last_seq)| ModelContext {
+                room_id,
+                status,
+                members,
+                last_seq,
+            })
     }
 
     fn text() -> impl Strategy<Value = String> {
@@ -774,6 +870,11 @@ mod properties {
             agree::<WaitForMessageResult>(&v)?;
             agree::<HistoryResult>(&v)?;
             agree::<RoomResult>(&v)?;
+            agree::<LoadRoomResult>(&v)?;
+            agree::<ErrorResult>(&v)?;
+            agree::<RoomTarget>(&v)?;
+            agree::<ProposeReplyParams>(&v)?;
+            agree::<WaitForMessageParams>(&v)?;
             agree::<Implementation>(&v)?;
             agree::<Theme>(&v)?;
             agree::<DisplayMode>(&v)?;
@@ -802,6 +903,31 @@ mod properties {
             round_trip(&history)?;
             round_trip(&room)?;
             round_trip(&sent)?;
+            written_like_serde(&wait)?;
+            written_like_serde(&history)?;
+            written_like_serde(&room)?;
+            written_like_serde(&sent)?;
+        }
+
+        #[test]
+        fn what_the_view_sends_is_written_like_serde(
+            wait in wait_params(),
+            history in history_params(),
+            error in error_result(),
+            selected in selected(),
+            context in model_context(),
+            (room_id, client_id, message) in (text(), text(), text()),
+            target in (prop::option::of(text()), prop::option::of(text())),
+        ) {
+            written_like_serde(&wait)?;
+            written_like_serde(&history)?;
+            written_like_serde(&error)?;
+            written_like_serde(&selected)?;
+            written_like_serde(&context)?;
+            written_like_serde(&SendMessageParams { room_id: room_id.clone(), message, client_id: client_id.clone() })?;
+            written_like_serde(&RoomClientParams { room_id: room_id.clone(), client_id })?;
+            written_like_serde(&ProposeReplyParams { text: room_id })?;
+            written_like_serde(&RoomTarget { client_id: target.0, room_id: target.1 })?;
         }
 
         #[test]

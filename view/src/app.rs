@@ -9,7 +9,9 @@ use mcp_apps::protocol::{
     ContentBlock, DisplayMode, HostContext, Implementation, ToolDefinition, ToolResult, methods,
 };
 use mcp_apps::{App as Host, apply_host_styles, sleep};
-use mcp_chat_shared::chat::RoomStatus;
+use mcp_chat_shared::chat::{ProposeReplyParams, RoomStatus};
+use mcp_chat_shared::json::{FromJson, ToJson};
+use mcp_chat_shared::tools::{GetSelectedMessages, ProposeReply, Tool};
 use serde_json::Value;
 
 use crate::components::{Composer, Ctx, HandOffBar, Header, MessageList, dynamic, when};
@@ -171,7 +173,7 @@ fn register_tools(host: &Host, c: Ctx) {
     let read_only = object(vec![("readOnlyHint", Value::Bool(true))]);
     host.register_tool(
         ToolDefinition::new(
-            "get_selected_messages",
+            GetSelectedMessages::NAME,
             "Read the chat messages the person has selected in the open MCP Chat View (the \
              checkboxes beside messages): who wrote each, and its text.",
         )
@@ -183,46 +185,31 @@ fn register_tools(host: &Host, c: Ctx) {
             let result = c.state.room.try_with_untracked(|room| match room {
                 Some(room) => {
                     let (text, structured) = room.selection(&selected);
-                    ToolResult::from_text(text).with_structured(structured)
+                    ToolResult::from_text(text).with_structured(structured.to_json())
                 }
                 None => ToolResult::error("No room is open in the View yet."),
             });
             std::future::ready(result.unwrap_or_else(|| ToolResult::error(VIEW_CLOSED)))
         },
     );
-    let schema = object(vec![
-        ("type", Value::from("object")),
-        (
-            "properties",
-            object(vec![(
-                "text",
-                object(vec![
-                    ("type", Value::from("string")),
-                    (
-                        "description",
-                        Value::from("The reply, written as the person would send it."),
-                    ),
-                ]),
-            )]),
-        ),
-        ("required", Value::Array(vec![Value::from("text")])),
-    ]);
     host.register_tool(
         ToolDefinition::new(
-            "propose_reply",
+            ProposeReply::NAME,
             "Put a proposed reply into the person's message box in the open MCP Chat View. It is \
              not sent: the person reads it, edits it and sends it themselves. Text they were \
              already writing is kept, above the proposal.",
         )
-        .with_input_schema(schema),
+        .with_input_schema(ProposeReplyParams::input_schema()),
         move |arguments| std::future::ready(propose_reply(c, &arguments)),
     );
 }
 
 fn propose_reply(c: Ctx, arguments: &serde_json::Map<String, Value>) -> ToolResult {
-    let Some(text) = arguments
-        .get("text")
-        .and_then(Value::as_str)
+    let proposal = ProposeReplyParams::from_json(&Value::Object(arguments.clone()));
+    let Some(text) = proposal
+        .as_ref()
+        .ok()
+        .map(|p| p.text.as_str())
         .filter(|t| !t.trim().is_empty())
     else {
         return ToolResult::error("text: the reply is required, as a non-empty string.");
@@ -286,7 +273,9 @@ fn keep_model_informed(state: ChatState, host: StoredValue<Host, LocalStorage>) 
             // View is a trap that stops it.
             if generation.try_get_value() == Some(mine) {
                 let content = vec![ContentBlock::text(text)];
-                let _ = host.update_model_context(content, Some(structured)).await;
+                let _ = host
+                    .update_model_context(content, Some(structured.to_json()))
+                    .await;
             }
         });
     });

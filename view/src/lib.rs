@@ -4,9 +4,11 @@
 //! crate's [`mcp_apps::App`]; this crate is the chat on top of it.
 //!
 //! - [`app`]: the root component: where the room comes from, model context, the View's tools.
-//! - [`session`]: the conversation with our server through the host (load, long-poll, send).
+//! - [`session`]: the conversation with our server through the host (load, long-poll, send),
+//!   every call typed by the tool contract of `mcp_chat_shared::tools`.
 //! - [`room`]: the room as the View knows it; pure data.
 //! - [`components`]: the room's parts on screen.
+//! - [`time`]: message times in the host's locale and time zone.
 
 pub mod app;
 pub mod components;

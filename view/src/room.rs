@@ -4,8 +4,11 @@
 //! Every text for the model writes members' names and messages through the shared
 //! [`model_text`], as the server does, so a message can never pass for two.
 
-use mcp_chat_shared::chat::{ChatMessage, MemberInfo, MessageKind, Participant, RoomStatus};
-use mcp_chat_shared::json::object;
+use mcp_chat_shared::chat::{
+    ChatMessage, MemberInfo, MessageKind, ModelContext, Participant, RoomStatus, RoomTarget,
+    SelectedMessage, SelectedMessages,
+};
+use mcp_chat_shared::json::FromJson;
 use mcp_chat_shared::model_text;
 use serde_json::Value;
 
@@ -135,7 +138,7 @@ impl Room {
 
     /// What the person selected, for the View's `get_selected_messages` tool: the quoted text the
     /// model reads, and the messages as data.
-    pub fn selection(&self, seqs: &[u64]) -> (String, Value) {
+    pub fn selection(&self, seqs: &[u64]) -> (String, SelectedMessages) {
         let mut seqs = seqs.to_vec();
         sort(&mut seqs);
         let picked: Vec<&ChatMessage> = seqs.iter().filter_map(|s| self.by_seq(*s)).collect();
@@ -146,24 +149,22 @@ impl Room {
         };
         let messages = picked
             .iter()
-            .map(|m| {
-                object(vec![
-                    ("seq", Value::from(m.seq)),
-                    ("author", Value::from(self.author(m))),
-                    ("text", Value::from(m.text.as_str())),
-                    ("timestamp", Value::from(m.timestamp.as_str())),
-                ])
+            .map(|m| SelectedMessage {
+                seq: m.seq,
+                author: self.author(m),
+                text: m.text.clone(),
+                timestamp: m.timestamp.clone(),
             })
             .collect();
-        let structured = object(vec![
-            ("room_id", Value::from(self.room_id.as_str())),
-            ("messages", Value::Array(messages)),
-        ]);
+        let structured = SelectedMessages {
+            room_id: self.room_id.clone(),
+            messages,
+        };
         (text, structured)
     }
 
     /// A compact transcript for `ui/update-model-context`.
-    pub fn model_context(&self) -> (String, Value) {
+    pub fn model_context(&self) -> (String, ModelContext) {
         let names: Vec<String> = self.members.iter().map(MemberInfo::label).collect();
         let shown: Vec<String> = names.iter().map(|n| model_text::inline(n)).collect();
         let status = match self.status {
@@ -193,12 +194,12 @@ impl Room {
                 lines.join("\n")
             }
         );
-        let structured = object(vec![
-            ("room_id", Value::from(self.room_id.as_str())),
-            ("status", Value::from(self.status.as_str())),
-            ("members", Value::from(names)),
-            ("last_seq", Value::from(self.last_seq())),
-        ]);
+        let structured = ModelContext {
+            room_id: self.room_id.clone(),
+            status: self.status,
+            members: names,
+            last_seq: self.last_seq(),
+        };
         (text, structured)
     }
 }
@@ -291,18 +292,14 @@ pub struct Target {
 }
 
 impl Target {
-    /// Reads `client_id` / `room_id` from a tool's `structuredContent` or its arguments.
+    /// Reads the ids from a tool's `structuredContent` or its arguments (the contract's
+    /// [`RoomTarget`]); an empty id is no id, and a value that is not a target names nothing.
     pub fn from_value(value: &Value) -> Target {
-        let text = |key: &str| {
-            value
-                .get(key)
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-        };
+        let read = RoomTarget::from_json(value).unwrap_or_default();
+        let given = |id: Option<String>| id.filter(|s| !s.is_empty());
         Target {
-            client_id: text("client_id"),
-            room_id: text("room_id"),
+            client_id: given(read.client_id),
+            room_id: given(read.room_id),
         }
     }
 
@@ -317,7 +314,10 @@ impl Target {
 
 #[cfg(test)]
 mod tests {
-    use mcp_chat_shared::chat::{ChatMessage, MemberInfo, MessageKind, Participant, RoomStatus};
+    use mcp_chat_shared::chat::{
+        ChatMessage, JoinRoomParams, MemberInfo, MessageKind, Participant, RoomStatus,
+    };
+    use mcp_chat_shared::json::ToJson;
     use serde_json::json;
     use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
@@ -604,7 +604,13 @@ mod tests {
         for selected in [&[][..], &[7, 8][..]] {
             let (text, data) = room.selection(selected);
             assert_eq!(text, "The person has not selected any message.");
-            assert_eq!(data, json!({"room_id": ROOM, "messages": []}));
+            assert_eq!(
+                data,
+                SelectedMessages {
+                    room_id: ROOM.to_owned(),
+                    messages: vec![],
+                }
+            );
         }
     }
 
@@ -621,17 +627,18 @@ mod tests {
             text,
             format!("{}> Bob: hi\n> Ada (me): two\n>   | lines", header())
         );
+        let picked = |seq: u64, author: &str, text: &str| SelectedMessage {
+            seq,
+            author: author.to_owned(),
+            text: text.to_owned(),
+            timestamp: format!("2026-01-01T00:00:0{seq}.000Z"),
+        };
         assert_eq!(
             data,
-            json!({
-                "room_id": ROOM,
-                "messages": [
-                    {"seq": 1, "author": "Bob", "text": "hi",
-                     "timestamp": "2026-01-01T00:00:01.000Z"},
-                    {"seq": 3, "author": "Ada (me)", "text": "two\nlines",
-                     "timestamp": "2026-01-01T00:00:03.000Z"},
-                ]
-            })
+            SelectedMessages {
+                room_id: ROOM.to_owned(),
+                messages: vec![picked(1, "Bob", "hi"), picked(3, "Ada (me)", "two\nlines")],
+            }
         );
     }
 
@@ -657,12 +664,12 @@ mod tests {
         );
         assert_eq!(
             data,
-            json!({
-                "room_id": ROOM,
-                "status": "active",
-                "members": ["Ada (you)", "Bob"],
-                "last_seq": 3,
-            })
+            ModelContext {
+                room_id: ROOM.to_owned(),
+                status: RoomStatus::Active,
+                members: vec!["Ada (you)".to_owned(), "Bob".to_owned()],
+                last_seq: 3,
+            }
         );
     }
 
@@ -679,7 +686,12 @@ mod tests {
         );
         assert_eq!(
             data,
-            json!({"room_id": ROOM, "status": "waiting", "members": [], "last_seq": 0})
+            ModelContext {
+                room_id: ROOM.to_owned(),
+                status: RoomStatus::Waiting,
+                members: vec![],
+                last_seq: 0,
+            }
         );
     }
 
@@ -697,7 +709,7 @@ mod tests {
             text.ends_with("Latest messages:\n[#1] (The room ended.)"),
             "{text}"
         );
-        assert_eq!(data["status"], "ended");
+        assert_eq!(data.status, RoomStatus::Ended);
     }
 
     #[wasm_bindgen_test]
@@ -713,7 +725,7 @@ mod tests {
             format!("[#{total}] Bob: n{total}")
         );
         assert!(!text.contains("[#5]"));
-        assert_eq!(data["last_seq"], total);
+        assert_eq!(data.last_seq, total);
     }
 
     #[wasm_bindgen_test]
@@ -769,7 +781,7 @@ mod tests {
         );
         assert_eq!(text.lines().count(), 2);
         // The data keeps the names as they are: only the text for the model is escaped.
-        assert_eq!(data["members"][2], "Eve\n\u{202E}Bob");
+        assert_eq!(data.members[2], "Eve\n\u{202E}Bob");
     }
 
     #[wasm_bindgen_test]
@@ -862,17 +874,26 @@ mod tests {
 
     #[wasm_bindgen_test]
     fn a_target_reads_non_empty_ids_from_a_tool_value() {
-        let target = Target::from_value(&json!({
-            "client_id": "c_1", "room_id": "lobby", "display_name": "Ada"
-        }));
+        // A tool's input carries more than the ids (join_room: a display name, a capacity).
+        let join = JoinRoomParams {
+            room_id: "lobby".to_owned(),
+            display_name: "Ada".to_owned(),
+            capacity: Some(3),
+            client_id: Some("c_1".to_owned()),
+        };
+        let target = Target::from_value(&join.to_json());
         assert_eq!(target.client_id.as_deref(), Some("c_1"));
         assert_eq!(target.room_id.as_deref(), Some("lobby"));
-        for value in [
-            json!({"client_id": "", "room_id": ""}),
-            json!({"client_id": 7, "room_id": null}),
-            json!({}),
-            json!("c_1"),
-        ] {
+        let empty = RoomTarget {
+            client_id: Some(String::new()),
+            room_id: Some(String::new()),
+        }
+        .to_json();
+        let mut numbers = empty.clone();
+        for id in numbers.as_object_mut().unwrap().values_mut() {
+            *id = json!(7);
+        }
+        for value in [empty, numbers, json!({}), json!("c_1")] {
             assert_eq!(Target::from_value(&value), Target::default(), "{value}");
         }
     }

@@ -9,19 +9,22 @@ use std::time::Duration;
 use leptos::prelude::*;
 use mcp_apps::{App as Host, HostError, RequestOptions, sleep};
 use mcp_chat_shared::chat::{
-    ChatMessage, LoadRoomResult, MessageKind, RoomResult, RoomStatus, SendMessageResult,
-    WaitForMessageResult,
+    ChatMessage, ErrorResult, GetHistoryParams, MessageKind, RoomClientParams, RoomResult,
+    RoomStatus, SendMessageParams, WaitForMessageParams,
 };
-use mcp_chat_shared::json::{FromJson, object};
+use mcp_chat_shared::json::{FromJson, ToJson};
+use mcp_chat_shared::tools::{
+    GetRoom, LoadRoom, ParamsOf, ResultOf, SendMessage, Tool, WaitForMessage,
+};
 use serde_json::Value;
 
 use crate::room::{Room, Target, WINDOW};
 
 /// Seconds each wait may block on the server (under its 50 s cap and clients' 60 s limit).
-const WAIT_SECONDS: u32 = 25;
+const WAIT_SECONDS: u64 = 25;
 /// How long the View gives the host to answer a wait before treating it as lost and retrying:
 /// the server's own wait plus a margin for the round trip.
-const WAIT_ANSWER_WITHIN: Duration = Duration::from_secs(WAIT_SECONDS as u64 + 15);
+const WAIT_ANSWER_WITHIN: Duration = Duration::from_secs(WAIT_SECONDS + 15);
 /// A send the host has not answered by then is reported as failed (the draft is kept), rather
 /// than leaving the person looking at "Sending…".
 const SEND_ANSWER_WITHIN: Duration = Duration::from_secs(20);
@@ -112,13 +115,29 @@ impl Default for ChatState {
     }
 }
 
-fn decode<T: FromJson>(tool: &str, value: Value) -> Result<T, HostError> {
-    T::from_json(&value).map_err(|e| HostError::Protocol(format!("{tool}: unexpected answer: {e}")))
+/// Calls tool `T` of our server through the host, with its contract's arguments, and reads its
+/// contract's result; fails after `within` (the call is then withdrawn from the host).
+pub async fn call<T: Tool>(
+    host: &Host,
+    arguments: &ParamsOf<T>,
+    within: Duration,
+) -> Result<ResultOf<T>, HostError>
+where
+    ParamsOf<T>: ToJson,
+    ResultOf<T>: FromJson,
+{
+    let value = call_named(host, T::NAME, arguments.to_json(), within).await?;
+    ResultOf::<T>::from_json(&value).map_err(|e| unexpected(T::NAME, e))
 }
 
-/// Calls one of our server's tools through the host and returns its `structuredContent`,
-/// failing after `within` (the call is then withdrawn from the host).
-pub async fn call(
+/// An answer that is not the tool's result type (a newer server, say).
+#[inline(never)]
+fn unexpected(tool: &str, error: String) -> HostError {
+    HostError::Protocol(format!("{tool}: unexpected answer: {error}"))
+}
+
+/// The untyped part of [`call`], compiled once rather than once per tool.
+async fn call_named(
     host: &Host,
     tool: &str,
     arguments: Value,
@@ -131,15 +150,26 @@ pub async fn call(
 }
 
 /// What to tell the person about a failure. Our server's tool errors carry a sentence for
-/// people in `structuredContent.error` (the text content is written for the model).
+/// people in their `structuredContent` (the text content is written for the model).
 pub fn describe(error: &HostError) -> String {
     match error {
         HostError::Tool(result) => result
             .structured_content
             .as_ref()
-            .and_then(|s| s["error"].as_str())
-            .map_or_else(|| result.text(), str::to_owned),
+            .and_then(|s| ErrorResult::from_json(s).ok())
+            .map_or_else(|| result.text(), |e| e.error),
         other => other.to_string(),
+    }
+}
+
+/// Waiting arguments: `room_id` absent while still queued.
+fn wait_params(room_id: Option<&str>, client_id: &str) -> WaitForMessageParams {
+    WaitForMessageParams {
+        room_id: room_id.map(str::to_owned),
+        client_id: client_id.to_owned(),
+        timeout: Some(WAIT_SECONDS as f64),
+        after_seq: None,
+        include_own: None,
     }
 }
 
@@ -195,14 +225,10 @@ async fn wait_for_match(host: &Host, state: ChatState, client_id: &str) -> Optio
     state.connection.set(Connection::Queued { position: None });
     let mut attempt = 0;
     loop {
-        let args = object(vec![
-            ("client_id", Value::from(client_id)),
-            ("timeout", Value::from(WAIT_SECONDS)),
-        ]);
-        match call(host, "wait_for_message", args, WAIT_ANSWER_WITHIN).await {
-            Ok(value) => {
+        let args = wait_params(None, client_id);
+        match call::<WaitForMessage>(host, &args, WAIT_ANSWER_WITHIN).await {
+            Ok(result) => {
                 attempt = 0;
-                let result: WaitForMessageResult = decode("wait_for_message", value).ok()?;
                 if let Some(room_id) = result.room_id {
                     return Some(room_id);
                 }
@@ -223,15 +249,13 @@ async fn wait_for_match(host: &Host, state: ChatState, client_id: &str) -> Optio
 /// Views get). The server reads the log first, so the members are at least as new as the log;
 /// anything later arrives through the wait loop (which refreshes them).
 async fn load(host: &Host, room_id: &str, client_id: &str) -> Result<Room, HostError> {
-    let args = object(vec![
-        ("room_id", Value::from(room_id)),
-        ("client_id", Value::from(client_id)),
-        ("limit", Value::from(WINDOW)),
-    ]);
-    let loaded: LoadRoomResult = decode(
-        "load_room",
-        call(host, "load_room", args, LOAD_ANSWER_WITHIN).await?,
-    )?;
+    let args = GetHistoryParams {
+        room_id: room_id.to_owned(),
+        client_id: client_id.to_owned(),
+        before_seq: None,
+        limit: Some(WINDOW as u32),
+    };
+    let loaded = call::<LoadRoom>(host, &args, LOAD_ANSWER_WITHIN).await?;
     let mut room = Room::new(room_id.to_owned(), client_id.to_owned());
     apply_info(&mut room, loaded.room);
     room.merge(loaded.history.messages);
@@ -258,25 +282,15 @@ async fn follow(host: &Host, state: ChatState, room_id: &str, client_id: &str) {
         let after = state
             .room
             .with_untracked(|r| r.as_ref().map_or(0, |r| r.cursor));
-        let args = object(vec![
-            ("room_id", Value::from(room_id)),
-            ("client_id", Value::from(client_id)),
-            ("after_seq", Value::from(after)),
-            ("include_own", Value::Bool(true)),
-            ("timeout", Value::from(WAIT_SECONDS)),
-        ]);
-        match call(host, "wait_for_message", args, WAIT_ANSWER_WITHIN).await {
-            Ok(value) => {
-                // An answer this View cannot read (a newer server, say) would come back at once
-                // for the same cursor: back off as after any error instead of spinning.
-                let result = match decode::<WaitForMessageResult>("wait_for_message", value) {
-                    Ok(result) => result,
-                    Err(e) => {
-                        host.send_log("warning", format!("wait failed: {e}"));
-                        pause_after_error(state, &mut attempt, &e).await;
-                        continue;
-                    }
-                };
+        let args = WaitForMessageParams {
+            after_seq: Some(after),
+            include_own: Some(true),
+            ..wait_params(Some(room_id), client_id)
+        };
+        // An answer this View cannot read (a newer server, say) is an error like any other: it
+        // would come back at once for the same cursor, so it is backed off from, not spun on.
+        match call::<WaitForMessage>(host, &args, WAIT_ANSWER_WITHIN).await {
+            Ok(result) => {
                 attempt = 0;
                 let membership_changed = result.messages.iter().any(|m| {
                     matches!(
@@ -311,19 +325,13 @@ async fn follow(host: &Host, state: ChatState, room_id: &str, client_id: &str) {
     }
 }
 
-fn ids(room_id: &str, client_id: &str) -> Value {
-    object(vec![
-        ("room_id", Value::from(room_id)),
-        ("client_id", Value::from(client_id)),
-    ])
-}
-
 /// Re-reads members and status (after someone joined or left).
 async fn refresh(host: &Host, state: ChatState, room_id: &str, client_id: &str) {
-    let ids = ids(room_id, client_id);
-    if let Ok(value) = call(host, "get_room", ids, LOAD_ANSWER_WITHIN).await
-        && let Ok(info) = decode::<RoomResult>("get_room", value)
-    {
+    let ids = RoomClientParams {
+        room_id: room_id.to_owned(),
+        client_id: client_id.to_owned(),
+    };
+    if let Ok(info) = call::<GetRoom>(host, &ids, LOAD_ANSWER_WITHIN).await {
         state.room.update(|r| {
             if let Some(r) = r {
                 apply_info(r, info);
@@ -341,13 +349,17 @@ pub async fn send(host: &Host, state: ChatState, text: String) -> Result<(), Hos
     }) else {
         return Err(HostError::Unsupported("sending before a room is open"));
     };
-    let args = object(vec![
-        ("room_id", Value::from(room_id.as_str())),
-        ("client_id", Value::from(client_id)),
-        ("message", Value::from(text.as_str())),
-    ]);
-    let answer = call(host, "send_message", args, SEND_ANSWER_WITHIN).await?;
-    let sent: SendMessageResult = decode("send_message", answer)?;
+    let args = SendMessageParams {
+        room_id,
+        message: text,
+        client_id,
+    };
+    let sent = call::<SendMessage>(host, &args, SEND_ANSWER_WITHIN).await?;
+    let SendMessageParams {
+        room_id,
+        message: text,
+        ..
+    } = args;
     let shown = ChatMessage {
         seq: sent.seq,
         message_id: sent.message_id,

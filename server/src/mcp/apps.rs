@@ -6,6 +6,7 @@
 //! model is never told about a View it cannot show.
 
 use mcp_apps::protocol::{ClientUiCapability, EXTENSION_ID, ToolUiMeta};
+use mcp_chat_shared::tools::{self, Tool as _};
 use rmcp::RoleServer;
 use rmcp::model::{MetaObject, Tool};
 use rmcp::service::Peer;
@@ -13,7 +14,7 @@ use rmcp::service::Peer;
 use crate::view::VIEW_URI;
 
 /// Tools that exist only for Views: refused to, and hidden from, clients that render none.
-pub const VIEW_ONLY_TOOLS: [&str; 2] = ["open_chat", "load_room"];
+pub const VIEW_ONLY_TOOLS: [&str; 2] = [tools::OpenChat::NAME, tools::LoadRoom::NAME];
 
 /// `_meta` of a tool whose calls the host shows with the View.
 pub fn linked_to_view() -> MetaObject {

@@ -99,12 +99,8 @@ fn argument_error(e: ErrorData) -> CallToolResult {
         .filter(|f| !f.is_empty())
         .map(str::to_owned);
     let body = ErrorResult {
-        success: false,
-        status: "error".into(),
-        error: e.message.to_string(),
-        code: "invalid_argument".into(),
         field,
-        retry_after_ms: None,
+        ..ErrorResult::new("invalid_argument", e.message.to_string())
     };
     let mut result = CallToolResult::error(vec![ContentBlock::text(format!(
         "Error (invalid_argument): {}",

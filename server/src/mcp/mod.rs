@@ -12,10 +12,8 @@ mod text;
 
 use std::sync::Arc;
 
-use mcp_chat_shared::chat::{
-    EnterQueueParams, ErrorResult, GetHistoryParams, JoinRoomParams, LeaveQueueParams,
-    LoadRoomResult, OpenChatResult, RoomClientParams, SendMessageParams, WaitForMessageParams,
-};
+use mcp_chat_shared::chat::{ErrorResult, LoadRoomResult, OpenChatResult};
+use mcp_chat_shared::tools::{self, ParamsOf, ResultOf, Tool};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::model::{
@@ -59,29 +57,24 @@ fn success<T: Serialize>(value: &T, text: String) -> Result<CallToolResult, Erro
 /// A chat failure is a tool error the model reads (`isError: true`), not a protocol error.
 fn failure(error: ChatError) -> Result<CallToolResult, ErrorData> {
     tool_error(ErrorResult {
-        success: false,
-        status: "error".into(),
-        error: replies::failure(&error),
-        code: error.code().into(),
         field: error.field().map(str::to_owned),
         retry_after_ms: error.retry_after().map(|d| d.as_millis() as u64),
+        ..ErrorResult::new(error.code(), replies::failure(&error))
     })
 }
 
 /// A View-only tool called by a client that renders no View.
 fn view_required(tool: &str) -> Result<CallToolResult, ErrorData> {
-    tool_error(ErrorResult {
-        success: false,
-        status: "error".into(),
-        error: format!(
+    tool_error(ErrorResult::new(
+        "view_required",
+        format!(
             "{tool} serves the chat View, which this client does not show (it did not declare \
-             the MCP Apps extension {}). Use wait_for_message and send_message to chat.",
-            mcp_apps::protocol::EXTENSION_ID
+             the MCP Apps extension {}). Use {} and {} to chat.",
+            mcp_apps::protocol::EXTENSION_ID,
+            tools::WaitForMessage::NAME,
+            tools::SendMessage::NAME,
         ),
-        code: "view_required".into(),
-        field: None,
-        retry_after_ms: None,
-    })
+    ))
 }
 
 fn tool_error(body: ErrorResult) -> Result<CallToolResult, ErrorData> {
@@ -95,10 +88,14 @@ fn tool_error(body: ErrorResult) -> Result<CallToolResult, ErrorData> {
     Ok(result)
 }
 
-fn respond<T: Serialize>(
-    outcome: Result<T, ChatError>,
-    render: impl FnOnce(&T) -> String,
-) -> Result<CallToolResult, ErrorData> {
+/// Answers a call of tool `T` with the result type the contract gives it.
+fn respond<T: Tool>(
+    outcome: Result<ResultOf<T>, ChatError>,
+    render: impl FnOnce(&ResultOf<T>) -> String,
+) -> Result<CallToolResult, ErrorData>
+where
+    ResultOf<T>: Serialize,
+{
     match outcome {
         Ok(value) => {
             let text = render(&value);
@@ -157,7 +154,7 @@ send_message. Keep client_id secret: it is your identity for every other call.",
     )]
     async fn enter_queue(
         &self,
-        Parameters(p): Parameters<EnterQueueParams>,
+        Parameters(p): Parameters<ParamsOf<tools::EnterQueue>>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
         let outcome = self
@@ -171,16 +168,16 @@ send_message. Keep client_id secret: it is your identity for every other call.",
                 ),
             )
             .await;
-        respond(outcome.map(replies::entered_queue), text::enter_queue)
+        respond::<tools::EnterQueue>(outcome.map(replies::entered_queue), text::enter_queue)
     }
 
     #[tool(description = "Leave the pairing queue (you will not be matched any more).")]
     async fn leave_queue(
         &self,
-        Parameters(p): Parameters<LeaveQueueParams>,
+        Parameters(p): Parameters<ParamsOf<tools::LeaveQueue>>,
     ) -> Result<CallToolResult, ErrorData> {
         let outcome = self.engine.leave_queue(&p.client_id).await;
-        respond(outcome.map(replies::left_queue), |r| r.message.clone())
+        respond::<tools::LeaveQueue>(outcome.map(replies::left_queue), |r| r.message.clone())
     }
 
     #[tool(
@@ -192,7 +189,7 @@ join are kept for them. Then loop: wait_for_message, send_message.",
     )]
     async fn join_room(
         &self,
-        Parameters(p): Parameters<JoinRoomParams>,
+        Parameters(p): Parameters<ParamsOf<tools::JoinRoom>>,
     ) -> Result<CallToolResult, ErrorData> {
         let outcome = self
             .engine
@@ -203,7 +200,7 @@ join are kept for them. Then loop: wait_for_message, send_message.",
                 p.client_id.as_deref(),
             )
             .await;
-        respond(outcome.map(replies::joined_room), text::join_room)
+        respond::<tools::JoinRoom>(outcome.map(replies::joined_room), text::join_room)
     }
 
     #[tool(
@@ -213,10 +210,10 @@ on their next wait_for_message. Sending while alone in the room is allowed."
     )]
     async fn send_message(
         &self,
-        Parameters(p): Parameters<SendMessageParams>,
+        Parameters(p): Parameters<ParamsOf<tools::SendMessage>>,
     ) -> Result<CallToolResult, ErrorData> {
         let outcome = self.engine.send(&p.room_id, &p.client_id, &p.message).await;
-        respond(outcome, text::send_message)
+        respond::<tools::SendMessage>(outcome, text::send_message)
     }
 
     #[tool(
@@ -229,13 +226,13 @@ queued, it waits for your match and tells you the room."
     )]
     async fn wait_for_message(
         &self,
-        Parameters(p): Parameters<WaitForMessageParams>,
+        Parameters(p): Parameters<ParamsOf<tools::WaitForMessage>>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
         let outcome = self
             .with_progress(&ctx, self.engine.wait(&p, &ctx.ct))
             .await;
-        respond(outcome.map(replies::waited), text::wait_for_message)
+        respond::<tools::WaitForMessage>(outcome.map(replies::waited), text::wait_for_message)
     }
 
     #[tool(
@@ -244,10 +241,10 @@ person leaves; a larger room continues while members remain."
     )]
     async fn leave_chat(
         &self,
-        Parameters(p): Parameters<RoomClientParams>,
+        Parameters(p): Parameters<ParamsOf<tools::LeaveChat>>,
     ) -> Result<CallToolResult, ErrorData> {
         let outcome = self.engine.leave(&p.room_id, &p.client_id).await;
-        respond(outcome.map(replies::left_chat), |r| r.message.clone())
+        respond::<tools::LeaveChat>(outcome.map(replies::left_chat), |r| r.message.clone())
     }
 
     #[tool(
@@ -256,21 +253,21 @@ with before_seq). Does not change what wait_for_message returns."
     )]
     async fn get_history(
         &self,
-        Parameters(p): Parameters<GetHistoryParams>,
+        Parameters(p): Parameters<ParamsOf<tools::GetHistory>>,
     ) -> Result<CallToolResult, ErrorData> {
         let outcome = self
             .engine
             .history(&p.room_id, &p.client_id, p.before_seq, p.limit)
             .await;
-        respond(outcome, text::history)
+        respond::<tools::GetHistory>(outcome, text::history)
     }
 
     #[tool(description = "Show a room's members, status and latest message number.")]
     async fn get_room(
         &self,
-        Parameters(p): Parameters<RoomClientParams>,
+        Parameters(p): Parameters<ParamsOf<tools::GetRoom>>,
     ) -> Result<CallToolResult, ErrorData> {
-        respond(self.engine.room(&p.room_id, &p.client_id).await, text::room)
+        respond::<tools::GetRoom>(self.engine.room(&p.room_id, &p.client_id).await, text::room)
     }
 
     #[tool(
@@ -280,7 +277,7 @@ show MCP Apps). They can read along, type to the other side, and pick messages t
     )]
     async fn open_chat(
         &self,
-        Parameters(p): Parameters<RoomClientParams>,
+        Parameters(p): Parameters<ParamsOf<tools::OpenChat>>,
     ) -> Result<CallToolResult, ErrorData> {
         let outcome = self
             .engine
@@ -290,7 +287,7 @@ show MCP Apps). They can read along, type to the other side, and pick messages t
                 room,
                 client_id: p.client_id.clone(),
             });
-        respond(outcome, |r| {
+        respond::<tools::OpenChat>(outcome, |r| {
             format!("Opened the chat View. {}", text::room(&r.room))
         })
     }
@@ -301,7 +298,7 @@ show MCP Apps). They can read along, type to the other side, and pick messages t
     )]
     async fn load_room(
         &self,
-        Parameters(p): Parameters<GetHistoryParams>,
+        Parameters(p): Parameters<ParamsOf<tools::LoadRoom>>,
     ) -> Result<CallToolResult, ErrorData> {
         // History first: the members read after it are at least as new as the messages.
         let history = self
@@ -316,7 +313,7 @@ show MCP Apps). They can read along, type to the other side, and pick messages t
                 .map(|room| LoadRoomResult { history, room }),
             Err(e) => Err(e),
         };
-        respond(outcome, |r| {
+        respond::<tools::LoadRoom>(outcome, |r| {
             format!(
                 "Loaded {} messages. {}",
                 r.history.messages.len(),
@@ -386,5 +383,53 @@ impl ServerHandler for ChatServer {
         _context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
         resources::read(&request.uri).map(Into::into)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mcp_chat_shared::tools::SERVER_TOOLS;
+    use rmcp::handler::server::common::schema_for_type;
+    use schemars::JsonSchema;
+
+    use super::*;
+
+    /// The tools served are exactly the contract's, each taking its contract parameters. (The
+    /// `#[tool]` methods are named after the tools, which the macro requires; this is what keeps
+    /// those names and the contract's in step.)
+    #[test]
+    fn the_server_serves_the_contract() {
+        let served = ChatServer::tool_router().list_all();
+        let mut names: Vec<&str> = served.iter().map(|t| t.name.as_ref()).collect();
+        names.sort_unstable();
+        let mut contract = SERVER_TOOLS.to_vec();
+        contract.sort_unstable();
+        assert_eq!(names, contract);
+
+        fn takes_its_parameters<T: Tool>(served: &[rmcp::model::Tool])
+        where
+            ParamsOf<T>: JsonSchema + 'static,
+        {
+            let tool = served.iter().find(|t| t.name == T::NAME).unwrap();
+            let mut expected = (*schema_for_type::<ParamsOf<T>>()).clone();
+            // The served schema leaves out the type's Rust name.
+            expected.remove("title");
+            assert_eq!(
+                *tool.input_schema,
+                expected,
+                "{} does not take its contract parameters",
+                T::NAME
+            );
+        }
+        takes_its_parameters::<tools::EnterQueue>(&served);
+        takes_its_parameters::<tools::LeaveQueue>(&served);
+        takes_its_parameters::<tools::JoinRoom>(&served);
+        takes_its_parameters::<tools::SendMessage>(&served);
+        takes_its_parameters::<tools::WaitForMessage>(&served);
+        takes_its_parameters::<tools::LeaveChat>(&served);
+        takes_its_parameters::<tools::GetHistory>(&served);
+        takes_its_parameters::<tools::GetRoom>(&served);
+        takes_its_parameters::<tools::OpenChat>(&served);
+        takes_its_parameters::<tools::LoadRoom>(&served);
     }
 }

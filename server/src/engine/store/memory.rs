@@ -10,8 +10,8 @@ use mcp_chat_shared::chat::ChatMessage;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::mirror::{Mirror, Retention, wait_until};
-use super::{Committed, Output, QueueTx, RoomTx, Store, idle};
+use super::mirror::{Mirror, Retention};
+use super::{Committed, Output, QueueTx, RoomTx, Store, idle, wait_until};
 use crate::engine::error::ChatError;
 use crate::engine::model::{ClientRecord, Queue, Room};
 use crate::engine::rate::{LocalBuckets, Rate, Taken};
@@ -132,7 +132,7 @@ impl Store for MemoryStore {
         deadline: Instant,
     ) -> Result<(), ChatError> {
         let changed = self.lock().slot(room_id)?.changed.clone();
-        let ready = || Ok(self.lock().slot(room_id)?.room.latest_seq > seen_seq);
+        let ready = async { Ok(self.lock().slot(room_id)?.room.latest_seq > seen_seq) };
         wait_until(&changed, ready, deadline).await
     }
 
@@ -176,7 +176,7 @@ impl Store for MemoryStore {
     }
 
     async fn wait_queue(&self, seen_version: u64, deadline: Instant) -> Result<(), ChatError> {
-        let ready = || Ok(self.lock().queue_version != seen_version);
+        let ready = async { Ok(self.lock().queue_version != seen_version) };
         wait_until(&self.queue_changed, ready, deadline).await
     }
 

@@ -16,7 +16,6 @@ use std::sync::Arc;
 
 use mcp_chat_shared::chat::ChatMessage;
 use tokio::sync::Notify;
-use tokio::time::Instant;
 
 use super::{Committed, RoomChange, RoomTx, idle, member_ids, room_to_change, stamp};
 use crate::engine::error::ChatError;
@@ -238,24 +237,6 @@ impl Mirror {
         rooms.sort_unstable();
         rooms
     }
-}
-
-/// Waits until `ready` says so, waking on `changed`, or until `deadline`. `ready` runs once after
-/// this wait is registered with `changed`, so a change between a caller's read and this call is
-/// never missed; it returns `Ok(true)` to return at once, or an error to fail the wait.
-pub async fn wait_until(
-    changed: &Notify,
-    ready: impl FnOnce() -> Result<bool, ChatError>,
-    deadline: Instant,
-) -> Result<(), ChatError> {
-    let notified = changed.notified();
-    tokio::pin!(notified);
-    notified.as_mut().enable();
-    if ready()? {
-        return Ok(());
-    }
-    let _ = tokio::time::timeout_at(deadline, notified).await;
-    Ok(())
 }
 
 #[cfg(test)]

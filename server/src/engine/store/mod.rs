@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use mcp_chat_shared::chat::{ChatMessage, RoomStatus};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::error::ChatError;
@@ -369,6 +370,27 @@ pub fn stamp(room: &mut Room, drafts: Vec<Draft>, now: u64) -> Vec<ChatMessage> 
             }
         })
         .collect()
+}
+
+/// The one way a store waits: until `ready` says so, waking on `changed`, or until `deadline`.
+///
+/// `ready` is a future, so it runs only once this wait is registered with `changed`: a change
+/// committed between the caller's read and the check still wakes it (the lost wake-up every
+/// event-driven wait must rule out). It answers `Ok(true)` to return at once, or an error to fail
+/// the wait. One-process stores check their mirror; Redis reads the room or the queue version.
+pub async fn wait_until(
+    changed: &Notify,
+    ready: impl Future<Output = Result<bool, ChatError>>,
+    deadline: Instant,
+) -> Result<(), ChatError> {
+    let notified = changed.notified();
+    tokio::pin!(notified);
+    notified.as_mut().enable();
+    if ready.await? {
+        return Ok(());
+    }
+    let _ = tokio::time::timeout_at(deadline, notified).await;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -38,8 +38,8 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use self::checkpoint::{Checkpointer, WAL_SIZE_LIMIT};
-use super::mirror::{Mirror, Retention, wait_until};
-use super::{Committed, Output, QueueTx, RoomTx, Store, idle};
+use super::mirror::{Mirror, Retention};
+use super::{Committed, Output, QueueTx, RoomTx, Store, idle, wait_until};
 use crate::engine::error::ChatError;
 use crate::engine::model::{ClientRecord, Member, Queue, Room, RoomKind};
 use crate::engine::rate::{LocalBuckets, Rate, Taken};
@@ -825,7 +825,7 @@ impl Store for SqliteStore {
         deadline: Instant,
     ) -> Result<(), ChatError> {
         let changed = self.lock().mirror.slot(room_id)?.changed.clone();
-        let ready = || Ok(self.lock().mirror.slot(room_id)?.room.latest_seq > seen_seq);
+        let ready = async { Ok(self.lock().mirror.slot(room_id)?.room.latest_seq > seen_seq) };
         wait_until(&changed, ready, deadline).await
     }
 
@@ -895,7 +895,7 @@ impl Store for SqliteStore {
     }
 
     async fn wait_queue(&self, seen_version: u64, deadline: Instant) -> Result<(), ChatError> {
-        let ready = || Ok(self.lock().mirror.queue_version != seen_version);
+        let ready = async { Ok(self.lock().mirror.queue_version != seen_version) };
         wait_until(&self.queue_changed, ready, deadline).await
     }
 

@@ -41,7 +41,9 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 pub use config::RedisTarget;
 pub use records::SharedRecords;
 
-use super::{Committed, Output, QueueTx, RoomChange, RoomTx, Store, idle, member_ids, stamp};
+use super::{
+    Committed, Output, QueueTx, RoomChange, RoomTx, Store, idle, member_ids, stamp, wait_until,
+};
 use crate::engine::error::ChatError;
 use crate::engine::model::{ClientRecord, Queue, Room};
 use crate::engine::rate::{Rate, Taken};
@@ -520,17 +522,13 @@ impl Store for RedisStore {
         deadline: Instant,
     ) -> Result<(), ChatError> {
         let changed = self.wakers.room(room_id);
-        let notified = changed.notified();
-        tokio::pin!(notified);
-        // Register before reading, so a commit after the read still wakes us.
-        notified.as_mut().enable();
-        match self.room(room_id).await? {
-            Some(room) if room.latest_seq > seen_seq => return Ok(()),
-            Some(_) => {}
-            None => return Err(ChatError::RoomNotFound(room_id.to_owned())),
-        }
-        let _ = tokio::time::timeout_at(deadline, notified).await;
-        Ok(())
+        let ready = async {
+            match self.room(room_id).await? {
+                Some(room) => Ok(room.latest_seq > seen_seq),
+                None => Err(ChatError::RoomNotFound(room_id.to_owned())),
+            }
+        };
+        wait_until(&changed, ready, deadline).await
     }
 
     async fn idle_rooms(&self, cutoff_ms: u64) -> Result<Vec<String>, ChatError> {
@@ -642,18 +640,14 @@ impl Store for RedisStore {
     }
 
     async fn wait_queue(&self, seen_version: u64, deadline: Instant) -> Result<(), ChatError> {
-        let notified = self.wakers.queue().notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
-        let version: Option<u64> = self
-            .conn
-            .query(redis::cmd("HGET").arg(self.keys.queue()).arg("version"))
-            .await?;
-        if version.unwrap_or(0) != seen_version {
-            return Ok(());
-        }
-        let _ = tokio::time::timeout_at(deadline, notified).await;
-        Ok(())
+        let ready = async {
+            let version: Option<u64> = self
+                .conn
+                .query(redis::cmd("HGET").arg(self.keys.queue()).arg("version"))
+                .await?;
+            Ok(version.unwrap_or(0) != seen_version)
+        };
+        wait_until(self.wakers.queue(), ready, deadline).await
     }
 
     async fn take_token(&self, key: &str, rate: Rate) -> Result<Taken, ChatError> {
