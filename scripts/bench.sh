@@ -50,3 +50,11 @@ for store in "${stores[@]}"; do
   rm -f "$db"/bench.db*
   run --mode idle --parked 10000 --probes 200 --store "$store"
 done
+# The chat state alone, without the transport, counted by the allocator: part of each parked
+# client above (no figure for Redis, whose state lives in redis-server).
+cargo build --release --locked -p mcp-chat --example state_per_client >&2
+for store in memory "sqlite:$db/state.db"; do
+  echo
+  echo "\$ state_per_client $store"
+  target/release/examples/state_per_client "$store"
+done

@@ -22,6 +22,9 @@ use crate::engine::error::ChatError;
 use crate::engine::model::{ClientRecord, Queue, Room};
 
 /// How much of each room's log a mirror keeps.
+/// Up to this many entries a room's log is allocated exactly (see [`RoomSlot::append`]).
+const SHORT_LOG: usize = 4;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Retention {
     /// The whole log: the mirror is the store.
@@ -36,7 +39,9 @@ pub struct Mirror {
     pub clients: HashMap<String, ClientRecord>,
     pub rooms: HashMap<String, RoomSlot>,
     /// client_id → rooms it is a member of, kept in step with every room change.
-    pub memberships: HashMap<String, HashSet<String>>,
+    /// The rooms each client is in, sorted: a few at most (`max_rooms_per_client`), so a
+    /// vector, a third of a hash set's size for the usual one room.
+    pub memberships: HashMap<String, Vec<String>>,
     pub queue: Queue,
     pub queue_version: u64,
 }
@@ -108,6 +113,20 @@ impl RoomSlot {
         {
             self.log.pop_front();
         }
+        if self.log.is_empty() {
+            // A room whose members have everything (most idle rooms) holds no buffer.
+            self.log = VecDeque::new();
+        }
+    }
+
+    /// Appends committed entries. A short log grows one entry at a time: a first push would
+    /// otherwise reserve four entries, and most rooms hold two or three (the joins).
+    fn append(&mut self, entries: &[ChatMessage]) {
+        let needed = self.log.len() + entries.len();
+        if needed <= SHORT_LOG {
+            self.log.reserve_exact(entries.len());
+        }
+        self.log.extend(entries.iter().cloned());
     }
 }
 
@@ -160,34 +179,39 @@ impl Mirror {
             }
             Entry::Vacant(v) => (v.insert(RoomSlot::new(room.clone())), HashSet::new()),
         };
-        slot.log.extend(committed.appended.iter().cloned());
+        slot.append(&committed.appended);
         slot.keep(retention);
         let wake = (!committed.appended.is_empty()).then(|| slot.changed.clone());
         let mut after = HashSet::with_capacity(room.members.len());
         for member in &room.members {
             if !before.contains(&member.client_id) {
-                self.memberships
-                    .entry(member.client_id.clone())
-                    .or_default()
-                    .insert(room_id.to_owned());
+                self.join(&member.client_id, room_id);
             }
             after.insert(member.client_id.as_str());
         }
         for left in before.iter().filter(|id| !after.contains(id.as_str())) {
-            if let Some(rooms) = self.memberships.get_mut(left) {
-                rooms.remove(room_id);
-            }
+            self.leave(left, room_id);
         }
         (committed, wake)
+    }
+
+    fn join(&mut self, client_id: &str, room_id: &str) {
+        let rooms = self.memberships.entry(client_id.to_owned()).or_default();
+        if let Err(at) = rooms.binary_search_by(|r| r.as_str().cmp(room_id)) {
+            rooms.insert(at, room_id.to_owned());
+        }
+    }
+
+    fn leave(&mut self, client_id: &str, room_id: &str) {
+        if let Some(rooms) = self.memberships.get_mut(client_id) {
+            rooms.retain(|r| r != room_id);
+        }
     }
 
     /// Adds a room as loaded from a file, with its memberships.
     pub fn load_room(&mut self, room: Room) {
         for member in &room.members {
-            self.memberships
-                .entry(member.client_id.clone())
-                .or_default()
-                .insert(room.room_id.clone());
+            self.join(&member.client_id, &room.room_id);
         }
         self.rooms.insert(room.room_id.clone(), RoomSlot::new(room));
     }
@@ -196,9 +220,7 @@ impl Mirror {
     pub fn remove_room(&mut self, room_id: &str) -> Option<Arc<Notify>> {
         let slot = self.rooms.remove(room_id)?;
         for m in &slot.room.members {
-            if let Some(rooms) = self.memberships.get_mut(&m.client_id) {
-                rooms.remove(room_id);
-            }
+            self.leave(&m.client_id, room_id);
         }
         Some(slot.changed)
     }
@@ -229,13 +251,7 @@ impl Mirror {
 
     /// Rooms `client_id` is a member of, sorted.
     pub fn client_rooms(&self, client_id: &str) -> Vec<String> {
-        let mut rooms: Vec<String> = self
-            .memberships
-            .get(client_id)
-            .map(|rooms| rooms.iter().cloned().collect())
-            .unwrap_or_default();
-        rooms.sort_unstable();
-        rooms
+        self.memberships.get(client_id).cloned().unwrap_or_default()
     }
 }
 
@@ -309,5 +325,41 @@ mod tests {
         everything.room.members = vec![member("a", 10)];
         everything.keep(Retention::Everything);
         assert_eq!(everything.log.len(), 10);
+        // Once every member has everything, the log holds no buffer at all.
+        slot.room.members = vec![member("a", 10), member("b", 10)];
+        slot.keep(Retention::Unclaimed(3));
+        assert!(slot.log.is_empty());
+        assert_eq!(slot.log.capacity(), 0);
+    }
+
+    #[test]
+    fn a_short_log_is_allocated_exactly_and_a_long_one_grows_as_usual() {
+        let entries: Vec<ChatMessage> = slot_with(1..=9, 9).log.into();
+        let mut slot = RoomSlot::new(Room::new("r".into(), RoomKind::Named, 2, 0));
+        slot.append(&entries[..1]);
+        slot.append(&entries[1..2]);
+        assert_eq!(
+            slot.log.capacity(),
+            2,
+            "the two joins of a pair take two entries"
+        );
+        slot.append(&entries[2..]);
+        assert_eq!(
+            slot.log.iter().map(|m| m.seq).collect::<Vec<_>>(),
+            (1..=9).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn memberships_are_sorted_and_counted_once() {
+        let mut mirror = Mirror::default();
+        for room in ["b", "a", "c", "a"] {
+            mirror.join("c1", room);
+        }
+        assert_eq!(mirror.client_rooms("c1"), ["a", "b", "c"]);
+        mirror.leave("c1", "b");
+        mirror.leave("c1", "z");
+        assert_eq!(mirror.client_rooms("c1"), ["a", "c"]);
+        assert!(mirror.client_rooms("nobody").is_empty());
     }
 }
