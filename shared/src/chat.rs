@@ -5,6 +5,9 @@
 //! new fields are additions, never renames.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::json::Fields;
 
 #[cfg(feature = "schema")]
 use schemars::JsonSchema;
@@ -345,6 +348,13 @@ json_struct! {
 }
 
 impl ErrorResult {
+    /// Only the sentence for people (`error`) of a failed call's `structuredContent`: a reader
+    /// that shows it needs nothing else to be well formed.
+    pub fn reason(value: &Value) -> Option<String> {
+        let f = Fields::of(value, "struct ErrorResult").ok()?;
+        f.opt(stringify!(error)).ok().flatten()
+    }
+
     /// A failure with its machine-readable `code` and the sentence a reader is shown.
     pub fn new(code: impl Into<String>, error: impl Into<String>) -> ErrorResult {
         ErrorResult {
@@ -407,5 +417,23 @@ json_struct! {
     pub struct RoomTarget {
         pub client_id: Option<String>,
         pub room_id: Option<String>,
+    }
+}
+
+impl RoomTarget {
+    /// Reads each id on its own, from any tool's arguments or result: one of the wrong type
+    /// does not hide the other (a whole-object read would fail on it).
+    pub fn read_each(value: &Value) -> RoomTarget {
+        let id = |key: &str| -> Option<String> {
+            Fields::of(value, "struct RoomTarget")
+                .ok()?
+                .opt(key)
+                .ok()
+                .flatten()
+        };
+        RoomTarget {
+            client_id: id(stringify!(client_id)),
+            room_id: id(stringify!(room_id)),
+        }
     }
 }

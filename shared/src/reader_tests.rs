@@ -26,6 +26,27 @@ mod tests {
     }
 
     #[test]
+    fn partial_readers_take_what_they_can() {
+        use crate::chat::{ErrorResult, RoomTarget};
+        let full =
+            serde_json::to_value(ErrorResult::new("room_full", "The room is full.")).unwrap();
+        assert_eq!(
+            ErrorResult::reason(&full).as_deref(),
+            Some("The room is full.")
+        );
+        assert_eq!(
+            ErrorResult::reason(&json!({"error": "Only this."})).as_deref(),
+            Some("Only this.")
+        );
+        assert_eq!(ErrorResult::reason(&json!({"error": 7})), None);
+        assert_eq!(ErrorResult::reason(&json!("error")), None);
+        let target = RoomTarget::read_each(&json!({"client_id": "c_1", "room_id": 7, "x": 1}));
+        assert_eq!(target.client_id.as_deref(), Some("c_1"));
+        assert_eq!(target.room_id, None);
+        assert_eq!(RoomTarget::read_each(&json!([1])), RoomTarget::default());
+    }
+
+    #[test]
     fn chat_results_read_like_the_derives() {
         let alice = json!({"user_id": "u1", "display_name": "Alice"});
         for v in [

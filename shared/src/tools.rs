@@ -1,10 +1,12 @@
 //! The tool contract: every tool's name, with the types of its arguments and of its result.
 //!
-//! The server's tools take [`ParamsOf`] their entry here and answer with its [`Tool::Result`]
-//! (a test checks that it serves exactly [`SERVER_TOOLS`], each with its parameters' schema);
+//! The server's tools take [`ParamsOf`] their entry here and answer with its [`Tool::Result`];
 //! the View calls them through [`Tool::NAME`] with typed arguments and reads typed answers, and
-//! offers the model [`VIEW_TOOLS`] the same way. A tool or a field renamed here is renamed on
-//! both sides, or one of them stops compiling.
+//! offers the model [`VIEW_TOOLS`] the same way. A field renamed here is renamed on both sides.
+//! A tool renamed here is renamed in the View; the server's `#[tool]` methods are named after
+//! their tools (the macro takes the name from the method), and a test fails until the method is
+//! renamed too: it checks that the server serves exactly [`SERVER_TOOLS`], each with its
+//! parameters' schema.
 //!
 //! A new tool: its parameter and result types in [`crate::chat`], one line in a table below,
 //! one `#[tool]` method in the server's `mcp` module, one engine operation.

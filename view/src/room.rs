@@ -8,7 +8,6 @@ use mcp_chat_shared::chat::{
     ChatMessage, MemberInfo, MessageKind, ModelContext, Participant, RoomStatus, RoomTarget,
     SelectedMessage, SelectedMessages,
 };
-use mcp_chat_shared::json::FromJson;
 use mcp_chat_shared::model_text;
 use serde_json::Value;
 
@@ -293,9 +292,9 @@ pub struct Target {
 
 impl Target {
     /// Reads the ids from a tool's `structuredContent` or its arguments (the contract's
-    /// [`RoomTarget`]); an empty id is no id, and a value that is not a target names nothing.
+    /// [`RoomTarget`], each id on its own); an empty id is no id.
     pub fn from_value(value: &Value) -> Target {
-        let read = RoomTarget::from_json(value).unwrap_or_default();
+        let read = RoomTarget::read_each(value);
         let given = |id: Option<String>| id.filter(|s| !s.is_empty());
         Target {
             client_id: given(read.client_id),
@@ -896,6 +895,12 @@ mod tests {
         for value in [empty, numbers, json!({}), json!("c_1")] {
             assert_eq!(Target::from_value(&value), Target::default(), "{value}");
         }
+        // An id of the wrong type does not hide the other one.
+        let mut one_bad = join.to_json();
+        one_bad[JoinRoomParams::FIELDS[0]] = json!(7);
+        let target = Target::from_value(&one_bad);
+        assert_eq!(target.client_id.as_deref(), Some("c_1"));
+        assert_eq!(target.room_id, None);
     }
 
     #[wasm_bindgen_test]

@@ -156,8 +156,8 @@ pub fn describe(error: &HostError) -> String {
         HostError::Tool(result) => result
             .structured_content
             .as_ref()
-            .and_then(|s| ErrorResult::from_json(s).ok())
-            .map_or_else(|| result.text(), |e| e.error),
+            .and_then(ErrorResult::reason)
+            .unwrap_or_else(|| result.text()),
         other => other.to_string(),
     }
 }
@@ -240,7 +240,11 @@ async fn wait_for_match(host: &Host, state: ChatState, client_id: &str) -> Optio
                 state.connection.set(Connection::Closed);
                 return None;
             }
-            Err(e) => pause_after_error(state, &mut attempt, &e).await,
+            // An answer this View cannot read too: backed off from and retried, as in `follow`.
+            Err(e) => {
+                host.send_log("warning", format!("wait for a match failed: {e}"));
+                pause_after_error(state, &mut attempt, &e).await;
+            }
         }
     }
 }

@@ -406,7 +406,7 @@ mod tests {
         contract.sort_unstable();
         assert_eq!(names, contract);
 
-        fn takes_its_parameters<T: Tool>(served: &[rmcp::model::Tool])
+        fn takes_its_parameters<T: Tool>(served: &[rmcp::model::Tool]) -> &'static str
         where
             ParamsOf<T>: JsonSchema + 'static,
         {
@@ -420,16 +420,25 @@ mod tests {
                 "{} does not take its contract parameters",
                 T::NAME
             );
+            T::NAME
         }
-        takes_its_parameters::<tools::EnterQueue>(&served);
-        takes_its_parameters::<tools::LeaveQueue>(&served);
-        takes_its_parameters::<tools::JoinRoom>(&served);
-        takes_its_parameters::<tools::SendMessage>(&served);
-        takes_its_parameters::<tools::WaitForMessage>(&served);
-        takes_its_parameters::<tools::LeaveChat>(&served);
-        takes_its_parameters::<tools::GetHistory>(&served);
-        takes_its_parameters::<tools::GetRoom>(&served);
-        takes_its_parameters::<tools::OpenChat>(&served);
-        takes_its_parameters::<tools::LoadRoom>(&served);
+        let mut checked = [
+            takes_its_parameters::<tools::EnterQueue>(&served),
+            takes_its_parameters::<tools::LeaveQueue>(&served),
+            takes_its_parameters::<tools::JoinRoom>(&served),
+            takes_its_parameters::<tools::SendMessage>(&served),
+            takes_its_parameters::<tools::WaitForMessage>(&served),
+            takes_its_parameters::<tools::LeaveChat>(&served),
+            takes_its_parameters::<tools::GetHistory>(&served),
+            takes_its_parameters::<tools::GetRoom>(&served),
+            takes_its_parameters::<tools::OpenChat>(&served),
+            takes_its_parameters::<tools::LoadRoom>(&served),
+        ];
+        checked.sort_unstable();
+        assert_eq!(
+            checked.to_vec(),
+            contract,
+            "a tool of the contract is not checked here"
+        );
     }
 }

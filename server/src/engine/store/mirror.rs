@@ -21,10 +21,10 @@ use super::{Committed, RoomChange, RoomTx, idle, member_ids, room_to_change, sta
 use crate::engine::error::ChatError;
 use crate::engine::model::{ClientRecord, Queue, Room};
 
-/// How much of each room's log a mirror keeps.
 /// Up to this many entries a room's log is allocated exactly (see [`RoomSlot::append`]).
 const SHORT_LOG: usize = 4;
 
+/// How much of each room's log a mirror keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Retention {
     /// The whole log: the mirror is the store.

@@ -374,9 +374,10 @@ pub fn stamp(room: &mut Room, drafts: Vec<Draft>, now: u64) -> Vec<ChatMessage> 
 
 /// The one way a store waits: until `ready` says so, waking on `changed`, or until `deadline`.
 ///
-/// `ready` is a future, so it runs only once this wait is registered with `changed`: a change
-/// committed between the caller's read and the check still wakes it (the lost wake-up every
-/// event-driven wait must rule out). It answers `Ok(true)` to return at once, or an error to fail
+/// `ready` must be lazy (an `async` block, not an already computed `std::future::ready`): it is
+/// polled only once this wait is registered with `changed`, so a change committed between the
+/// caller's read and the check still wakes it (the lost wake-up every event-driven wait must
+/// rule out). It answers `Ok(true)` to return at once, or an error to fail
 /// the wait. One-process stores check their mirror; Redis reads the room or the queue version.
 pub async fn wait_until(
     changed: &Notify,
