@@ -1,6 +1,7 @@
 //! Who is calling, and what they may still do: identities, rate tokens, room quotas and the
 //! per-client cap on parked waits.
 
+use std::hash::BuildHasher;
 use std::time::Duration;
 
 use mcp_chat_shared::chat::RoomStatus;
@@ -15,16 +16,17 @@ pub(super) const TOUCH_RESOLUTION: Duration = Duration::from_secs(1);
 /// A long poll's place in [`Engine::waits`]; gives it back when dropped.
 pub(super) struct WaitSlot<'a> {
     engine: &'a Engine,
-    client_id: String,
+    /// The client's key in `waits` (see there).
+    key: u64,
 }
 
 impl Drop for WaitSlot<'_> {
     fn drop(&mut self) {
         let mut waits = self.engine.waits.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = waits.get_mut(&self.client_id) {
+        if let Some(n) = waits.get_mut(&self.key) {
             *n -= 1;
             if *n == 0 {
-                waits.remove(&self.client_id);
+                waits.remove(&self.key);
             }
         }
     }
@@ -94,18 +96,16 @@ impl Engine {
 
     /// Holds one of `client_id`'s long-poll places for as long as the guard lives.
     pub(super) fn wait_slot(&self, client_id: &str) -> Result<WaitSlot<'_>, ChatError> {
+        let key = self.wait_keys.hash_one(client_id);
         let mut waits = self.waits.lock().unwrap_or_else(|p| p.into_inner());
-        let n = waits.entry(client_id.to_owned()).or_insert(0);
+        let n = waits.entry(key).or_insert(0);
         if *n >= self.limits.max_waits_per_client {
             return Err(ChatError::TooManyWaits {
                 limit: self.limits.max_waits_per_client,
             });
         }
         *n += 1;
-        Ok(WaitSlot {
-            engine: self,
-            client_id: client_id.to_owned(),
-        })
+        Ok(WaitSlot { engine: self, key })
     }
 
     /// Rooms `client_id` is in that have not ended: what the per-client room quota counts.

@@ -38,6 +38,7 @@ mod rooms;
 mod sweep;
 
 use std::collections::HashMap;
+use std::hash::RandomState;
 use std::sync::{Arc, Mutex};
 
 use tokio_util::sync::CancellationToken;
@@ -50,8 +51,11 @@ pub struct Engine {
     store: Arc<dyn Store>,
     limits: Limits,
     /// Long polls in progress in this process, per client: a per-instance cap, because what it
-    /// protects (memory and connections held by parked requests) is per instance too.
-    waits: Mutex<HashMap<String, usize>>,
+    /// protects (memory and connections held by parked requests) is per instance too. Keyed by
+    /// a keyed hash of the client's id, not the id: every parked wait would otherwise hold two
+    /// more copies of it. Two clients would have to share a 64-bit hash to share a cap.
+    waits: Mutex<HashMap<u64, usize>>,
+    wait_keys: RandomState,
     shutdown: CancellationToken,
 }
 
@@ -69,6 +73,7 @@ impl Engine {
             store,
             limits,
             waits: Mutex::new(HashMap::new()),
+            wait_keys: RandomState::new(),
             shutdown,
         })
     }
