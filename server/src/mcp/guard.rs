@@ -16,7 +16,7 @@ use futures_util::future::Either;
 use mcp_chat_shared::chat::ErrorResult;
 use rmcp::ErrorData;
 use rmcp::RoleServer;
-use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock, ErrorCode};
+use rmcp::model::{CallToolResponse, CallToolResult, ErrorCode};
 use rmcp::service::RequestContext;
 
 use crate::engine::source;
@@ -89,7 +89,7 @@ fn is_argument_error(e: &ErrorData) -> bool {
             .is_some_and(|d| d.get(ARGUMENT_ERROR).is_some())
 }
 
-/// The same body as every other tool error (`mcp::failure`), with code `invalid_argument`.
+/// A tool error like every other (`mcp::tool_error`), with code `invalid_argument`.
 fn argument_error(e: ErrorData) -> CallToolResult {
     let field = e
         .data
@@ -98,20 +98,15 @@ fn argument_error(e: ErrorData) -> CallToolResult {
         .and_then(|f| f.as_str())
         .filter(|f| !f.is_empty())
         .map(str::to_owned);
-    let body = ErrorResult {
+    super::tool_error(ErrorResult {
         field,
         ..ErrorResult::new("invalid_argument", e.message.to_string())
-    };
-    let mut result = CallToolResult::error(vec![ContentBlock::text(format!(
-        "Error (invalid_argument): {}",
-        body.error
-    ))]);
-    result.structured_content = serde_json::to_value(&body).ok();
-    result
+    })
 }
 
 #[cfg(test)]
 mod tests {
+    use rmcp::model::ContentBlock;
     use serde_json::json;
 
     use super::*;

@@ -56,16 +56,16 @@ fn success<T: Serialize>(value: &T, text: String) -> Result<CallToolResult, Erro
 
 /// A chat failure is a tool error the model reads (`isError: true`), not a protocol error.
 fn failure(error: ChatError) -> Result<CallToolResult, ErrorData> {
-    tool_error(ErrorResult {
+    Ok(tool_error(ErrorResult {
         field: error.field().map(str::to_owned),
         retry_after_ms: error.retry_after().map(|d| d.as_millis() as u64),
         ..ErrorResult::new(error.code(), replies::failure(&error))
-    })
+    }))
 }
 
 /// A View-only tool called by a client that renders no View.
 fn view_required(tool: &str) -> Result<CallToolResult, ErrorData> {
-    tool_error(ErrorResult::new(
+    Ok(tool_error(ErrorResult::new(
         "view_required",
         format!(
             "{tool} serves the chat View, which this client does not show (it did not declare \
@@ -74,18 +74,19 @@ fn view_required(tool: &str) -> Result<CallToolResult, ErrorData> {
             tools::WaitForMessage::NAME,
             tools::SendMessage::NAME,
         ),
-    ))
+    )))
 }
 
-fn tool_error(body: ErrorResult) -> Result<CallToolResult, ErrorData> {
-    let structured = serde_json::to_value(&body)
-        .map_err(|e| ErrorData::internal_error(format!("error serialization failed: {e}"), None))?;
+/// Every tool error, whichever layer finds it: `body` as `structuredContent`, and
+/// "Error (code): reason" for the model.
+fn tool_error(body: ErrorResult) -> CallToolResult {
     let mut result = CallToolResult::error(vec![ContentBlock::text(format!(
         "Error ({}): {}",
         body.code, body.error
     ))]);
-    result.structured_content = Some(structured);
-    Ok(result)
+    // Strings, numbers and a bool: serializing it cannot fail.
+    result.structured_content = serde_json::to_value(&body).ok();
+    result
 }
 
 /// Answers a call of tool `T` with the result type the contract gives it.
