@@ -63,8 +63,15 @@ async function viewOf(page, name) {
     const frame = person(page, name);
     if (frame && (await frame.evaluate(() => window.devReady === true).catch(() => false))) {
       const view = frame.childFrames()[0];
-      await view.waitForSelector('.connection');
-      return { frame, view };
+      // A reload of the served document can detach this frame while we wait: look again.
+      const shown = await view?.waitForSelector('.connection', { timeout: 10000 }).then(
+        () => true,
+        (e) => {
+          if (/detached|Target closed|timeout/i.test(e.message)) return false;
+          throw e;
+        },
+      );
+      if (shown) return { frame, view };
     }
     assert.ok(Date.now() < deadline, `${name} never joined`);
     await new Promise((r) => setTimeout(r, 200));
