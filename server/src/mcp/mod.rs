@@ -6,6 +6,7 @@
 mod apps;
 mod guard;
 mod params;
+mod progress;
 mod replies;
 mod resources;
 mod text;
@@ -16,14 +17,16 @@ use mcp_chat_shared::chat::{ErrorResult, LoadRoomResult, OpenChatResult};
 use mcp_chat_shared::tools::{self, ParamsOf, ResultOf, Tool};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
+use rmcp::model::RequestMetaObject;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam,
-    ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
+    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
+    ReadResourceResponse, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
-use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_handler, tool_router};
+use rmcp::{ErrorData, Peer, RoleServer, ServerHandler, tool, tool_handler, tool_router};
 use serde::Serialize;
+use tokio_util::sync::CancellationToken;
 
 use crate::engine::{ChatError, Engine};
 use apps::{linked_to_view, view_helper};
@@ -115,34 +118,18 @@ impl ChatServer {
         }
     }
 
-    /// Runs a long-poll, sending progress notifications while it blocks if the client asked
-    /// for them, so clients and proxies see the call is alive (and rmcp's session idle timer is
-    /// reset). The wait itself ends early when the request is cancelled.
-    async fn with_progress<T>(
+    /// A long-poll with progress notifications while it blocks, if the client asked for them
+    /// (`progress.rs`). The long-poll tools take the peer, the cancellation token and `_meta`
+    /// rather than the whole `RequestContext`, whose copy would hold a second copy of the HTTP
+    /// request's head for as long as the call is parked.
+    fn with_progress<W: Future>(
         &self,
-        ctx: &RequestContext<RoleServer>,
-        work: impl std::future::Future<Output = T>,
-    ) -> T {
-        let Some(token) = ctx.meta.get_progress_token() else {
-            return work.await;
-        };
-        tokio::pin!(work);
+        work: W,
+        peer: Peer<RoleServer>,
+        meta: &RequestMetaObject,
+    ) -> progress::WithProgress<W> {
         let every = self.engine.limits().progress_interval;
-        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-        let mut progress = 0.0;
-        loop {
-            tokio::select! {
-                outcome = &mut work => return outcome,
-                _ = ticks.tick() => {
-                    progress += every.as_secs_f64();
-                    let note = ProgressNotificationParam::new(token.clone(), progress)
-                        .with_message(format!("waiting for messages ({progress:.0} s)"));
-                    if let Err(e) = ctx.peer.notify_progress(note).await {
-                        tracing::debug!(error = %e, "progress notification failed");
-                    }
-                }
-            }
-        }
+        progress::with_progress(work, peer, meta.get_progress_token(), every)
     }
 
     #[tool(
@@ -156,19 +143,17 @@ send_message. Keep client_id secret: it is your identity for every other call.",
     async fn enter_queue(
         &self,
         Parameters(p): Parameters<ParamsOf<tools::EnterQueue>>,
-        ctx: RequestContext<RoleServer>,
+        peer: Peer<RoleServer>,
+        cancel: CancellationToken,
+        meta: RequestMetaObject,
     ) -> Result<CallToolResult, ErrorData> {
-        let outcome = self
-            .with_progress(
-                &ctx,
-                self.engine.enter_queue(
-                    p.display_name.as_deref(),
-                    p.client_id.as_deref(),
-                    p.timeout,
-                    &ctx.ct,
-                ),
-            )
-            .await;
+        let work = self.engine.enter_queue(
+            p.display_name.as_deref(),
+            p.client_id.as_deref(),
+            p.timeout,
+            &cancel,
+        );
+        let outcome = self.with_progress(work, peer, &meta).await;
         respond::<tools::EnterQueue>(outcome.map(replies::entered_queue), text::enter_queue)
     }
 
@@ -228,10 +213,12 @@ queued, it waits for your match and tells you the room."
     async fn wait_for_message(
         &self,
         Parameters(p): Parameters<ParamsOf<tools::WaitForMessage>>,
-        ctx: RequestContext<RoleServer>,
+        peer: Peer<RoleServer>,
+        cancel: CancellationToken,
+        meta: RequestMetaObject,
     ) -> Result<CallToolResult, ErrorData> {
         let outcome = self
-            .with_progress(&ctx, self.engine.wait(&p, &ctx.ct))
+            .with_progress(self.engine.wait(&p, &cancel), peer, &meta)
             .await;
         respond::<tools::WaitForMessage>(outcome.map(replies::waited), text::wait_for_message)
     }
