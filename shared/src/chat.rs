@@ -421,19 +421,29 @@ json_struct! {
 }
 
 impl RoomTarget {
-    /// Reads each id on its own, from any tool's arguments or result: one of the wrong type
-    /// does not hide the other (a whole-object read would fail on it).
-    pub fn read_each(value: &Value) -> RoomTarget {
+    /// The ids a tool's arguments or result name, from any tool: each read on its own, so one
+    /// of the wrong type does not hide the other (a whole-object read would fail on it); an
+    /// empty id is no id.
+    pub fn named_by(value: &Value) -> RoomTarget {
         let id = |key: &str| -> Option<String> {
             Fields::of(value, "struct RoomTarget")
                 .ok()?
-                .opt(key)
+                .opt::<String>(key)
                 .ok()
                 .flatten()
+                .filter(|id| !id.is_empty())
         };
         RoomTarget {
             client_id: id(stringify!(client_id)),
             room_id: id(stringify!(room_id)),
+        }
+    }
+
+    /// Fills what `self` lacks from `other` (a result's ids first, then the call's arguments').
+    pub fn or(self, other: RoomTarget) -> RoomTarget {
+        RoomTarget {
+            client_id: self.client_id.or(other.client_id),
+            room_id: self.room_id.or(other.room_id),
         }
     }
 }

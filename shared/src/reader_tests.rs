@@ -27,7 +27,7 @@ mod tests {
 
     #[test]
     fn partial_readers_take_what_they_can() {
-        use crate::chat::{ErrorResult, RoomTarget};
+        use crate::chat::ErrorResult;
         let full =
             serde_json::to_value(ErrorResult::new("room_full", "The room is full.")).unwrap();
         assert_eq!(
@@ -40,10 +40,65 @@ mod tests {
         );
         assert_eq!(ErrorResult::reason(&json!({"error": 7})), None);
         assert_eq!(ErrorResult::reason(&json!("error")), None);
-        let target = RoomTarget::read_each(&json!({"client_id": "c_1", "room_id": 7, "x": 1}));
+    }
+
+    #[test]
+    fn a_room_target_reads_non_empty_ids_from_any_tool_value() {
+        use crate::chat::{JoinRoomParams, RoomTarget};
+        use crate::json::ToJson;
+        // A tool's input carries more than the ids (join_room: a display name, a capacity).
+        let join = JoinRoomParams {
+            room_id: "lobby".to_owned(),
+            display_name: "Ada".to_owned(),
+            capacity: Some(3),
+            client_id: Some("c_1".to_owned()),
+        };
+        let target = RoomTarget::named_by(&join.to_json());
+        assert_eq!(target.client_id.as_deref(), Some("c_1"));
+        assert_eq!(target.room_id.as_deref(), Some("lobby"));
+        let empty = RoomTarget {
+            client_id: Some(String::new()),
+            room_id: Some(String::new()),
+        }
+        .to_json();
+        let mut numbers = empty.clone();
+        for id in numbers.as_object_mut().unwrap().values_mut() {
+            *id = json!(7);
+        }
+        for value in [empty, numbers, json!({}), json!("c_1"), json!([1])] {
+            assert_eq!(
+                RoomTarget::named_by(&value),
+                RoomTarget::default(),
+                "{value}"
+            );
+        }
+        // An id of the wrong type does not hide the other one.
+        let mut one_bad = join.to_json();
+        one_bad[JoinRoomParams::FIELDS[0]] = json!(7);
+        let target = RoomTarget::named_by(&one_bad);
         assert_eq!(target.client_id.as_deref(), Some("c_1"));
         assert_eq!(target.room_id, None);
-        assert_eq!(RoomTarget::read_each(&json!([1])), RoomTarget::default());
+    }
+
+    #[test]
+    fn a_room_target_fills_only_what_it_lacks_from_another() {
+        use crate::chat::RoomTarget;
+        let from_result = RoomTarget {
+            client_id: Some("c_result".to_owned()),
+            room_id: None,
+        };
+        let from_input = RoomTarget {
+            client_id: Some("c_input".to_owned()),
+            room_id: Some("lobby".to_owned()),
+        };
+        assert_eq!(
+            from_result.or(from_input.clone()),
+            RoomTarget {
+                client_id: Some("c_result".to_owned()),
+                room_id: Some("lobby".to_owned()),
+            }
+        );
+        assert_eq!(RoomTarget::default().or(from_input.clone()), from_input);
     }
 
     #[test]

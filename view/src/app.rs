@@ -9,13 +9,13 @@ use mcp_apps::protocol::{
     ContentBlock, DisplayMode, HostContext, Implementation, ToolDefinition, ToolResult, methods,
 };
 use mcp_apps::{App as Host, apply_host_styles, sleep};
-use mcp_chat_shared::chat::{ProposeReplyParams, RoomStatus};
+use mcp_chat_shared::chat::{ProposeReplyParams, RoomStatus, RoomTarget};
 use mcp_chat_shared::json::{FromJson, ToJson};
 use mcp_chat_shared::tools::{GetSelectedMessages, ProposeReply, Tool};
 use serde_json::Value;
 
 use crate::components::{Composer, Ctx, HandOffBar, Header, MessageList, dynamic, when};
-use crate::room::{Room, Target};
+use crate::room::Room;
 use crate::session::{self, ChatState, Connection};
 
 /// Coalesces bursts of messages into one model-context update.
@@ -62,9 +62,9 @@ pub fn ChatView(host: Host) -> impl IntoView {
 
     // The room is named by the tool that opened the View: its input (open_chat) or its result
     // (enter_queue, join_room). The session starts once, with the first that names a client.
-    let input = StoredValue::new(Target::default());
+    let input = StoredValue::new(RoomTarget::default());
     let started = StoredValue::new(false);
-    let start = move |target: Target| {
+    let start = move |target: RoomTarget| {
         if started.get_value() || target.client_id.is_none() {
             return;
         }
@@ -72,7 +72,7 @@ pub fn ChatView(host: Host) -> impl IntoView {
         spawn_local(session::run(stored_host.get_value(), state, target));
     };
     host.on_tool_input(move |arguments| {
-        let target = Target::from_value(&Value::Object(arguments));
+        let target = RoomTarget::named_by(&Value::Object(arguments));
         input.set_value(target.clone());
         if target.room_id.is_some() {
             start(target);
@@ -88,7 +88,7 @@ pub fn ChatView(host: Host) -> impl IntoView {
         let from_result = result
             .structured_content
             .as_ref()
-            .map(Target::from_value)
+            .map(RoomTarget::named_by)
             .unwrap_or_default();
         start(from_result.or(input.get_value()));
     });

@@ -5,11 +5,10 @@
 //! [`model_text`], as the server does, so a message can never pass for two.
 
 use mcp_chat_shared::chat::{
-    ChatMessage, MemberInfo, MessageKind, ModelContext, Participant, RoomStatus, RoomTarget,
-    SelectedMessage, SelectedMessages,
+    ChatMessage, MemberInfo, MessageKind, ModelContext, Participant, RoomStatus, SelectedMessage,
+    SelectedMessages,
 };
 use mcp_chat_shared::model_text;
-use serde_json::Value;
 
 /// How many messages the list renders at most; older ones are a click away. Keeps a room of
 /// 10,000 messages as cheap to show as one of 200.
@@ -283,41 +282,9 @@ fn find_link_start(text: &str) -> Option<usize> {
     })
 }
 
-/// Where the room comes from: a tool's result or input names it and the identity to use.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Target {
-    pub client_id: Option<String>,
-    pub room_id: Option<String>,
-}
-
-impl Target {
-    /// Reads the ids from a tool's `structuredContent` or its arguments (the contract's
-    /// [`RoomTarget`], each id on its own); an empty id is no id.
-    pub fn from_value(value: &Value) -> Target {
-        let read = RoomTarget::read_each(value);
-        let given = |id: Option<String>| id.filter(|s| !s.is_empty());
-        Target {
-            client_id: given(read.client_id),
-            room_id: given(read.room_id),
-        }
-    }
-
-    /// Fills what `self` lacks from `other`.
-    pub fn or(self, other: Target) -> Target {
-        Target {
-            client_id: self.client_id.or(other.client_id),
-            room_id: self.room_id.or(other.room_id),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use mcp_chat_shared::chat::{
-        ChatMessage, JoinRoomParams, MemberInfo, MessageKind, Participant, RoomStatus,
-    };
-    use mcp_chat_shared::json::ToJson;
-    use serde_json::json;
+    use mcp_chat_shared::chat::{ChatMessage, MemberInfo, MessageKind, Participant, RoomStatus};
     use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
     use super::*;
@@ -869,57 +836,5 @@ mod tests {
                 Segment::Link("https://a.b"),
             ]
         );
-    }
-
-    #[wasm_bindgen_test]
-    fn a_target_reads_non_empty_ids_from_a_tool_value() {
-        // A tool's input carries more than the ids (join_room: a display name, a capacity).
-        let join = JoinRoomParams {
-            room_id: "lobby".to_owned(),
-            display_name: "Ada".to_owned(),
-            capacity: Some(3),
-            client_id: Some("c_1".to_owned()),
-        };
-        let target = Target::from_value(&join.to_json());
-        assert_eq!(target.client_id.as_deref(), Some("c_1"));
-        assert_eq!(target.room_id.as_deref(), Some("lobby"));
-        let empty = RoomTarget {
-            client_id: Some(String::new()),
-            room_id: Some(String::new()),
-        }
-        .to_json();
-        let mut numbers = empty.clone();
-        for id in numbers.as_object_mut().unwrap().values_mut() {
-            *id = json!(7);
-        }
-        for value in [empty, numbers, json!({}), json!("c_1")] {
-            assert_eq!(Target::from_value(&value), Target::default(), "{value}");
-        }
-        // An id of the wrong type does not hide the other one.
-        let mut one_bad = join.to_json();
-        one_bad[JoinRoomParams::FIELDS[0]] = json!(7);
-        let target = Target::from_value(&one_bad);
-        assert_eq!(target.client_id.as_deref(), Some("c_1"));
-        assert_eq!(target.room_id, None);
-    }
-
-    #[wasm_bindgen_test]
-    fn a_target_fills_only_what_it_lacks_from_another() {
-        let from_result = Target {
-            client_id: Some("c_result".to_owned()),
-            room_id: None,
-        };
-        let from_input = Target {
-            client_id: Some("c_input".to_owned()),
-            room_id: Some("lobby".to_owned()),
-        };
-        assert_eq!(
-            from_result.or(from_input.clone()),
-            Target {
-                client_id: Some("c_result".to_owned()),
-                room_id: Some("lobby".to_owned()),
-            }
-        );
-        assert_eq!(Target::default().or(from_input.clone()), from_input);
     }
 }

@@ -10,7 +10,7 @@ use leptos::prelude::*;
 use mcp_apps::{App as Host, HostError, RequestOptions, sleep};
 use mcp_chat_shared::chat::{
     ChatMessage, ErrorResult, GetHistoryParams, MessageKind, RoomClientParams, RoomResult,
-    RoomStatus, SendMessageParams, WaitForMessageParams,
+    RoomStatus, RoomTarget, SendMessageParams, WaitForMessageParams,
 };
 use mcp_chat_shared::json::{FromJson, ToJson};
 use mcp_chat_shared::tools::{
@@ -18,7 +18,7 @@ use mcp_chat_shared::tools::{
 };
 use serde_json::Value;
 
-use crate::room::{Room, Target, WINDOW};
+use crate::room::{Room, WINDOW};
 
 /// Seconds each wait may block on the server (under its 50 s cap and clients' 60 s limit).
 const WAIT_SECONDS: u64 = 25;
@@ -187,7 +187,7 @@ async fn pause_after_error(state: ChatState, attempt: &mut u32, error: &HostErro
 }
 
 /// Runs the session for `target` until the room ends or the host tears the View down.
-pub async fn run(host: Host, state: ChatState, target: Target) {
+pub async fn run(host: Host, state: ChatState, target: RoomTarget) {
     let Some(client_id) = target.client_id else {
         state.connection.set(Connection::Idle);
         return;
