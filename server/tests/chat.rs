@@ -890,6 +890,13 @@ async fn a_blocked_wait_reports_progress() {
         (4..=8).contains(&n),
         "expected ~7 progress notifications in 1.5 s, got {n}"
     );
+    // Progress ends with the call: none after its result (the protocol forbids them).
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        counter.0.load(Ordering::SeqCst),
+        n,
+        "progress was notified after the call returned"
+    );
 }
 
 #[tokio::test]

@@ -121,12 +121,13 @@ impl ChatServer {
     /// A long-poll with progress notifications while it blocks, if the client asked for them
     /// (`progress.rs`). The long-poll tools take the peer, the cancellation token and `_meta`
     /// rather than the whole `RequestContext`, whose copy would hold a second copy of the HTTP
-    /// request's head for as long as the call is parked.
+    /// request's head for as long as the call is parked; `_meta` is taken by value and dropped
+    /// here, once its progress token is read, for the same reason.
     fn with_progress<W: Future>(
         &self,
         work: W,
         peer: Peer<RoleServer>,
-        meta: &RequestMetaObject,
+        meta: RequestMetaObject,
     ) -> progress::WithProgress<W> {
         let every = self.engine.limits().progress_interval;
         progress::with_progress(work, peer, meta.get_progress_token(), every)
@@ -153,7 +154,7 @@ send_message. Keep client_id secret: it is your identity for every other call.",
             p.timeout,
             &cancel,
         );
-        let outcome = self.with_progress(work, peer, &meta).await;
+        let outcome = self.with_progress(work, peer, meta).await;
         respond::<tools::EnterQueue>(outcome.map(replies::entered_queue), text::enter_queue)
     }
 
@@ -218,7 +219,7 @@ queued, it waits for your match and tells you the room."
         meta: RequestMetaObject,
     ) -> Result<CallToolResult, ErrorData> {
         let outcome = self
-            .with_progress(self.engine.wait(&p, &cancel), peer, &meta)
+            .with_progress(self.engine.wait(&p, &cancel), peer, meta)
             .await;
         respond::<tools::WaitForMessage>(outcome.map(replies::waited), text::wait_for_message)
     }
