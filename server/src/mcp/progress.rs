@@ -32,7 +32,6 @@ struct Ticker {
     peer: Peer<RoleServer>,
     token: ProgressToken,
     ticks: Interval,
-    every: Duration,
     /// Seconds reported so far.
     progress: f64,
     /// The notification being handed to the transport, if one is.
@@ -51,7 +50,6 @@ pub fn with_progress<W: Future>(
             peer,
             token,
             ticks: interval_at(Instant::now() + every, every),
-            every,
             progress: 0.0,
             sending: None,
         })
@@ -88,7 +86,7 @@ impl<W: Future> Future for WithProgress<W> {
 
 impl Ticker {
     fn start_sending(&mut self) {
-        self.progress += self.every.as_secs_f64();
+        self.progress += self.ticks.period().as_secs_f64();
         let progress = self.progress;
         let note = ProgressNotificationParam::new(self.token.clone(), progress)
             .with_message(format!("waiting for messages ({progress:.0} s)"));
