@@ -38,6 +38,12 @@ RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps -p mcp-apps --target was
 stage "Native tests (unit + integration against the real binary)"
 cargo test --locked -p mcp-apps -p mcp-chat-shared -p mcp-chat -p mcp-chat-view-bundle
 
+stage "The chat and hostile suites again on MCP 2026-07-28 (no sessions, capabilities per request)"
+# The suites above speak 2025-11-25 (initialize, then a session); rmcp's and the Python SDK's
+# clients speak 2026-07-28 by default. Quotas, limits and every tool must hold on both.
+# (tests/revisions.rs, above, checks each revision with and without the MCP Apps extension.)
+MCP_CHAT_TEST_REVISION=2026-07-28 cargo test --locked -p mcp-chat --test chat --test hostile_tools --test hostile_http
+
 stage "Load generator smoke run (debug build: checks nothing is lost, not how fast)"
 cargo build --locked -p mcp-chat-loadgen
 scripts/loadgen-smoke.sh target/debug/mcp-chat-loadgen target/debug/mcp-chat

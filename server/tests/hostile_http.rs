@@ -6,7 +6,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::HttpServer;
+use common::{HttpServer, Revision};
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -228,8 +229,13 @@ async fn connections_beyond_the_cap_are_turned_away() {
 #[tokio::test]
 async fn sessions_beyond_the_cap_are_refused_with_a_reason() {
     let server = HttpServer::start(&["--max-sessions", "2"]).await;
-    let first = server.client().await;
-    let second = server.client().await;
+    // Sessions exist only up to 2025-11-25, whatever revision the suite speaks.
+    let session = || {
+        let config = StreamableHttpClientTransportConfig::with_uri(server.url.clone());
+        server.client_speaking(config, Revision::Session2025_11, false)
+    };
+    let first = session().await;
+    let second = session().await;
     let http = reqwest::Client::new();
     let open = || {
         http.post(&server.url)
@@ -247,6 +253,15 @@ async fn sessions_beyond_the_cap_are_refused_with_a_reason() {
 
     // Sessions already open are served as before.
     assert_eq!(second.list_all_resources().await.unwrap().len(), 1);
+    // A 2026-07-28 client holds no session, so the cap does not turn it away.
+    let stateless = server
+        .client_speaking(
+            StreamableHttpClientTransportConfig::with_uri(server.url.clone()),
+            Revision::Stateless2026,
+            false,
+        )
+        .await;
+    assert_eq!(stateless.list_all_resources().await.unwrap().len(), 1);
     // A session closed makes room for another.
     first.cancel().await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(3);

@@ -6,6 +6,10 @@
 //! session beyond the cap is answered 503 with a JSON-RPC error, so MCP clients show a reason.
 //! The count is read before the session is created, so concurrent `initialize`s may overshoot
 //! the cap by a few.
+//!
+//! Only what can create a session is counted against the cap: on 2026-07-28 there are no
+//! sessions, and a request of that revision (it names its method in `Mcp-Method`, SEP-2243)
+//! adds nothing to hold, so a server full of legacy sessions still serves it.
 
 use std::sync::Arc;
 
@@ -38,7 +42,7 @@ pub async fn limit(State(cap): State<SessionCap>, request: Request, next: Next) 
         .get("mcp-session-id")
         .map(|v| v.to_str().unwrap_or_default());
     let may_create = match id {
-        None => request.method() == Method::POST,
+        None => request.method() == Method::POST && may_initialize(&request),
         Some(_) => cap.restores,
     };
     if may_create {
@@ -56,6 +60,15 @@ pub async fn limit(State(cap): State<SessionCap>, request: Request, next: Next) 
         }
     }
     next.run(request).await
+}
+
+/// Whether a POST without a session may be an `initialize`: legacy clients name no method in a
+/// header (so any of theirs may be), and a 2026-07-28 request names its own.
+fn may_initialize(request: &Request) -> bool {
+    match request.headers().get("mcp-method") {
+        None => true,
+        Some(method) => method.as_bytes() == b"initialize",
+    }
 }
 
 fn at_limit() -> Response {

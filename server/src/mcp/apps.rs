@@ -1,15 +1,22 @@
 //! What the server offers depends on whether the client renders MCP Apps Views.
 //!
-//! A client declares it in `initialize` (`capabilities.extensions["io.modelcontextprotocol/ui"]`
-//! with the MCP Apps MIME type). One that does not gets no View: no `open_chat` (it would open
+//! A client declares it among its capabilities (`extensions["io.modelcontextprotocol/ui"]` with
+//! the MCP Apps MIME type). One that does not gets no View: no `open_chat` (it would open
 //! nothing), no View-only helper tools, and tool definitions without the `_meta.ui` link, so its
 //! model is never told about a View it cannot show.
+//!
+//! Where the capabilities come from depends on the protocol revision, and this module is the one
+//! place that reads them: up to 2025-11-25 a client states them once, in `initialize`, for its
+//! whole session; from 2026-07-28 on there is no `initialize` and every request carries them in
+//! its `_meta` (`io.modelcontextprotocol/clientCapabilities`). The answer is therefore per
+//! request, never cached on the server value (one `ChatServer` may answer clients of both
+//! revisions at once, and a stateless one differs from request to request).
 
 use mcp_apps::protocol::{ClientUiCapability, EXTENSION_ID, ToolUiMeta};
 use mcp_chat_shared::tools::{self, Tool as _};
 use rmcp::RoleServer;
-use rmcp::model::{MetaObject, Tool};
-use rmcp::service::Peer;
+use rmcp::model::{ClientCapabilities, MetaObject, Tool};
+use rmcp::service::RequestContext;
 
 use crate::view::VIEW_URI;
 
@@ -26,12 +33,18 @@ pub fn view_helper() -> MetaObject {
     MetaObject(ToolUiMeta::app_only().to_tool_meta())
 }
 
-/// Whether the client on the other end of `peer` renders MCP Apps Views.
-pub fn client_renders_views(peer: &Peer<RoleServer>) -> bool {
-    let Some(info) = peer.peer_info() else {
-        return false;
-    };
-    info.capabilities
+/// Whether the client that sent this request renders MCP Apps Views: from the request's own
+/// `_meta` where the revision carries capabilities per request (2026-07-28), from the session's
+/// `initialize` where it does not (rmcp's `client_capabilities` falls back to it only on a
+/// legacy session, so a stateless request without them renders nothing).
+pub fn client_renders_views(context: &RequestContext<RoleServer>) -> bool {
+    context
+        .client_capabilities()
+        .is_some_and(|capabilities| renders_views(&capabilities))
+}
+
+fn renders_views(capabilities: &ClientCapabilities) -> bool {
+    capabilities
         .extensions
         .as_ref()
         .and_then(|extensions| extensions.get(EXTENSION_ID))

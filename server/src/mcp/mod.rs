@@ -329,7 +329,7 @@ impl ServerHandler for ChatServer {
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let renders_views = apps::client_renders_views(&context.peer);
+        let renders_views = apps::client_renders_views(&context);
         let tools = self
             .tool_router
             .list_all()
@@ -345,9 +345,7 @@ impl ServerHandler for ChatServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let tool = request.name.to_string();
-        if apps::VIEW_ONLY_TOOLS.contains(&tool.as_str())
-            && !apps::client_renders_views(&context.peer)
-        {
+        if apps::VIEW_ONLY_TOOLS.contains(&tool.as_str()) && !apps::client_renders_views(&context) {
             return view_required(&tool).map(Into::into);
         }
         let address = guard::caller_address(&context);

@@ -5,22 +5,132 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, ExtensionCapabilities,
+    Implementation, ProtocolVersion,
+};
 use rmcp::service::RunningService;
+use rmcp::transport::IntoTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::{ConfigureCommandExt, StreamableHttpClientTransport, TokioChildProcess};
-use rmcp::{RoleClient, ServiceExt};
+use rmcp::{ClientLifecycleMode, ClientServiceExt, RoleClient, Service};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-pub type Client = RunningService<RoleClient, ()>;
+pub type Client = RunningService<RoleClient, ClientConfig>;
 /// A client that declares it renders MCP Apps Views, as Claude, VS Code or an `AppBridge` host do.
-pub type ViewClient = RunningService<RoleClient, rmcp::model::ClientConfig>;
+pub type ViewClient = Client;
 /// What a test talks through: a running client derefs to it and clones into it.
 pub type Peer = rmcp::service::Peer<RoleClient>;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_mcp-chat");
+
+/// A protocol revision a test client speaks, with the lifecycle rmcp's client starts it with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Revision {
+    /// No session and no `initialize`: `server/discover`, then every request carries the
+    /// client's version, identity and capabilities in its `_meta` (rmcp's and the Python SDK's
+    /// default).
+    Stateless2026,
+    /// `initialize` once, then a session (the TypeScript SDK's default, and most hosts').
+    Session2025_11,
+    /// The revision before, still spoken by older hosts.
+    Session2025_06,
+}
+
+impl Revision {
+    pub const ALL: [Revision; 3] = [
+        Revision::Stateless2026,
+        Revision::Session2025_11,
+        Revision::Session2025_06,
+    ];
+
+    /// The revision every suite's clients speak unless a test names one: the environment's
+    /// `MCP_CHAT_TEST_REVISION` (`scripts/test.sh` runs the hostile suites once more with
+    /// `2026-07-28`), 2025-11-25 otherwise.
+    pub fn from_env() -> Revision {
+        match std::env::var("MCP_CHAT_TEST_REVISION").as_deref() {
+            Err(_) | Ok("") | Ok("2025-11-25") => Revision::Session2025_11,
+            Ok("2026-07-28") => Revision::Stateless2026,
+            Ok("2025-06-18") => Revision::Session2025_06,
+            Ok(other) => panic!("MCP_CHAT_TEST_REVISION={other} is not a revision the tests speak"),
+        }
+    }
+
+    pub fn version(self) -> ProtocolVersion {
+        match self {
+            Revision::Stateless2026 => ProtocolVersion::V_2026_07_28,
+            Revision::Session2025_11 => ProtocolVersion::V_2025_11_25,
+            Revision::Session2025_06 => ProtocolVersion::V_2025_06_18,
+        }
+    }
+
+    fn lifecycle(self) -> ClientLifecycleMode {
+        match self {
+            // Discover alone, no fallback: a server that answered as a legacy one would fail
+            // the test instead of quietly being tested on the old revision.
+            Revision::Stateless2026 => ClientLifecycleMode::Discover {
+                preferred_versions: vec![self.version()],
+            },
+            Revision::Session2025_11 | Revision::Session2025_06 => ClientLifecycleMode::Initialize,
+        }
+    }
+}
+
+/// What a client says of itself: its revision, and whether it renders MCP Apps Views (the
+/// `io.modelcontextprotocol/ui` extension with the MCP Apps MIME type, as Claude, VS Code or an
+/// `AppBridge` host declare it).
+pub fn client_config(revision: Revision, renders_views: bool) -> ClientConfig {
+    let mut capabilities = ClientCapabilities::default();
+    if renders_views {
+        let mut extensions = ExtensionCapabilities::new();
+        let settings =
+            serde_json::to_value(mcp_apps::protocol::ClientUiCapability::apps()).unwrap();
+        let Value::Object(settings) = settings else {
+            unreachable!("a capability is an object")
+        };
+        extensions.insert(mcp_apps::protocol::EXTENSION_ID.into(), settings);
+        capabilities = ClientCapabilities::builder()
+            .enable_extensions_with(extensions)
+            .build();
+    }
+    let name = if renders_views { "view-host" } else { "agent" };
+    let mut config = ClientConfig::new(capabilities, Implementation::new(name, "1.0"));
+    config.protocol_version = revision.version();
+    config
+}
+
+/// Starts `service` (a client config or handler) on `transport`, speaking `revision`.
+pub async fn connect<S, T, E, A>(
+    service: S,
+    transport: T,
+    revision: Revision,
+) -> RunningService<RoleClient, S>
+where
+    S: Service<RoleClient>,
+    T: IntoTransport<RoleClient, E, A>,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let client = service
+        .serve_with_lifecycle(transport, revision.lifecycle())
+        .await
+        .unwrap_or_else(|e| panic!("MCP client connects on {revision:?}: {e}"));
+    let negotiated = client.peer_info().map(|info| info.protocol_version.clone());
+    assert_eq!(
+        negotiated,
+        Some(revision.version()),
+        "the server agreed to another revision"
+    );
+    client
+}
+
+fn stdio_transport() -> TokioChildProcess {
+    TokioChildProcess::new(Command::new(BIN).configure(|c| {
+        c.arg("stdio").env("RUST_LOG", "warn");
+    }))
+    .expect("spawn mcp-chat stdio")
+}
 
 /// A `mcp-chat serve` process on a free loopback port, killed on drop.
 pub struct HttpServer {
@@ -101,10 +211,19 @@ impl HttpServer {
     }
 
     pub async fn client_with(&self, config: StreamableHttpClientTransportConfig) -> Client {
+        let revision = Revision::from_env();
+        self.client_speaking(config, revision, false).await
+    }
+
+    /// A client of this server on `revision`, rendering Views or not.
+    pub async fn client_speaking(
+        &self,
+        config: StreamableHttpClientTransportConfig,
+        revision: Revision,
+        renders_views: bool,
+    ) -> Client {
         let transport = StreamableHttpClientTransport::from_config(config);
-        ().serve(transport)
-            .await
-            .expect("MCP client connects over HTTP")
+        connect(client_config(revision, renders_views), transport, revision).await
     }
 
     /// True once a log line contains `needle` (waiting up to `within`).
@@ -158,42 +277,22 @@ impl HttpServer {
 
 /// A `mcp-chat stdio` child process with rmcp's client on its pipes.
 pub async fn stdio_client() -> Client {
-    let transport = TokioChildProcess::new(Command::new(BIN).configure(|c| {
-        c.arg("stdio").env("RUST_LOG", "warn");
-    }))
-    .expect("spawn mcp-chat stdio");
-    ().serve(transport)
-        .await
-        .expect("MCP client connects over stdio")
-}
-
-/// What a client that renders MCP Apps Views says in `initialize`.
-pub fn view_client_config() -> rmcp::model::ClientConfig {
-    let mut extensions = rmcp::model::ExtensionCapabilities::new();
-    let settings = serde_json::to_value(mcp_apps::protocol::ClientUiCapability::apps()).unwrap();
-    let Value::Object(settings) = settings else {
-        unreachable!("a capability is an object")
-    };
-    extensions.insert(mcp_apps::protocol::EXTENSION_ID.into(), settings);
-    let capabilities = rmcp::model::ClientCapabilities::builder()
-        .enable_extensions_with(extensions)
-        .build();
-    rmcp::model::ClientConfig::new(
-        capabilities,
-        rmcp::model::Implementation::new("view-host", "1.0"),
-    )
+    stdio_client_speaking(Revision::from_env(), false).await
 }
 
 /// A `mcp-chat stdio` child with a client that renders MCP Apps Views.
 pub async fn stdio_view_client() -> ViewClient {
-    let transport = TokioChildProcess::new(Command::new(BIN).configure(|c| {
-        c.arg("stdio").env("RUST_LOG", "warn");
-    }))
-    .expect("spawn mcp-chat stdio");
-    view_client_config()
-        .serve(transport)
-        .await
-        .expect("MCP client connects over stdio")
+    stdio_client_speaking(Revision::from_env(), true).await
+}
+
+/// A `mcp-chat stdio` child with a client on `revision`, rendering Views or not.
+pub async fn stdio_client_speaking(revision: Revision, renders_views: bool) -> Client {
+    connect(
+        client_config(revision, renders_views),
+        stdio_transport(),
+        revision,
+    )
+    .await
 }
 
 pub async fn call(client: &Peer, tool: &str, args: Value) -> CallToolResult {
