@@ -97,6 +97,10 @@ async fn check_tool_list(caller: &Caller) {
         if !caller.renders_views {
             assert!(meta.get("ui").is_none(), "{label}: {name}: {meta}");
         }
+        // Optional arguments are absent-or-typed: a nullable type array makes clients that map
+        // schemas onto Gemini's function declarations refuse every tool.
+        let schema = serde_json::to_string(&tool.input_schema).unwrap();
+        assert!(!schema.contains("\"null\""), "{label}: {name}: {schema}");
     }
 }
 

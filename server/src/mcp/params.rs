@@ -21,7 +21,56 @@ impl<P: JsonSchema> JsonSchema for Parameters<P> {
     }
 
     fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        P::json_schema(generator)
+        let mut schema = P::json_schema(generator).to_value();
+        absent_or_typed(&mut schema);
+        schemars::Schema::try_from(schema).expect("a schema stays a schema")
+    }
+}
+
+/// Advertises every optional argument as absent-or-typed: not `required`, one `type`.
+///
+/// schemars describes an `Option<T>` as nullable (`"type": ["string", "null"]`, or an `anyOf`
+/// with `{"type": "null"}`). That is valid JSON Schema, but clients that turn tool schemas into
+/// Gemini function declarations (Copilot CLI, Cursor and other agents with Gemini models)
+/// reject it and fail the whole request, every tool lost. An optional argument is already
+/// optional by being left out of `required`, so the `null` adds nothing a model needs; decoding
+/// still accepts an explicit `null` (it is an `Option`).
+pub fn absent_or_typed(schema: &mut Value) {
+    let Some(object) = schema.as_object_mut() else {
+        return;
+    };
+    if let Some(Value::Array(types)) = object.get("type") {
+        let named: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
+        if let [only] = named.as_slice() {
+            object.insert("type".into(), only.clone());
+        }
+    }
+    for key in ["anyOf", "oneOf"] {
+        let Some(Value::Array(branches)) = object.get(key) else {
+            continue;
+        };
+        let named: Vec<Value> = branches
+            .iter()
+            .filter(|b| b.get("type").is_none_or(|t| t != "null"))
+            .cloned()
+            .collect();
+        if let [Value::Object(only)] = named.as_slice() {
+            object.remove(key);
+            for (k, v) in only {
+                object.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+    }
+    if object.get("default").is_some_and(Value::is_null) {
+        object.remove("default");
+    }
+    for key in ["properties", "$defs", "definitions"] {
+        if let Some(Value::Object(children)) = object.get_mut(key) {
+            children.values_mut().for_each(absent_or_typed);
+        }
+    }
+    if let Some(items) = object.get_mut("items") {
+        absent_or_typed(items);
     }
 }
 
@@ -60,6 +109,39 @@ pub fn parse<P: DeserializeOwned>(arguments: Value) -> Result<P, ErrorData> {
 mod tests {
     use super::*;
     use mcp_chat_shared::chat::{SendMessageParams, WaitForMessageParams};
+
+    #[test]
+    fn optional_arguments_are_absent_or_typed() {
+        let mut schema = json!({
+            "type": "object",
+            "properties": {
+                "a": {"type": ["string", "null"], "description": "kept"},
+                "b": {"anyOf": [{"$ref": "#/$defs/X"}, {"type": "null"}], "default": null},
+                "c": {"type": "integer"},
+                "d": {"type": ["string", "integer", "null"]},
+            },
+            "required": ["c"],
+        });
+        absent_or_typed(&mut schema);
+        assert_eq!(
+            schema["properties"],
+            json!({
+                "a": {"type": "string", "description": "kept"},
+                "b": {"$ref": "#/$defs/X"},
+                "c": {"type": "integer"},
+                // Two real types stay a union: no portable single type says the same.
+                "d": {"type": ["string", "integer", "null"]},
+            })
+        );
+        // What the tools advertise, and an explicit null is still accepted.
+        let served = rmcp::handler::server::common::schema_for_type::<
+            Parameters<mcp_chat_shared::chat::WaitForMessageParams>,
+        >();
+        let text = serde_json::to_string(&*served).unwrap();
+        assert!(!text.contains("null"), "{text}");
+        let p = parse::<WaitForMessageParams>(json!({"client_id": "c", "timeout": null})).unwrap();
+        assert_eq!(p.timeout, None);
+    }
 
     #[test]
     fn errors_name_the_field() {
