@@ -119,6 +119,37 @@ if [ -f package-lock.json ]; then
   fi
 fi
 
+# The official tools that check the server as an MCP server author would (tests only): the
+# conformance suite, the MCP Inspector's CLI and Node 22 to run them (a package carrying the
+# binary, beside the system Node), and the official Python SDK client in a virtual environment.
+install_protocol_tools() {
+  step "Conformance suite, MCP Inspector and Node 22 (tools/protocol-check/package-lock.json)"
+  local stamp=tools/protocol-check/node_modules/.installed-lock
+  if [ -f "$stamp" ] && cmp -s tools/protocol-check/package-lock.json "$stamp"; then
+    skip "tools/protocol-check/node_modules matches its lock file"
+  else
+    (cd tools/protocol-check && npm ci --no-audit --no-fund --loglevel=error)
+    cp tools/protocol-check/package-lock.json "$stamp"
+  fi
+
+  step "The official Python SDK client (tools/python-interop/requirements.txt)"
+  local venv=tools/python-interop/.venv
+  stamp=$venv/.installed-requirements
+  if [ -f "$stamp" ] && cmp -s tools/python-interop/requirements.txt "$stamp"; then
+    skip "$venv matches requirements.txt"
+  else
+    if ! python3 -m venv --help >/dev/null 2>&1; then
+      as_root apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq python3-venv
+    fi
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r tools/python-interop/requirements.txt
+    cp tools/python-interop/requirements.txt "$stamp"
+  fi
+}
+[ "$only_view" = true ] || install_protocol_tools
+
 step "Fetching crates (trunk builds offline)"
 cargo fetch --locked 2>/dev/null || cargo fetch
 

@@ -44,6 +44,12 @@ stage "The chat and hostile suites again on MCP 2026-07-28 (no sessions, capabil
 # (tests/revisions.rs, above, checks each revision with and without the MCP Apps extension.)
 MCP_CHAT_TEST_REVISION=2026-07-28 cargo test --locked -p mcp-chat --test chat --test hostile_tools --test hostile_http
 
+stage "The official Python SDK client (both modes: 2026-07-28 and legacy), over HTTP and stdio"
+tools/python-interop/.venv/bin/python tools/python-interop/interop.py target/debug/mcp-chat
+
+stage "The official conformance suite (both requirement sets) and the MCP Inspector's App checks"
+scripts/protocol-check.sh target/debug/mcp-chat
+
 stage "Load generator smoke run (debug build: checks nothing is lost, not how fast)"
 cargo build --locked -p mcp-chat-loadgen
 scripts/loadgen-smoke.sh target/debug/mcp-chat-loadgen target/debug/mcp-chat

@@ -345,3 +345,40 @@ async fn request_heads_over_8_kib_are_refused_clearly() {
     // The server is unharmed.
     assert_eq!(post(10).await.unwrap().status(), 200);
 }
+
+/// A session ended with `DELETE` is answered 204 (rmcp says 202, which the official Python SDK
+/// reports as a failed termination), and is gone afterwards.
+#[tokio::test]
+async fn a_deleted_session_is_gone_and_says_so_plainly() {
+    let server = HttpServer::start(&[]).await;
+    let http = reqwest::Client::new();
+    let opened = http
+        .post(&server.url)
+        .header("accept", "application/json, text/event-stream")
+        .json(&json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
+            "protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.status(), 200);
+    let session = opened.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let closed = http
+        .delete(&server.url)
+        .header("mcp-session-id", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(closed.status(), 204);
+    let after = http
+        .post(&server.url)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-session-id", &session)
+        .json(&json!({"jsonrpc":"2.0","id":2,"method":"tools/list"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 404, "the deleted session still answers");
+}

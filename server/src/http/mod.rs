@@ -109,6 +109,7 @@ pub fn router(
     let mcp = Router::new()
         .nest_service("/mcp", mcp)
         .layer(middleware::from_fn_with_state(cap, sessions::limit))
+        .layer(middleware::from_fn(sessions::closed_is_no_content))
         .layer(middleware::from_fn_with_state(token, require_bearer));
     Router::new()
         .route("/healthz", get(healthz))

@@ -71,6 +71,19 @@ fn may_initialize(request: &Request) -> bool {
     }
 }
 
+/// A session ended by `DELETE` is answered `204 No Content`, not rmcp's `202 Accepted`: the
+/// session is gone when the answer leaves (nothing is pending, which 202 would say), and the
+/// official Python SDK takes anything but 200, 204 and 405 for a failed termination and warns
+/// about it at every disconnect.
+pub async fn closed_is_no_content(request: Request, next: Next) -> Response {
+    let delete = request.method() == Method::DELETE;
+    let mut response = next.run(request).await;
+    if delete && response.status() == StatusCode::ACCEPTED {
+        *response.status_mut() = StatusCode::NO_CONTENT;
+    }
+    response
+}
+
 fn at_limit() -> Response {
     let body = serde_json::json!({
         "jsonrpc": "2.0",

@@ -18,10 +18,15 @@ use mcp_chat_shared::tools::{self, ParamsOf, ResultOf, Tool};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
-    ReadResourceResponse, RequestMetaObject, ServerCapabilities, ServerConfig,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestMethod,
+    CompleteRequestParams, CompleteResult, ContentBlock, Implementation, ListResourcesResult,
+    ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse,
+    RequestMetaObject, ServerCapabilities, ServerConfig,
 };
+// Logging is deprecated by SEP-2577 (2026-07-28 carries a log level in each request's `_meta`),
+// but 2025-11-25 clients still set one; see `set_level`.
+#[allow(deprecated)]
+use rmcp::model::SetLevelRequestParams;
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, Peer, RoleServer, ServerHandler, tool, tool_handler, tool_router};
 use serde::Serialize;
@@ -313,11 +318,17 @@ show MCP Apps). They can read along, type to the other side, and pick messages t
 
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for ChatServer {
+    #[allow(deprecated)] // `enable_logging`: see `set_level`
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(
             ServerCapabilities::builder()
                 .enable_tools()
                 .enable_resources()
+                .enable_logging()
+                // No prompts yet, but the capability is declared: hosts list prompts whatever a
+                // server declares, and a server must not answer a method it did not (rmcp's
+                // default `prompts/list` answers with an empty list, which is the truth).
+                .enable_prompts()
                 .build(),
         )
         .with_server_info(Implementation::new("mcp-chat", env!("CARGO_PKG_VERSION")))
@@ -351,6 +362,32 @@ impl ServerHandler for ChatServer {
         let address = guard::caller_address(&context);
         let call = ToolCallContext::new(self, request, context);
         guard::call(&tool, address, self.tool_router.call(call)).await
+    }
+
+    /// Accepted so that a client which sets a level is not refused (2025-11-25 clients may, and
+    /// the conformance suite requires it of a server declaring `logging`). The server sends
+    /// clients no log notifications at any level: its log is the operator's (stderr), and a
+    /// chat's events reach members as messages. Unknown levels never get here: rmcp refuses
+    /// them as invalid parameters. (Deprecated by SEP-2577 with the whole of `logging`, still
+    /// part of 2025-11-25.)
+    #[allow(deprecated)]
+    async fn set_level(
+        &self,
+        _request: SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        Ok(())
+    }
+
+    /// No completions: nothing here takes a prompt or template argument to complete. Refused as
+    /// unknown, not answered empty (rmcp's default), since a server must not answer a method it
+    /// did not declare.
+    async fn complete(
+        &self,
+        _request: CompleteRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        Err(ErrorData::method_not_found::<CompleteRequestMethod>())
     }
 
     async fn list_resources(
