@@ -10,6 +10,14 @@ use std::net::IpAddr;
 
 use tokio::task::futures::TaskLocalFuture;
 
+/// The address a request came from (the TCP peer: behind a reverse proxy, the proxy's). The HTTP
+/// layer puts it in every request's extensions; rmcp hands a tool the request's
+/// `http::request::Parts` in `RequestContext::extensions`, where the tool boundary
+/// (`mcp/guard.rs`) reads it and runs the call in its [`scope`]. It lives here, with who is
+/// asking, so that neither the transport nor the MCP adapter depends on the other for it.
+#[derive(Clone, Copy, Debug)]
+pub struct PeerIp(pub IpAddr);
+
 tokio::task_local! {
     /// Kept as the address, not its text: every call sets it, few (creations) read it.
     static SOURCE: Option<IpAddr>;

@@ -35,8 +35,9 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
+use super::Throttle;
 use super::idle::{self, ActivityIo};
-use super::{PeerIp, Throttle};
+use crate::engine::source::PeerIp;
 
 /// The largest request head (request line and headers) accepted, and hyper's read buffer size.
 pub const REQUEST_HEAD_LIMIT: usize = 8 * 1024;

@@ -6,7 +6,7 @@ pub mod origin;
 mod session_store;
 mod sessions;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -25,13 +25,6 @@ use self::session_store::SharedSessions;
 use crate::cli::ServeArgs;
 use crate::engine::store::redis::SharedRecords;
 use crate::mcp::ChatServer;
-
-/// The address a request came from (the TCP peer: behind a reverse proxy, the proxy's). Every
-/// request carries it in its extensions; rmcp hands a tool the request's `http::request::Parts`
-/// in `RequestContext::extensions`, where the tool boundary (`mcp/guard.rs`) reads it for the
-/// per-address limits.
-#[derive(Clone, Copy, Debug)]
-pub struct PeerIp(pub IpAddr);
 
 /// Host names always accepted: the loopback ones (rmcp's own default list).
 const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "::1"];

@@ -19,8 +19,7 @@ use rmcp::RoleServer;
 use rmcp::model::{CallToolResponse, CallToolResult, ErrorCode};
 use rmcp::service::RequestContext;
 
-use crate::engine::source;
-use crate::http::PeerIp;
+use crate::engine::source::{self, PeerIp};
 
 /// Marks an [`ErrorData`] as a failure to read the tool's arguments (see `params.rs`), so the
 /// boundary can turn it into a tool error without guessing from the message.
