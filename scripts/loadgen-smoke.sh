@@ -21,6 +21,9 @@ check --pairs 3 --rounds 3
 check --pairs 3 --rounds 3 --rate 200
 check --mode fanout --members 4 --rounds 3
 check --mode idle --parked 20 --probes 5
+# MCP 2026-07-28: no sessions, the same chat.
+check --pairs 3 --rounds 3 --revision 2026-07-28
+check --mode idle --parked 20 --probes 5 --revision 2026-07-28
 # The default store, through its mirror and its file.
 db=$(mktemp -d)
 trap 'rm -rf "$db"' EXIT

@@ -18,11 +18,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
 use futures::StreamExt;
+use rmcp::model::ProtocolVersion;
 use rmcp::model::{CallToolRequestParams, ClientRequest};
 use rmcp::service::{Peer, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
-use rmcp::{RoleClient, ServiceExt};
+use rmcp::{ClientLifecycleMode, ClientServiceExt, RoleClient};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -32,6 +33,18 @@ enum Mode {
     Pairs,
     Fanout,
     Idle,
+}
+
+/// The MCP revision the generator's clients speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Revision {
+    /// `initialize`, then sessions (`--sessions` of them).
+    #[value(name = "2025-11-25")]
+    Sessions,
+    /// No sessions: every request carries the client's capabilities (rmcp's and the Python
+    /// SDK's default). `--sessions` is then the number of clients the calls are spread over.
+    #[value(name = "2026-07-28")]
+    Stateless,
 }
 
 #[derive(Debug, Parser)]
@@ -57,7 +70,10 @@ struct Args {
     /// partner's wait had 2 ms to park): the most the machine can carry.
     #[arg(long)]
     rate: Option<f64>,
-    /// MCP sessions the chat clients are spread over.
+    /// The MCP revision the clients speak.
+    #[arg(long, value_enum, default_value = "2025-11-25")]
+    revision: Revision,
+    /// MCP sessions (on 2026-07-28: MCP clients) the chat clients are spread over.
     #[arg(long, default_value_t = 8)]
     sessions: usize,
     /// fanout: members of the one room.
@@ -146,11 +162,33 @@ fn cpu_time(pid: &str) -> Duration {
 /// Calls one session may carry at once.
 const MAX_CONCURRENT: usize = 1024;
 
-async fn connect(url: &str, http: &reqwest::Client) -> anyhow::Result<Client> {
+async fn connect(url: &str, http: &reqwest::Client, revision: Revision) -> anyhow::Result<Client> {
     let config = StreamableHttpClientTransportConfig::with_uri(url.to_owned())
         .max_concurrent_requests(MAX_CONCURRENT);
     let transport = StreamableHttpClientTransport::with_client(http.clone(), config);
-    Ok(().serve(transport).await?)
+    let lifecycle = match revision {
+        Revision::Sessions => ClientLifecycleMode::Initialize,
+        Revision::Stateless => ClientLifecycleMode::Discover {
+            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+        },
+    };
+    Ok(().serve_with_lifecycle(transport, lifecycle).await?)
+}
+
+/// The floor: a bare round trip on the same transport. `ping` where it exists; 2026-07-28
+/// removed it, so there the cheapest request of every revision, `resources/list`, stands in.
+async fn floor_request(client: &Client, revision: Revision) -> anyhow::Result<()> {
+    match revision {
+        Revision::Sessions => {
+            client
+                .send_request(ClientRequest::PingRequest(Default::default()))
+                .await?;
+        }
+        Revision::Stateless => {
+            client.list_resources(None).await?;
+        }
+    }
+    Ok(())
 }
 
 /// A private redis-server for `--store redis`, stopped when dropped.
@@ -261,7 +299,7 @@ async fn main() -> anyhow::Result<()> {
     let http = reqwest::Client::new();
     let mut sessions = Vec::new();
     for _ in 0..wanted {
-        sessions.push(connect(&url, &http).await?);
+        sessions.push(connect(&url, &http, args.revision).await?);
     }
     let peers: Vec<Peer<RoleClient>> = sessions.iter().map(|s| s.peer().clone()).collect();
 
@@ -269,9 +307,7 @@ async fn main() -> anyhow::Result<()> {
     let mut pings = Vec::new();
     for _ in 0..500 {
         let start = Instant::now();
-        sessions[0]
-            .send_request(ClientRequest::PingRequest(Default::default()))
-            .await?;
+        floor_request(&sessions[0], args.revision).await?;
         pings.push(start.elapsed());
     }
     pings.sort();
@@ -315,13 +351,17 @@ async fn main() -> anyhow::Result<()> {
     let p50 = percentile(&outcome.latencies, 0.5);
     let p99 = percentile(&outcome.latencies, 0.99);
 
+    let (over, floor_name) = match args.revision {
+        Revision::Sessions => ("sessions (MCP 2025-11-25)", "ping"),
+        Revision::Stateless => ("clients (MCP 2026-07-28, no sessions)", "resources/list"),
+    };
     println!(
-        "mode {title} over {} sessions, store {}",
+        "mode {title} over {} {over}, store {}",
         sessions.len(),
         args.store
     );
     println!(
-        "ping floor: p50 {} p99 {}",
+        "{floor_name} floor: p50 {} p99 {}",
         ms(floor),
         ms(percentile(&pings, 0.99))
     );
