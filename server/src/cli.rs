@@ -51,6 +51,9 @@ pub struct StdioArgs {
     pub store: StoreSpec,
 
     #[command(flatten)]
+    pub view_hosting: ViewHostingArgs,
+
+    #[command(flatten)]
     pub limits: LimitArgs,
 }
 
@@ -103,6 +106,9 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub limits: LimitArgs,
 
+    #[command(flatten)]
+    pub view_hosting: ViewHostingArgs,
+
     /// For developing the View: serve it from this file, read again at every request, instead
     /// of the document built into the binary (`scripts/view-dev.sh` passes the one it rebuilds).
     #[arg(
@@ -116,6 +122,51 @@ pub struct ServeArgs {
 
 fn parse_origin(value: &str) -> Result<Origin, String> {
     value.parse()
+}
+
+/// Where hosts may run the View: settings some hosts need before they show it from a server
+/// on the public internet. Hosts disagree on the format, so none is sent unless set (every host
+/// then picks a sandbox of its own); see the README's host table for which host reads which.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "View hosting")]
+pub struct ViewHostingArgs {
+    /// `_meta.ui.domain` of the View resource: the dedicated sandbox origin hosts that honour it
+    /// serve the View from. Claude requires exactly `<the first 32 hex digits of sha256 of the
+    /// server's URL>.claudemcpcontent.com` and refuses the View over any other value.
+    #[arg(long, env = "MCP_CHAT_UI_DOMAIN", value_name = "HOST", value_parser = parse_ui_domain)]
+    pub ui_domain: Option<String>,
+
+    /// `openai/widgetDomain` of the View resource, for ChatGPT (which asks for one when an app
+    /// is submitted): an https origin, e.g. `https://chat.example.com`.
+    #[arg(long, env = "MCP_CHAT_OPENAI_WIDGET_DOMAIN", value_name = "ORIGIN", value_parser = parse_widget_domain)]
+    pub openai_widget_domain: Option<String>,
+}
+
+/// A host name alone: letters, digits, `-` and `.`, no scheme, port or path.
+fn parse_ui_domain(value: &str) -> Result<String, String> {
+    let valid = !value.is_empty()
+        && value.len() <= 253
+        && value.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
+    if valid {
+        Ok(value.to_ascii_lowercase())
+    } else {
+        Err("expected a host name alone, e.g. 0123456789abcdef0123456789abcdef.claudemcpcontent.com (no scheme, port or path)".into())
+    }
+}
+
+/// An https origin: `https://host[:port]`, nothing after it.
+fn parse_widget_domain(value: &str) -> Result<String, String> {
+    let https =
+        matches!(value.parse::<Origin>(), Ok(Origin::Site { scheme, .. }) if scheme == "https");
+    if https {
+        Ok(value.to_owned())
+    } else {
+        Err("expected an https origin, e.g. https://chat.example.com".into())
+    }
 }
 
 /// How much of the HTTP server clients may hold, each with a safe default. These apply before

@@ -76,6 +76,11 @@ async fn run() -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("--view-file {}: {e}", path.display()))?;
     }
 
+    view::host_with(match &cli.command {
+        Command::Serve(args) => args.view_hosting.clone(),
+        Command::Stdio(args) => args.view_hosting.clone(),
+    });
+
     let stop = CancellationToken::new();
     shutdown::cancel_on_signal(stop.clone());
     let (limits, store) = match &cli.command {

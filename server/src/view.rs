@@ -10,6 +10,8 @@ use std::sync::OnceLock;
 
 use mcp_apps::protocol::{ResourceCsp, ResourceUiMeta, UI_MIME_TYPE};
 
+use crate::cli::ViewHostingArgs;
+
 /// The URI under which tools link the View and `resources/read` serves it.
 pub const VIEW_URI: &str = "ui://mcp-chat/room.html";
 pub const VIEW_MIME_TYPE: &str = UI_MIME_TYPE;
@@ -35,6 +37,20 @@ pub fn serve_from_file(path: PathBuf) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Set at startup from `--ui-domain` / `--openai-widget-domain` (`cli::ViewHostingArgs`):
+/// process-wide, like `VIEW_FILE`, because every session's resource says the same.
+static HOSTING: OnceLock<ViewHostingArgs> = OnceLock::new();
+
+/// Where hosts may run the View, as the operator set it. Call once, before serving.
+pub fn host_with(settings: ViewHostingArgs) {
+    let _ = HOSTING.set(settings);
+}
+
+/// The operator's View hosting settings (none by default).
+pub fn hosting() -> ViewHostingArgs {
+    HOSTING.get().cloned().unwrap_or_default()
+}
+
 /// The document hosts get: the embedded one, or the `--view-file` as it is now.
 pub fn document() -> Result<Cow<'static, str>, String> {
     match VIEW_FILE.get() {
@@ -56,6 +72,7 @@ pub fn ui_meta() -> ResourceUiMeta {
             ..ResourceCsp::default()
         }),
         prefers_border: Some(true),
+        domain: hosting().ui_domain,
         ..ResourceUiMeta::default()
     }
 }

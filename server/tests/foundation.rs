@@ -75,6 +75,15 @@ async fn check_view_resource(client: &common::Client) -> String {
     let meta = serde_json::to_value(meta).unwrap();
     assert_eq!(meta["ui"]["csp"]["resourceDomains"], json!([]));
     assert_eq!(meta["ui"]["prefersBorder"], json!(true));
+    // ChatGPT widens its policy only from its own key; nothing to widen here either.
+    assert_eq!(
+        meta["openai/widgetCSP"],
+        json!({"connect_domains": [], "resource_domains": []})
+    );
+    // No sandbox domain unless the operator sets one: hosts disagree on its format, and
+    // Claude refuses the View over a value not made for it.
+    assert!(meta["ui"].get("domain").is_none(), "{meta}");
+    assert!(meta.get("openai/widgetDomain").is_none(), "{meta}");
 
     assert!(text.to_ascii_lowercase().starts_with("<!doctype html>"));
     assert_eq!(text.matches("</html>").count(), 1, "exactly one document");
@@ -381,4 +390,50 @@ async fn a_deleted_session_is_gone_and_says_so_plainly() {
         .await
         .unwrap();
     assert_eq!(after.status(), 404, "the deleted session still answers");
+}
+
+/// The View's sandbox domains, set by the operator for the hosts that need them, reach the
+/// resource's `_meta` in the list and in the contents; values in the wrong format are refused
+/// at startup, naming the flag.
+#[tokio::test]
+async fn view_domains_are_the_operators_to_set() {
+    let claude = "0123456789abcdef0123456789abcdef.claudemcpcontent.com";
+    let server = HttpServer::start(&[
+        "--ui-domain",
+        claude,
+        "--openai-widget-domain",
+        "https://chat.example.com",
+    ])
+    .await;
+    let client = server.client().await;
+    let listed = client.list_all_resources().await.unwrap();
+    let read = client
+        .read_resource(ReadResourceRequestParams::new(VIEW_URI))
+        .await
+        .unwrap();
+    let ResourceContents::TextResourceContents { meta, .. } = &read.contents[0] else {
+        panic!("text")
+    };
+    for meta in [
+        serde_json::to_value(&listed[0].meta).unwrap(),
+        serde_json::to_value(meta).unwrap(),
+    ] {
+        assert_eq!(meta["ui"]["domain"], claude, "{meta}");
+        assert_eq!(meta["openai/widgetDomain"], "https://chat.example.com");
+    }
+
+    for (flag, value) in [
+        ("--ui-domain", "https://x.claudemcpcontent.com"),
+        ("--ui-domain", "x.example.com/path"),
+        ("--openai-widget-domain", "http://chat.example.com"),
+        ("--openai-widget-domain", "chat.example.com"),
+    ] {
+        let out = std::process::Command::new(BIN)
+            .args(["serve", "--store", "memory", flag, value])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{flag} {value} was accepted");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(said.contains(flag), "{flag} {value}: {said}");
+    }
 }

@@ -4,11 +4,27 @@ use rmcp::ErrorData;
 use rmcp::model::{MetaObject, ReadResourceResult, Resource, ResourceContents};
 use serde_json::json;
 
-use crate::view::{VIEW_DESCRIPTION, VIEW_MIME_TYPE, VIEW_NAME, VIEW_URI, document, ui_meta};
+use crate::view::{
+    VIEW_DESCRIPTION, VIEW_MIME_TYPE, VIEW_NAME, VIEW_URI, document, hosting, ui_meta,
+};
 
-/// `_meta` for both the list entry and the read contents: hosts read it from either.
+/// `_meta` for both the list entry and the read contents: hosts read it from either (VS Code
+/// from the contents, microsoft/vscode#287106).
+///
+/// Beside the MCP Apps `ui` object, the keys ChatGPT reads: it widens its iframe's policy only
+/// from `openai/widgetCSP` (snake_case lists; empty here, like `ui.csp`: the View connects
+/// nowhere and loads nothing), and takes its sandbox origin from `openai/widgetDomain`.
 fn meta() -> MetaObject {
-    MetaObject(rmcp::model::object(json!({ "ui": ui_meta() })))
+    let mut meta = json!({
+        "ui": ui_meta(),
+        "openai/widgetCSP": { "connect_domains": [], "resource_domains": [] },
+        "openai/widgetPrefersBorder": true,
+        "openai/widgetDescription": VIEW_DESCRIPTION,
+    });
+    if let Some(domain) = hosting().openai_widget_domain {
+        meta["openai/widgetDomain"] = json!(domain);
+    }
+    MetaObject(rmcp::model::object(meta))
 }
 
 pub fn view_resource() -> Resource {
