@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Runs the load generator over the table in BENCHMARKS.md and prints every figure. Not part of the
 # test suite: figures on a shared machine are information, not pass/fail.
-# Usage: scripts/bench.sh [quick]   ("quick" runs one small case of each mode)
+# Usage: scripts/bench.sh [quick|revisions]
+#   quick      one small case of each mode
+#   revisions  MCP 2025-11-25 (sessions) against 2026-07-28 (stateless) in one run, interleaved:
+#              CPU per message at 100 pairs (memory, SQLite) and memory per parked client
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +26,21 @@ if [ "${1:-}" = quick ]; then
   run --pairs 10 --rounds 20 --rate 500
   run --mode fanout --members 10 --rounds 10
   run --mode idle --parked 200 --probes 20
+  exit 0
+fi
+
+if [ "${1:-}" = revisions ]; then
+  for round in 1 2; do
+    for store in memory "sqlite:$db/bench.db"; do
+      for revision in 2025-11-25 2026-07-28; do
+        rm -f "$db"/bench.db*
+        run --pairs 100 --rounds 50 --store "$store" --revision "$revision"
+      done
+    done
+  done
+  for revision in 2025-11-25 2026-07-28; do
+    run --mode idle --parked 10000 --probes 200 --revision "$revision"
+  done
   exit 0
 fi
 

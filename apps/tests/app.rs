@@ -449,6 +449,31 @@ async fn app_tools_are_declared_listed_called_and_changed() {
     let listed = t.response(18).await;
     assert_eq!(listed["result"]["tools"][0]["name"], "double");
     assert_eq!(listed["result"]["tools"].as_array().unwrap().len(), 1);
+
+    // An update changes what is listed, announces it, and keeps the handler.
+    double.update(|tool| {
+        tool.title = Some("Double".into());
+        tool.description = Some("Doubles n, exactly.".into());
+    });
+    t.next("notifications/tools/list_changed").await;
+    t.post(json!({"jsonrpc": "2.0", "id": 19, "method": "tools/list"}));
+    let listed = t.response(19).await;
+    assert_eq!(listed["result"]["tools"][0]["title"], "Double");
+    assert_eq!(listed["result"]["tools"][0]["description"], "Doubles n, exactly.");
+    t.post(json!({"jsonrpc": "2.0", "id": 20, "method": "tools/call", "params": {"name": "double", "arguments": {"n": 2}}}));
+    assert_eq!(t.response(20).await["result"]["structuredContent"], json!({"value": 4}));
+    // An update that changes nothing says nothing (every earlier announcement was taken by
+    // `next`, and the View answers in order, so one would be here before this answer).
+    double.update(|tool| tool.title = Some("Double".into()));
+    t.post(json!({"jsonrpc": "2.0", "id": 21, "method": "tools/list"}));
+    t.response(21).await;
+    assert!(
+        !t.received
+            .borrow()
+            .iter()
+            .any(|m| m["method"] == "notifications/tools/list_changed"),
+        "an update that changed nothing was announced"
+    );
 }
 
 #[wasm_bindgen_test]

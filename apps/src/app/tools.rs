@@ -99,6 +99,23 @@ impl Registry {
         }
     }
 
+    /// Applies `change` to tool `id`'s definition; true if it is there and changed. A new name
+    /// takes the place of another tool of that name (names are the tools' keys).
+    fn update(&self, id: u32, change: impl FnOnce(&mut ToolDefinition)) -> bool {
+        let mut entries = self.entries.borrow_mut();
+        let Some(entry) = entries.iter_mut().find(|e| e.id == id) else {
+            return false;
+        };
+        let before = entry.definition.clone();
+        change(&mut entry.definition);
+        if entry.definition == before {
+            return false;
+        }
+        let name = entry.definition.name.clone();
+        entries.retain(|e| e.id == id || e.definition.name != name);
+        true
+    }
+
     fn remove(&self, id: u32) -> bool {
         let mut entries = self.entries.borrow_mut();
         let before = entries.len();
@@ -128,6 +145,19 @@ impl RegisteredTool {
     /// Hides the tool from `tools/list` and refuses calls to it, until enabled again.
     pub fn disable(&self) {
         if self.app.state.tools.set_enabled(self.id, false) {
+            self.app.send_tool_list_changed();
+        }
+    }
+
+    /// Changes what the host lists for the tool (its title, description, schemas, annotations,
+    /// even its name) and tells the host, as ext-apps' `RegisteredAppTool.update()` does. The
+    /// handler stays. Nothing is announced when `change` leaves the definition as it was.
+    ///
+    /// ```ignore
+    /// note.update(|tool| tool.description = Some("Show a note, in the person's language.".into()));
+    /// ```
+    pub fn update(&self, change: impl FnOnce(&mut ToolDefinition)) {
+        if self.app.state.tools.update(self.id, change) {
             self.app.send_tool_list_changed();
         }
     }
