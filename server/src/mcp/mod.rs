@@ -43,11 +43,14 @@ seen, or waits), reply with send_message, call wait_for_message again. Leave wit
 In the text of messages, each message starts a line `[#seq] Name: …` (a system event: \
 `[#seq] (…)`); a line starting with `  | ` continues the message above it, whatever it says.";
 
-/// One per MCP session; cheap to clone (the engine is shared behind an `Arc`).
+/// One per MCP session, and on 2026-07-28 one per request (rmcp serves each stateless request
+/// with a service of its own, alive as long as the request: a parked wait holds one). Cheap to
+/// clone: the engine and the tool router are shared behind `Arc`s (a router of its own was a
+/// map of ten tool definitions copied into every parked stateless wait).
 #[derive(Clone)]
 pub struct ChatServer {
     engine: Arc<Engine>,
-    tool_router: ToolRouter<ChatServer>,
+    tool_router: Arc<ToolRouter<ChatServer>>,
 }
 
 fn success<T: Serialize>(value: &T, text: String) -> Result<CallToolResult, ErrorData> {
@@ -118,7 +121,7 @@ impl ChatServer {
     pub fn new(engine: Arc<Engine>) -> Self {
         Self {
             engine,
-            tool_router: Self::tool_router(),
+            tool_router: Arc::new(Self::tool_router()),
         }
     }
 
