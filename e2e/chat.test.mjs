@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { startServer, startHostServer, tempDb, launch, openHost } from './lib/harness.mjs';
+import { startServer, startHostServer, tempDb, launch, openHost, clickInView } from './lib/harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const ARTIFACTS = path.join(here, 'artifacts');
@@ -130,9 +130,9 @@ test('two hosts pair through join_room and chat through their Views', async () =
 
 test('selected messages reach the host as one ui/message, and the model context follows', async () => {
   const v = view('alice');
-  await v.click('li.theirs:has-text("Hello Alice! Nice to meet you.") input.select');
-  await v.click('li.theirs:has-text("Can your assistant summarise our plan?") input.select');
-  await v.click('.handoff button.primary');
+  await clickInView(v, 'li.theirs:has-text("Hello Alice! Nice to meet you.") input.select');
+  await clickInView(v, 'li.theirs:has-text("Can your assistant summarise our plan?") input.select');
+  await clickInView(v, '.handoff button.primary');
   await v.waitForSelector('.notice');
   const log = await hostLog('alice');
   assert.deepEqual(log.messages.at(-1), {
@@ -158,11 +158,11 @@ test("the assistant reads the selection and proposes a reply through the View's 
   assert.equal(listed.tools[1].inputSchema.required[0], 'text');
 
   const v = view('alice');
-  await v.click('li.theirs:has-text("Can your assistant summarise our plan?") input.select');
+  await clickInView(v, 'li.theirs:has-text("Can your assistant summarise our plan?") input.select');
   const selection = await page.evaluate(() => window.host.callViewTool('get_selected_messages', {}));
   assert.match(selection.content[0].text, /> Bob: Can your assistant summarise our plan\?/);
   assert.equal(selection.structuredContent.messages[0].author, 'Bob');
-  await v.click('.handoff button:has-text("Clear")');
+  await clickInView(v, '.handoff button:has-text("Clear")');
 
   const callsBefore = (await hostLog('alice')).toolCalls.filter((n) => n === 'send_message').length;
   const reply = 'The plan: meet at ten, Bob.';
@@ -183,7 +183,7 @@ test('links in messages open through the host; the View never navigates', async 
   await sees('alice', `The plan is at ${url}.`);
   const v = view('alice');
   const where = await v.evaluate(() => location.href);
-  await v.click(`li.theirs a.link[href="${url}"]`);
+  await clickInView(v, `li.theirs a.link[href="${url}"]`);
   await hosts.alice.page.waitForFunction((u) => window.host.log.links.includes(u), url, { polling: 100, timeout: 5000 });
   assert.equal(await view('alice').evaluate(() => location.href), where);
 });
@@ -220,13 +220,13 @@ test('the View follows the host theme and display mode', async () => {
   await hosts.alice.page.evaluate(() => window.host.setContext({ theme: 'dark' }));
   await view('alice').waitForFunction(() => document.documentElement.dataset.theme === 'dark', null, { polling: 100 });
   await shot('alice', 'alice-dark-inline');
-  await view('alice').click('button.display-mode');
+  await clickInView(view('alice'), 'button.display-mode');
   await view('alice').waitForFunction(() => document.querySelector('button.display-mode')?.textContent === 'Exit full screen', null, { polling: 100 });
   await shot('alice', 'alice-dark-fullscreen');
   await hosts.alice.page.evaluate(() => window.host.setContext({ theme: 'light' }));
   await view('alice').waitForFunction(() => document.documentElement.dataset.theme === 'light', null, { polling: 100 });
   await shot('alice', 'alice-light-fullscreen');
-  await view('alice').click('button.display-mode');
+  await clickInView(view('alice'), 'button.display-mode');
   await view('alice').waitForFunction(() => document.querySelector('button.display-mode')?.textContent === 'Full screen', null, { polling: 100 });
 });
 

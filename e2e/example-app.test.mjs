@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startHostServer, launch, openHost } from './lib/harness.mjs';
+import { startHostServer, launch, openHost, clickInView } from './lib/harness.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DOCUMENT = path.join(root, 'target/hello-app-dist/hello-app.html');
@@ -53,6 +53,8 @@ after(async () => {
 
 const hostLog = () => host.page.evaluate(() => structuredClone(window.host.log));
 
+const clickInApp = (selector) => clickInView(host.view(), selector);
+
 test('the Hello App shows the tool result it was opened with, on the engine its CSP allows', async () => {
   const result = await host.page.evaluate(() => window.host.callTool('greet', { name: 'Ada' }));
   assert.equal(result.content[0].text, 'Hello, Ada!');
@@ -78,18 +80,25 @@ test("the host lists and calls the App's own tool", async () => {
 });
 
 test('a button puts a message into the conversation', async () => {
-  await host.view().click('#thank');
+  await clickInApp('#thank');
   await host.page.waitForFunction(() => window.host.log.messages.length > 0, null, { polling: 100, timeout: 5000 });
   assert.deepEqual((await hostLog()).messages.at(-1), { role: 'user', content: [{ type: 'text', text: 'Thank you!' }] });
   await host.view().waitForFunction(() => document.getElementById('status').textContent === 'Thanked.', null, { polling: 100 });
 });
 
 test('a server call the App stops waiting for is withdrawn from the host', async () => {
-  await host.view().click('#slow');
-  await host.page.waitForFunction(
-    () => window.host.log.cancelled.some((c) => c.name === 'slow' && c.reason === 'timed out'),
-    null, { polling: 100, timeout: 10000 },
-  );
+  await clickInApp('#slow');
+  try {
+    await host.page.waitForFunction(
+      () => window.host.log.cancelled.some((c) => c.name === 'slow' && c.reason === 'timed out'),
+      null, { polling: 100, timeout: 10000 },
+    );
+  } catch (e) {
+    // Say what the host and the App saw, not only that the wait ran out.
+    const seen = await hostLog();
+    const status = await host.view().textContent('#status');
+    throw new Error(`${e.message}\nhost: toolCalls ${JSON.stringify(seen.toolCalls)}, cancelled ${JSON.stringify(seen.cancelled)}, logs ${JSON.stringify(seen.logs)}\nApp status: ${status}`);
+  }
   const status = await host.view().textContent('#status');
   assert.match(status, /^Gave up: tools\/call: no answer from the host within 2s/);
 });

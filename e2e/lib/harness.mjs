@@ -118,3 +118,16 @@ export async function openHost(browser, url) {
   await page.evaluate(() => window.host.connect());
   return { page, errors, view: () => page.frames().find((f) => f !== page.mainFrame()) };
 }
+
+/// Clicks `selector` in a View's `frame` once the frame shows all of the View. A change of
+/// content (a line appearing above a button, a bar appearing below the list) grows the View, and
+/// the host resizes its frame only when the View's size-changed notification arrives: a click
+/// in between can aim past the frame's edge and land on the host page, and the View never
+/// sees it. (This made the example App's withdrawal test fail about one run in thirty.)
+export async function clickInView(frame, selector) {
+  await frame.waitForFunction(
+    () => document.documentElement.scrollHeight <= window.innerHeight,
+    null, { polling: 'raf', timeout: 5000 },
+  );
+  await frame.click(selector);
+}
