@@ -459,9 +459,15 @@ async fn app_tools_are_declared_listed_called_and_changed() {
     t.post(json!({"jsonrpc": "2.0", "id": 19, "method": "tools/list"}));
     let listed = t.response(19).await;
     assert_eq!(listed["result"]["tools"][0]["title"], "Double");
-    assert_eq!(listed["result"]["tools"][0]["description"], "Doubles n, exactly.");
+    assert_eq!(
+        listed["result"]["tools"][0]["description"],
+        "Doubles n, exactly."
+    );
     t.post(json!({"jsonrpc": "2.0", "id": 20, "method": "tools/call", "params": {"name": "double", "arguments": {"n": 2}}}));
-    assert_eq!(t.response(20).await["result"]["structuredContent"], json!({"value": 4}));
+    assert_eq!(
+        t.response(20).await["result"]["structuredContent"],
+        json!({"value": 4})
+    );
     // An update that changes nothing says nothing (every earlier announcement was taken by
     // `next`, and the View answers in order, so one would be here before this answer).
     double.update(|tool| tool.title = Some("Double".into()));

@@ -75,6 +75,101 @@ async fn clients_on_two_instances_chat_both_ways() {
     assert_eq!(on_a["members"].as_array().unwrap().len(), 2);
 }
 
+/// An instance remembers each room as it last read or wrote it, to save a read; a rule refused
+/// on that memory may have been made wrong by another instance since. Every refusal must hold
+/// on the room as it is: a member who joined through the other instance is one, and a place
+/// freed through the other instance is free. (Each case failed every time when the remembered
+/// value alone decided.)
+#[tokio::test]
+async fn no_instance_refuses_on_what_it_remembers() {
+    let Some(redis) = RedisServer::try_start(&[]) else {
+        return;
+    };
+    let (a, b) = (instance(&redis).await, instance(&redis).await);
+    let (ca, cb) = (a.client().await, b.client().await);
+
+    // A remembers the room with Alice alone; Bob joins through B and speaks first through A.
+    let alice = join(&ca, "first-words", "Alice").await;
+    let bob = join(&cb, "first-words", "Bob").await;
+    send(&ca, "first-words", &bob, "hi, first message, through A").await;
+    assert_eq!(
+        receive(&cb, "first-words", &alice, 1).await,
+        ["hi, first message, through A"]
+    );
+    // Leaving through A, which never saw Bob join, works too.
+    ok(&call(
+        &ca,
+        "leave_chat",
+        json!({"room_id": "first-words", "client_id": bob}),
+    )
+    .await);
+
+    // A remembers a full room of two; one of them leaves through B, which ends it.
+    join(&ca, "full", "Carol").await;
+    let dan = join(&ca, "full", "Dan").await;
+    let refused = call(
+        &ca,
+        "join_room",
+        json!({"room_id": "full", "display_name": "Eve"}),
+    )
+    .await;
+    common::err(&refused, "room_full");
+    ok(&call(
+        &cb,
+        "leave_chat",
+        json!({"room_id": "full", "client_id": dan}),
+    )
+    .await);
+    // A two-person room ends when one leaves: not joinable, whoever is asked, and A says so
+    // because the room says so, not because A remembers it full.
+    let ended = call(
+        &ca,
+        "join_room",
+        json!({"room_id": "full", "display_name": "Eve"}),
+    )
+    .await;
+    let body = ended.structured_content.clone().unwrap();
+    assert_ne!(
+        body["code"], "room_full",
+        "refused on a remembered room: {body}"
+    );
+
+    // A room of three: a place freed through B is free through A.
+    let fay = ok(&call(
+        &ca,
+        "join_room",
+        json!({"room_id": "trio", "display_name": "Fay", "capacity": 3}),
+    )
+    .await)["client_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let _gus = join(&ca, "trio", "Gus").await;
+    let hal = join(&ca, "trio", "Hal").await;
+    common::err(
+        &call(
+            &ca,
+            "join_room",
+            json!({"room_id": "trio", "display_name": "Ivy"}),
+        )
+        .await,
+        "room_full",
+    );
+    ok(&call(
+        &cb,
+        "leave_chat",
+        json!({"room_id": "trio", "client_id": hal}),
+    )
+    .await);
+    let ivy = join(&ca, "trio", "Ivy").await;
+    send(&ca, "trio", &ivy, "a free place, through A").await;
+    assert!(
+        receive(&cb, "trio", &fay, 1)
+            .await
+            .contains(&"a free place, through A".to_owned())
+    );
+}
+
 #[tokio::test]
 async fn the_queue_pairs_clients_of_different_instances() {
     let Some(redis) = RedisServer::try_start(&[]) else {

@@ -392,7 +392,9 @@ impl Store for RedisStore {
     ) -> Result<Committed, ChatError> {
         let room_key = self.keys.room(room_id);
         let mut attempts = Attempts::new();
-        // The first attempt starts from the remembered value, when there is one.
+        // The first attempt starts from the remembered value, when there is one: a commit from a
+        // stale value fails its check, and a rule refused on one is checked again (below), so
+        // the value only ever saves a read.
         let mut remembered = self.remembered().get(room_id).cloned();
         let (room, appended, created, output) = loop {
             let hinted = remembered.is_some();
@@ -407,7 +409,14 @@ impl Store for RedisStore {
                 (None, None) => return Err(ChatError::RoomNotFound(room_id.to_owned())),
             };
             let before = member_ids(&room);
-            let RoomChange { drafts, output } = tx_fn(&mut room)?;
+            let RoomChange { drafts, output } = match tx_fn(&mut room) {
+                Ok(change) => change,
+                // The remembered value may only save a read, never decide: another instance may
+                // have changed the room since (a member joined there, a place was freed), so a
+                // refusal found on it is decided again on the room as it is now.
+                Err(_) if hinted => continue,
+                Err(refused) => return Err(refused),
+            };
             let appended = stamp(&mut room, drafts, now);
             let after = member_ids(&room);
             let joined: Vec<&String> = after.difference(&before).collect();
