@@ -328,9 +328,9 @@ impl ServerHandler for ChatServer {
                 .enable_tools()
                 .enable_resources()
                 .enable_logging()
-                // No prompts yet, but the capability is declared: hosts list prompts whatever a
-                // server declares, and a server must not answer a method it did not (rmcp's
-                // default `prompts/list` answers with an empty list, which is the truth).
+                // Declared with no prompts: rmcp answers `prompts/list` (with an empty list, the
+                // truth) whatever is declared, and a server must not answer a method it did not
+                // declare (the conformance suite's server-stateless checks it).
                 .enable_prompts()
                 .build(),
         )
@@ -437,9 +437,9 @@ mod tests {
             ParamsOf<T>: JsonSchema + 'static,
         {
             let tool = served.iter().find(|t| t.name == T::NAME).unwrap();
-            let contract = serde_json::Value::Object((*schema_for_type::<ParamsOf<T>>()).clone());
+            let mut contract =
+                serde_json::Value::Object((*schema_for_type::<ParamsOf<T>>()).clone());
             // Optional arguments are served absent-or-typed (`params::absent_or_typed`)…
-            let mut contract = contract;
             params::absent_or_typed(&mut contract);
             let serde_json::Value::Object(mut expected) = contract else {
                 unreachable!("a schema is an object")
