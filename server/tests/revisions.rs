@@ -5,21 +5,18 @@
 //! View links whichever revision it speaks, and one that does not gets none of them.
 //!
 //! All clients of a transport talk to one server at once, interleaved, so each answer is shown
-//! to be the caller's own and not whatever the last client said of itself.
+//! to be the caller's own and not whatever the last client said of itself. (Progress on a
+//! stateless wait is `chat.rs`'s `a_blocked_wait_reports_progress`, which `scripts/test.sh`
+//! runs on both revisions.)
 
 mod common;
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{Client, HttpServer, Peer, Revision, call, connect, err, ok, stdio_client_speaking};
-use rmcp::model::{ProgressNotificationParam, ReadResourceRequestParams, ResourceContents};
-use rmcp::service::NotificationContext;
-use rmcp::transport::StreamableHttpClientTransport;
+use common::{Client, HttpServer, Peer, Revision, call, err, ok, stdio_client_speaking};
+use rmcp::model::{ReadResourceRequestParams, ResourceContents};
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
-use rmcp::{ClientHandler, RoleClient};
 use serde_json::json;
 
 const VIEW_URI: &str = "ui://mcp-chat/room.html";
@@ -256,50 +253,6 @@ async fn people_on_different_revisions_chat() {
         texts = common::chat_texts(&common::wait(&old, "mixed", &b, 10.0).await);
     }
     assert_eq!(texts, ["from 2026"]);
-}
-
-#[derive(Clone, Default)]
-struct ProgressCounter(Arc<AtomicUsize>);
-
-impl ClientHandler for ProgressCounter {
-    async fn on_progress(
-        &self,
-        _params: ProgressNotificationParam,
-        _ctx: NotificationContext<RoleClient>,
-    ) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-/// A long-poll on the stateless revision behaves as on a session: it reports progress when
-/// asked to (rmcp's client always sends a progress token), ends on time, and none comes after.
-#[tokio::test]
-async fn a_stateless_wait_reports_progress() {
-    let server = HttpServer::start(&["--progress-interval-ms", "200"]).await;
-    let counter = ProgressCounter::default();
-    let transport = StreamableHttpClientTransport::from_uri(server.url.clone());
-    let client = connect(counter.clone(), transport, Revision::Stateless2026).await;
-    let joined = ok(&call(
-        &client,
-        "join_room",
-        json!({"room_id": "prog", "display_name": "A"}),
-    )
-    .await);
-    let a = joined["client_id"].as_str().unwrap();
-    common::wait(&client, "prog", a, 0.0).await;
-    let r = common::wait(&client, "prog", a, 1.5).await;
-    assert_eq!(r["timeout"], true);
-    let n = counter.0.load(Ordering::SeqCst);
-    assert!(
-        (4..=8).contains(&n),
-        "expected ~7 progress notifications in 1.5 s, got {n}"
-    );
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(
-        counter.0.load(Ordering::SeqCst),
-        n,
-        "progress after the result"
-    );
 }
 
 /// A stateless client that goes away mid-wait withdraws the wait: the server's per-client limit
