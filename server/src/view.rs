@@ -46,9 +46,9 @@ pub fn host_with(settings: ViewHostingArgs) {
     let _ = HOSTING.set(settings);
 }
 
-/// The operator's View hosting settings (none by default).
-pub fn hosting() -> ViewHostingArgs {
-    HOSTING.get().cloned().unwrap_or_default()
+/// The operator's View hosting settings (none by default, and none once read unset).
+pub fn hosting() -> &'static ViewHostingArgs {
+    HOSTING.get_or_init(ViewHostingArgs::default)
 }
 
 /// The document hosts get: the embedded one, or the `--view-file` as it is now.
@@ -72,7 +72,7 @@ pub fn ui_meta() -> ResourceUiMeta {
             ..ResourceCsp::default()
         }),
         prefers_border: Some(true),
-        domain: hosting().ui_domain,
+        domain: hosting().ui_domain.clone(),
         ..ResourceUiMeta::default()
     }
 }

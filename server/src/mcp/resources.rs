@@ -21,7 +21,7 @@ fn meta() -> MetaObject {
         "openai/widgetPrefersBorder": true,
         "openai/widgetDescription": VIEW_DESCRIPTION,
     });
-    if let Some(domain) = hosting().openai_widget_domain {
+    if let Some(domain) = &hosting().openai_widget_domain {
         meta["openai/widgetDomain"] = json!(domain);
     }
     MetaObject(rmcp::model::object(meta))
