@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{
-    HttpServer, Peer, call, chat_texts, err, ok, send, stdio_client, stdio_view_client, text_of,
-    wait,
+    HttpServer, Peer, call, chat_texts, err, ok, receive_chats, send, stdio_client,
+    stdio_view_client, text_of, wait,
 };
 use rmcp::model::{CallToolRequestParams, ClientRequest, ProgressNotificationParam, Request};
 use rmcp::service::{NotificationContext, PeerRequestOptions};
@@ -39,20 +39,6 @@ fn kinds(wait_result: &Value) -> Vec<String> {
 }
 
 /// Receives chat texts until `n` have arrived (or panics after 20 s).
-async fn receive_chats(client: &Peer, room: &str, id: &str, n: usize) -> Vec<String> {
-    let start = Instant::now();
-    let mut got = Vec::new();
-    while got.len() < n {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "only {} of {n} arrived",
-            got.len()
-        );
-        got.extend(chat_texts(&wait(client, room, id, 5.0).await));
-    }
-    got
-}
-
 #[tokio::test]
 async fn two_clients_chat_over_http() {
     let server = HttpServer::start(&[]).await;

@@ -6,19 +6,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{HttpServer, call, err, ok, text_of};
+use common::{HttpServer, call, err, join, ok, text_of};
 use rmcp::model::{CallToolRequestParams, ErrorCode};
 use serde_json::{Value, json};
-
-async fn join(c: &common::Peer, room: &str, name: &str) -> String {
-    let r = ok(&call(
-        c,
-        "join_room",
-        json!({"room_id": room, "display_name": name}),
-    )
-    .await);
-    r["client_id"].as_str().unwrap().to_owned()
-}
 
 /// `Duration::from_secs_f64(1e20)` panicked, and the release build aborted the whole server.
 #[tokio::test]

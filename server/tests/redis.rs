@@ -6,37 +6,13 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{HttpServer, Peer, call, chat_texts, ok, send, wait};
+use common::{HttpServer, call, chat_texts, join, ok, receive_chats, send, wait};
 use mcp_chat::testing::RedisServer;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 async fn instance(redis: &RedisServer) -> HttpServer {
     HttpServer::start(&["--store", &redis.url()]).await
-}
-
-async fn join(client: &Peer, room: &str, name: &str) -> String {
-    let r = ok(&call(
-        client,
-        "join_room",
-        json!({"room_id": room, "display_name": name}),
-    )
-    .await);
-    r["client_id"].as_str().unwrap().to_owned()
-}
-
-/// Receives chat texts until `n` have arrived (or panics after 20 s).
-async fn receive(client: &Peer, room: &str, id: &str, n: usize) -> Vec<String> {
-    let start = Instant::now();
-    let mut got = Vec::new();
-    while got.len() < n {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "only {got:?} of {n} arrived"
-        );
-        got.extend(chat_texts(&wait(client, room, id, 5.0).await));
-    }
-    got
 }
 
 #[tokio::test]
@@ -54,9 +30,12 @@ async fn clients_on_two_instances_chat_both_ways() {
     let bob = join(&cb, "lobby", "Bob").await;
 
     send(&ca, "lobby", &alice, "hello from A").await;
-    assert_eq!(receive(&cb, "lobby", &bob, 1).await, ["hello from A"]);
+    assert_eq!(receive_chats(&cb, "lobby", &bob, 1).await, ["hello from A"]);
     send(&cb, "lobby", &bob, "hello from B").await;
-    assert_eq!(receive(&ca, "lobby", &alice, 1).await, ["hello from B"]);
+    assert_eq!(
+        receive_chats(&ca, "lobby", &alice, 1).await,
+        ["hello from B"]
+    );
 
     // The room looks the same from both.
     let on_a = ok(&call(
@@ -93,7 +72,7 @@ async fn no_instance_refuses_on_what_it_remembers() {
     let bob = join(&cb, "first-words", "Bob").await;
     send(&ca, "first-words", &bob, "hi, first message, through A").await;
     assert_eq!(
-        receive(&cb, "first-words", &alice, 1).await,
+        receive_chats(&cb, "first-words", &alice, 1).await,
         ["hi, first message, through A"]
     );
     // Leaving through A, which never saw Bob join, works too.
@@ -164,7 +143,7 @@ async fn no_instance_refuses_on_what_it_remembers() {
     let ivy = join(&ca, "trio", "Ivy").await;
     send(&ca, "trio", &ivy, "a free place, through A").await;
     assert!(
-        receive(&cb, "trio", &fay, 1)
+        receive_chats(&cb, "trio", &fay, 1)
             .await
             .contains(&"a free place, through A".to_owned())
     );
@@ -206,7 +185,7 @@ async fn the_queue_pairs_clients_of_different_instances() {
     let room = second["room_id"].as_str().unwrap();
     let second_id = second["client_id"].as_str().unwrap();
     send(&cb, room, second_id, "hi First").await;
-    assert_eq!(receive(&ca, room, first_id, 1).await, ["hi First"]);
+    assert_eq!(receive_chats(&ca, room, first_id, 1).await, ["hi First"]);
 }
 
 #[tokio::test]
@@ -272,7 +251,7 @@ async fn everything_acknowledged_survives_the_death_of_its_instance() {
     drop(ca2);
 
     let expected: Vec<String> = (0..30).map(|i| format!("m{i}")).collect();
-    assert_eq!(receive(&cb, "kept", &bob, 30).await, expected);
+    assert_eq!(receive_chats(&cb, "kept", &bob, 30).await, expected);
     let history = ok(&call(
         &cb,
         "get_history",
@@ -489,13 +468,13 @@ async fn servers_reconnect_after_redis_restarts_and_chat_goes_on() {
     let alice = join(&ca, "restart", "Alice").await;
     let bob = join(&cb, "restart", "Bob").await;
     send(&ca, "restart", &alice, "before").await;
-    assert_eq!(receive(&cb, "restart", &bob, 1).await, ["before"]);
+    assert_eq!(receive_chats(&cb, "restart", &bob, 1).await, ["before"]);
 
     // A wait parked on B across the restart still hears of a send made after it.
     let parked = {
         let cb = cb.peer().clone();
         let bob = bob.clone();
-        tokio::spawn(async move { receive(&cb, "restart", &bob, 1).await })
+        tokio::spawn(async move { receive_chats(&cb, "restart", &bob, 1).await })
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
 
@@ -520,7 +499,10 @@ async fn servers_reconnect_after_redis_restarts_and_chat_goes_on() {
     send(&ca, "restart", &alice, "after, via A").await;
     assert_eq!(parked.await.unwrap(), ["after, via A"]);
     send(&cb, "restart", &bob, "after, via B").await;
-    assert_eq!(receive(&ca, "restart", &alice, 1).await, ["after, via B"]);
+    assert_eq!(
+        receive_chats(&ca, "restart", &alice, 1).await,
+        ["after, via B"]
+    );
 }
 
 #[tokio::test]

@@ -14,7 +14,9 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::{Client, HttpServer, Peer, Revision, call, err, ok, stdio_client_speaking};
+use common::{
+    Client, HttpServer, Peer, Revision, call, err, join, ok, receive_chats, stdio_client_speaking,
+};
 use rmcp::model::{ReadResourceRequestParams, ResourceContents};
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use serde_json::json;
@@ -106,13 +108,7 @@ async fn check_tool_list(caller: &Caller) {
 async fn check_view_calls(caller: &Caller, room: &str) {
     let label = caller.label();
     let peer: &Peer = &caller.client;
-    let joined = ok(&call(
-        peer,
-        "join_room",
-        json!({"room_id": room, "display_name": "Ann"}),
-    )
-    .await);
-    let client_id = joined["client_id"].as_str().unwrap().to_owned();
+    let client_id = join(peer, room, "Ann").await;
     common::send(peer, room, &client_id, "hello").await;
     for tool in VIEW_ONLY {
         let answer = call(peer, tool, json!({"room_id": room, "client_id": client_id})).await;
@@ -217,42 +213,19 @@ async fn people_on_different_revisions_chat() {
     let old = server
         .client_speaking(config(), Revision::Session2025_11, false)
         .await;
-    let a = ok(&call(
-        &new,
-        "join_room",
-        json!({"room_id": "mixed", "display_name": "New"}),
-    )
-    .await);
-    let b = ok(&call(
-        &old,
-        "join_room",
-        json!({"room_id": "mixed", "display_name": "Old"}),
-    )
-    .await);
-    let a = a["client_id"].as_str().unwrap().to_owned();
-    let b = b["client_id"].as_str().unwrap().to_owned();
+    let a = join(&new, "mixed", "New").await;
+    let b = join(&old, "mixed", "Old").await;
     // A wait parked on the stateless client wakes for the other's message.
     let parked = {
         let new = new.peer().clone();
         let a = a.clone();
-        tokio::spawn(async move {
-            let mut texts = Vec::new();
-            while texts.is_empty() {
-                let got = common::wait(&new, "mixed", &a, 10.0).await;
-                texts = common::chat_texts(&got);
-            }
-            texts
-        })
+        tokio::spawn(async move { receive_chats(&new, "mixed", &a, 1).await })
     };
     tokio::time::sleep(Duration::from_millis(200)).await;
     common::send(&old, "mixed", &b, "from 2025").await;
     assert_eq!(parked.await.unwrap(), ["from 2025"]);
     common::send(&new, "mixed", &a, "from 2026").await;
-    let mut texts = Vec::new();
-    while texts.is_empty() {
-        texts = common::chat_texts(&common::wait(&old, "mixed", &b, 10.0).await);
-    }
-    assert_eq!(texts, ["from 2026"]);
+    assert_eq!(receive_chats(&old, "mixed", &b, 1).await, ["from 2026"]);
 }
 
 /// A stateless client that goes away mid-wait withdraws the wait: the server's per-client limit
@@ -264,13 +237,7 @@ async fn a_stateless_wait_is_withdrawn_when_its_client_goes() {
     let first = server
         .client_speaking(config(), Revision::Stateless2026, false)
         .await;
-    let joined = ok(&call(
-        &first,
-        "join_room",
-        json!({"room_id": "gone", "display_name": "A"}),
-    )
-    .await);
-    let a = joined["client_id"].as_str().unwrap().to_owned();
+    let a = join(&first, "gone", "A").await;
     common::wait(&first, "gone", &a, 0.0).await;
     let parked = {
         let peer = first.peer().clone();

@@ -374,6 +374,31 @@ pub async fn wait(client: &Peer, room: &str, id: &str, timeout: f64) -> Value {
     .await)
 }
 
+/// `join_room` as `name`, asserting success; returns the new member's `client_id`.
+pub async fn join(client: &Peer, room: &str, name: &str) -> String {
+    let r = ok(&call(
+        client,
+        "join_room",
+        serde_json::json!({"room_id": room, "display_name": name}),
+    )
+    .await);
+    r["client_id"].as_str().unwrap().to_owned()
+}
+
+/// Waits until `n` chat texts have arrived for `id` (or panics after 20 s); returns them all.
+pub async fn receive_chats(client: &Peer, room: &str, id: &str, n: usize) -> Vec<String> {
+    let start = std::time::Instant::now();
+    let mut got = Vec::new();
+    while got.len() < n {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "only {got:?} of {n} arrived"
+        );
+        got.extend(chat_texts(&wait(client, room, id, 5.0).await));
+    }
+    got
+}
+
 /// The texts of the chat messages (not join/leave notices) in a `wait_for_message` result.
 pub fn chat_texts(wait_result: &Value) -> Vec<String> {
     wait_result["messages"]
