@@ -115,6 +115,44 @@ async fn tool(peer: &Peer<RoleClient>, name: &str, args: Value) -> anyhow::Resul
     result.structured_content.context("no structuredContent")
 }
 
+/// Calls that were sent again after a failed transport (none against a healthy server).
+static RETRIED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// An `idempotency_key` unique to this run and to `call`.
+fn key(call: &str) -> String {
+    static RUN: OnceLock<u64> = OnceLock::new();
+    let run = RUN.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        nanos ^ (u64::from(std::process::id()) << 32)
+    });
+    format!("loadgen-{run:016x}-{call}")
+}
+
+/// [`tool`] for a call that creates something (`join_room`, `send_message`), with an
+/// `idempotency_key`: a transport failure is retried with the same key, as a client should, so
+/// an answer lost on the way is never a second message or a second member.
+async fn keyed_tool(
+    peer: &Peer<RoleClient>,
+    name: &str,
+    mut args: Value,
+    call: &str,
+) -> anyhow::Result<Value> {
+    args["idempotency_key"] = Value::String(key(call));
+    let mut attempt = 0;
+    loop {
+        match tool(peer, name, args.clone()).await {
+            Err(e) if attempt < 5 && e.downcast_ref::<rmcp::ServiceError>().is_some() => {
+                attempt += 1;
+                RETRIED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -395,6 +433,10 @@ async fn main() -> anyhow::Result<()> {
     for note in &outcome.notes {
         println!("{note}");
     }
+    let retried = RETRIED.load(std::sync::atomic::Ordering::Relaxed);
+    if retried > 0 {
+        println!("calls sent again after a failed transport (same idempotency_key): {retried}");
+    }
     println!("server memory: {rss_idle} KiB at start, {rss_now} KiB now, {rss_peak} KiB peak");
     let _ = server.start_kill();
     Ok(())
@@ -443,10 +485,11 @@ async fn member(
     name: &str,
     capacity: usize,
 ) -> anyhow::Result<String> {
-    let joined = tool(
+    let joined = keyed_tool(
         peer,
         "join_room",
         json!({"room_id": room, "display_name": name, "capacity": capacity}),
+        &format!("join-{room}-{name}"),
     )
     .await?;
     let id = joined["client_id"]
@@ -529,10 +572,11 @@ async fn run_fanout(
             .collect();
         tokio::time::sleep(Duration::from_millis(5)).await;
         let sent_at = Instant::now();
-        tool(
+        keyed_tool(
             &peers[0],
             "send_message",
             json!({"room_id": room, "client_id": ids[0], "message": text}),
+            &text,
         )
         .await?;
         for w in waiters {
@@ -624,10 +668,11 @@ async fn run_idle(
         let (si, room, sid) = &members[sender.min(members.len() - 1)];
         while rx.try_recv().is_ok() {}
         let sent_at = Instant::now();
-        tool(
+        keyed_tool(
             &peers[si % peers.len()],
             "send_message",
             json!({"room_id": room, "client_id": sid, "message": format!("probe-{probe}")}),
+            &format!("probe-{probe}"),
         )
         .await?;
         let deadline = tokio::time::sleep(Duration::from_secs(10));
@@ -698,10 +743,11 @@ async fn pair(
         });
         tokio::time::sleep_until(due).await;
         let sent_at = Instant::now();
-        tool(
+        keyed_tool(
             &peer,
             "send_message",
             json!({"room_id": room, "client_id": sender, "message": text}),
+            &text,
         )
         .await?;
         match waiter.await?? {

@@ -66,7 +66,7 @@ async fn main() -> anyhow::Result<()> {
     for i in 0..clients {
         let room = format!("idle-{}", i / 2);
         let joined = engine
-            .join_room(&room, &format!("P{i}"), Some(2), None)
+            .join_room(&room, &format!("P{i}"), Some(2), None, None)
             .await?;
         members.push((room, joined.client_id));
     }

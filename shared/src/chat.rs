@@ -109,6 +109,10 @@ json_struct! {
         pub client_id: Option<String>,
         /// With `client_id`: seconds to wait for a match before answering "waiting" again.
         pub timeout: Option<f64>,
+        /// A string you choose for this call, e.g. a UUID (16 to 64 letters, digits, `-`, `_`,
+        /// `.` or `:`). If you call again with the same key (say, after a lost answer), you
+        /// get the first call's result and nothing happens twice. Remembered for 10 minutes.
+        pub idempotency_key: Option<String>,
     }
 }
 
@@ -127,6 +131,10 @@ json_struct! {
         pub capacity: Option<u32>,
         /// Join as an existing identity (e.g. to be in several rooms); a new one is made otherwise.
         pub client_id: Option<String>,
+        /// A string you choose for this call, e.g. a UUID (16 to 64 letters, digits, `-`, `_`,
+        /// `.` or `:`). If you call again with the same key (say, after a lost answer), you
+        /// get the first call's result and nothing happens twice. Remembered for 10 minutes.
+        pub idempotency_key: Option<String>,
     }
 }
 
@@ -136,6 +144,10 @@ json_struct! {
         /// The text to send.
         pub message: String,
         pub client_id: String,
+        /// A string you choose for this call, e.g. a UUID (16 to 64 letters, digits, `-`, `_`,
+        /// `.` or `:`). If you call again with the same key (say, after a lost answer), you
+        /// get the first call's result and nothing happens twice. Remembered for 10 minutes.
+        pub idempotency_key: Option<String>,
     }
 }
 

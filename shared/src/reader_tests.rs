@@ -52,6 +52,7 @@ mod tests {
             display_name: "Ada".to_owned(),
             capacity: Some(3),
             client_id: Some("c_1".to_owned()),
+            idempotency_key: None,
         };
         let target = RoomTarget::named_by(&join.to_json());
         assert_eq!(target.client_id.as_deref(), Some("c_1"));
@@ -1000,7 +1001,7 @@ mod properties {
             written_like_serde(&error)?;
             written_like_serde(&selected)?;
             written_like_serde(&context)?;
-            written_like_serde(&SendMessageParams { room_id: room_id.clone(), message, client_id: client_id.clone() })?;
+            written_like_serde(&SendMessageParams { room_id: room_id.clone(), message, client_id: client_id.clone(), idempotency_key: target.0.clone() })?;
             written_like_serde(&RoomClientParams { room_id: room_id.clone(), client_id })?;
             written_like_serde(&ProposeReplyParams { text: room_id })?;
             written_like_serde(&RoomTarget { client_id: target.0, room_id: target.1 })?;

@@ -531,6 +531,9 @@ pub fn Composer() -> impl IntoView {
     let draft = c.draft;
     let error = RwSignal::new(None::<String>);
     let sending = RwSignal::new(false);
+    // The key of a send that failed, with its text: sending that text again reuses it, so a
+    // message whose answer was lost (but which was stored) is not stored twice.
+    let unanswered = StoredValue::new(None::<(String, String)>);
     let blocked = move || -> Option<&'static str> {
         let connection = c.state.connection.get();
         match c.state.room.with(|r| r.as_ref().map(|r| r.status)) {
@@ -552,16 +555,26 @@ pub fn Composer() -> impl IntoView {
         sending.set(true);
         error.set(None);
         let host = c.host();
+        let key = unanswered
+            .get_value()
+            .filter(|(sent, _)| *sent == text)
+            .map_or_else(session::new_send_key, |(_, key)| key);
         spawn_local(async move {
-            match session::send(&host, c.state, text.clone()).await {
+            match session::send(&host, c.state, text.clone(), key.clone()).await {
                 // Clear only what was sent: the person may already be typing the next message.
-                Ok(()) => draft.update(|d| {
-                    if *d == text {
-                        d.clear();
-                    }
-                }),
+                Ok(()) => {
+                    unanswered.set_value(None);
+                    draft.update(|d| {
+                        if *d == text {
+                            d.clear();
+                        }
+                    })
+                }
                 // The draft stays, so nothing typed is lost.
-                Err(e) => error.set(Some(session::describe(&e))),
+                Err(e) => {
+                    unanswered.set_value(Some((text, key)));
+                    error.set(Some(session::describe(&e)));
+                }
             }
             sending.set(false);
         });

@@ -344,9 +344,30 @@ async fn refresh(host: &Host, state: ChatState, room_id: &str, client_id: &str) 
     }
 }
 
-/// Sends `text` as the View's member. On success the message is shown at once (the wait loop
-/// will bring it again; the merge ignores the duplicate).
-pub async fn send(host: &Host, state: ChatState, text: String) -> Result<(), HostError> {
+/// A new `idempotency_key` for one message: sending again with it (after an answer that never
+/// came) cannot store the message twice. Scoped by the server to this member's sends, so it
+/// needs to be unique, not secret: the time and 96 bits of `Math.random`.
+pub fn new_send_key() -> String {
+    let word = || (js_sys::Math::random() * 4_294_967_296.0) as u32;
+    format!(
+        "view-{:x}-{:08x}{:08x}{:08x}",
+        js_sys::Date::now() as u64,
+        word(),
+        word(),
+        word()
+    )
+}
+
+/// Sends `text` as the View's member, with `key` as its `idempotency_key`. An answer that does
+/// not come (the host or the server went away meanwhile) is asked for once more with the same
+/// key, which the server answers without storing the message twice. On success the message is
+/// shown at once (the wait loop will bring it again; the merge ignores the duplicate).
+pub async fn send(
+    host: &Host,
+    state: ChatState,
+    text: String,
+    key: String,
+) -> Result<(), HostError> {
     let Some((room_id, client_id, me)) = state.room.with_untracked(|r| {
         r.as_ref()
             .map(|r| (r.room_id.clone(), r.client_id.clone(), r.me.clone()))
@@ -357,8 +378,14 @@ pub async fn send(host: &Host, state: ChatState, text: String) -> Result<(), Hos
         room_id,
         message: text,
         client_id,
+        idempotency_key: Some(key),
     };
-    let sent = call::<SendMessage>(host, &args, SEND_ANSWER_WITHIN).await?;
+    let sent = match call::<SendMessage>(host, &args, SEND_ANSWER_WITHIN).await {
+        Err(HostError::Timeout(_) | HostError::Rpc(_)) => {
+            call::<SendMessage>(host, &args, SEND_ANSWER_WITHIN).await?
+        }
+        other => other?,
+    };
     let SendMessageParams {
         room_id,
         message: text,

@@ -94,6 +94,18 @@ impl Engine {
         .await
     }
 
+    /// Returns a token [`Self::take_creation_token`] took for a call that created nothing.
+    pub(super) async fn give_back_creation_token(&self) {
+        let key = format!("create:{}", source::current());
+        if let Err(e) = self
+            .store
+            .give_back_token(&key, self.limits.creation_rate())
+            .await
+        {
+            tracing::debug!(error = %e, "could not give a creation token back");
+        }
+    }
+
     /// Holds one of `client_id`'s long-poll places for as long as the guard lives.
     pub(super) fn wait_slot(&self, client_id: &str) -> Result<WaitSlot<'_>, ChatError> {
         let key = self.wait_keys.hash_one(client_id);

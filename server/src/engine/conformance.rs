@@ -31,8 +31,8 @@ fn never() -> CancellationToken {
 }
 
 pub async fn pair(engine: &Engine, room: &str) -> (String, String) {
-    let a = engine.join_room(room, "A", None, None).await.unwrap();
-    let b = engine.join_room(room, "B", None, None).await.unwrap();
+    let a = engine.join_room(room, "A", None, None, None).await.unwrap();
+    let b = engine.join_room(room, "B", None, None, None).await.unwrap();
     // Consume the join events.
     engine
         .wait(&waiting(Some(room), &a.client_id, 0.0), &never())
@@ -70,7 +70,7 @@ pub async fn log_is_numbered_without_gaps(store: Arc<dyn Store>) {
     let (a, b) = pair(&e, "seq").await;
     let mut seqs = Vec::new();
     for i in 0..20 {
-        seqs.push(e.send("seq", &a, &format!("{i}")).await.unwrap().seq);
+        seqs.push(e.send("seq", &a, &format!("{i}"), None).await.unwrap().seq);
     }
     assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
     let got = e
@@ -99,7 +99,7 @@ pub async fn a_send_wakes_a_parked_wait(store: Arc<dyn Store>) {
         })
     };
     tokio::time::sleep(Duration::from_millis(100)).await;
-    e.send("wake", &a, "now").await.unwrap();
+    e.send("wake", &a, "now", None).await.unwrap();
     let (elapsed, got) = waiter.await.unwrap();
     assert_eq!(got, ["now"]);
     assert!(
@@ -122,13 +122,13 @@ pub async fn waits_wake_only_for_their_own_room(store: Arc<dyn Store>) {
         })
     };
     tokio::time::sleep(Duration::from_millis(50)).await;
-    e.send("other", &other, "elsewhere").await.unwrap();
+    e.send("other", &other, "elsewhere", None).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(
         !waiter.is_finished(),
         "a send to another room woke this room's waiter"
     );
-    e.send("mine", &a, "here").await.unwrap();
+    e.send("mine", &a, "here", None).await.unwrap();
     tokio::time::timeout(Duration::from_secs(2), waiter)
         .await
         .expect("woken by its own room")
@@ -158,7 +158,9 @@ pub async fn overlapping_waits_share_without_loss_or_duplicates(store: Arc<dyn S
         }));
     }
     for i in 0..50 {
-        e.send("overlap", &a, &format!("{i:02}")).await.unwrap();
+        e.send("overlap", &a, &format!("{i:02}"), None)
+            .await
+            .unwrap();
     }
     let mut all = Vec::new();
     for w in waiters {
@@ -172,7 +174,7 @@ pub async fn overlapping_waits_share_without_loss_or_duplicates(store: Arc<dyn S
 pub async fn a_cancelled_claim_is_given_back(store: Arc<dyn Store>) {
     let e = engine(store);
     let (a, b) = pair(&e, "cancel").await;
-    e.send("cancel", &a, "keep me").await.unwrap();
+    e.send("cancel", &a, "keep me", None).await.unwrap();
     let cancelled = CancellationToken::new();
     cancelled.cancel();
     let r = e
@@ -190,18 +192,18 @@ pub async fn a_cancelled_claim_is_given_back(store: Arc<dyn Store>) {
 pub async fn queue_pairs_in_arrival_order(store: Arc<dyn Store>) {
     let e = engine(store);
     let first = e
-        .enter_queue(Some("first"), None, None, &never())
+        .enter_queue(Some("first"), None, None, None, &never())
         .await
         .unwrap();
     assert_eq!(first.status, QueueStatus::Waiting);
     let second = e
-        .enter_queue(Some("second"), None, None, &never())
+        .enter_queue(Some("second"), None, None, None, &never())
         .await
         .unwrap();
     assert_eq!(second.status, QueueStatus::Matched);
     assert_eq!(second.partner.as_ref().unwrap().display_name, "first");
     let third = e
-        .enter_queue(Some("third"), None, None, &never())
+        .enter_queue(Some("third"), None, None, None, &never())
         .await
         .unwrap();
     assert_eq!(
@@ -211,7 +213,7 @@ pub async fn queue_pairs_in_arrival_order(store: Arc<dyn Store>) {
 
     // The first learns its room by polling with its client_id; the matched event is in the log.
     let first_again = e
-        .enter_queue(None, Some(&first.client_id), Some(0.0), &never())
+        .enter_queue(None, Some(&first.client_id), Some(0.0), None, &never())
         .await
         .unwrap();
     assert_eq!(first_again.room_id, second.room_id);
@@ -223,7 +225,7 @@ pub async fn queue_pairs_in_arrival_order(store: Arc<dyn Store>) {
     assert_eq!(r.messages[0].kind, MessageKind::Matched);
 
     let fourth = e
-        .enter_queue(Some("fourth"), None, None, &never())
+        .enter_queue(Some("fourth"), None, None, None, &never())
         .await
         .unwrap();
     assert_eq!(fourth.partner.unwrap().display_name, "third");
@@ -231,11 +233,17 @@ pub async fn queue_pairs_in_arrival_order(store: Arc<dyn Store>) {
 
 pub async fn members_with_one_name_are_told_apart(store: Arc<dyn Store>) {
     let e = engine(store);
-    let a = e.join_room("names", "Dana", Some(3), None).await.unwrap();
-    let b = e.join_room("names", "dana", None, None).await.unwrap();
+    let a = e
+        .join_room("names", "Dana", Some(3), None, None)
+        .await
+        .unwrap();
+    let b = e
+        .join_room("names", "dana", None, None, None)
+        .await
+        .unwrap();
     let names: Vec<&str> = b.members.iter().map(|m| m.display_name.as_str()).collect();
     assert_eq!(names, ["Dana", "dana (2)"]);
-    e.send("names", &b.client_id, "hi").await.unwrap();
+    e.send("names", &b.client_id, "hi", None).await.unwrap();
     let r = e
         .wait(&waiting(Some("names"), &a.client_id, 0.0), &never())
         .await
@@ -247,16 +255,16 @@ pub async fn members_with_one_name_are_told_apart(store: Arc<dyn Store>) {
 
     // Paired by the queue: each is told the other's name as the room shows it.
     let first = e
-        .enter_queue(Some("Sam"), None, None, &never())
+        .enter_queue(Some("Sam"), None, None, None, &never())
         .await
         .unwrap();
     let second = e
-        .enter_queue(Some("Sam"), None, None, &never())
+        .enter_queue(Some("Sam"), None, None, None, &never())
         .await
         .unwrap();
     assert_eq!(second.partner.unwrap().display_name, "Sam");
     let first_again = e
-        .enter_queue(None, Some(&first.client_id), Some(0.0), &never())
+        .enter_queue(None, Some(&first.client_id), Some(0.0), None, &never())
         .await
         .unwrap();
     assert_eq!(first_again.partner.unwrap().display_name, "Sam (2)");
@@ -279,7 +287,7 @@ pub async fn sweeping_expires_idle_state(store: Arc<dyn Store>) {
     };
     let e = engine_with(store.clone(), limits.clone());
     let (a, b) = pair(&e, "idle").await;
-    e.enter_queue(Some("lonely"), None, None, &never())
+    e.enter_queue(Some("lonely"), None, None, None, &never())
         .await
         .unwrap();
 
@@ -297,7 +305,7 @@ pub async fn sweeping_expires_idle_state(store: Arc<dyn Store>) {
     let report = e.sweep(later).await.unwrap();
     assert_eq!(report.clients, 2);
     assert!(matches!(
-        e.send("idle", &a, "x").await,
+        e.send("idle", &a, "x", None).await,
         Err(ChatError::UnknownClient)
     ));
     let seen = e
@@ -362,16 +370,123 @@ pub async fn failed_operations_change_nothing(store: Arc<dyn Store>) {
     let (a, _) = pair(&e, "full").await;
     let before = store.room("full").await.unwrap().unwrap();
     assert!(matches!(
-        e.join_room("full", "C", None, None).await,
+        e.join_room("full", "C", None, None, None).await,
         Err(ChatError::RoomFull { .. })
     ));
-    assert!(e.send("full", &a, "").await.is_err());
+    assert!(e.send("full", &a, "", None).await.is_err());
     assert_eq!(store.room("full").await.unwrap().unwrap(), before);
     assert_eq!(
         store.idle_clients(u64::MAX).await.unwrap().len(),
         2,
         "no identity was kept for C"
     );
+}
+
+/// Retries with an `idempotency_key` answer as the first call did and change nothing: a send
+/// is stored once, a new identity is made once (and joins or queues once).
+pub async fn retried_calls_with_a_key_happen_once(store: Arc<dyn Store>) {
+    let e = engine(store.clone());
+    let key = |n: u32| format!("0f8c2d4e-retry-{n:04}");
+    let (a, b) = pair(&e, "keyed").await;
+
+    let first = e.send("keyed", &a, "once", Some(&key(1))).await.unwrap();
+    let again = e.send("keyed", &a, "once", Some(&key(1))).await.unwrap();
+    assert_eq!(
+        (again.seq, &again.message_id, &again.timestamp),
+        (first.seq, &first.message_id, &first.timestamp)
+    );
+    // Another member's key, the same text unkeyed, and a new key are other messages.
+    e.send("keyed", &b, "once", Some(&key(1))).await.unwrap();
+    e.send("keyed", &a, "once", None).await.unwrap();
+    e.send("keyed", &a, "twice", Some(&key(2))).await.unwrap();
+    let reused = e.send("keyed", &a, "other text", Some(&key(1))).await;
+    assert!(
+        matches!(
+            reused,
+            Err(ChatError::InvalidArgument {
+                field: "idempotency_key",
+                ..
+            })
+        ),
+        "{reused:?}"
+    );
+    // A retry whose first call was stored is answered even after the room ended.
+    e.leave("keyed", &b).await.unwrap();
+    let late = e.send("keyed", &a, "twice", Some(&key(2))).await.unwrap();
+    assert_eq!(late.room_status, RoomStatus::Ended);
+    let log = store.messages_after("keyed", 0, 100).await.unwrap();
+    let chats: Vec<&str> = log
+        .iter()
+        .filter(|m| m.kind == MessageKind::Chat)
+        .map(|m| m.text.as_str())
+        .collect();
+    assert_eq!(chats, ["once", "once", "once", "twice"]);
+    assert!(matches!(
+        e.send("keyed", &a, "x", Some("short")).await,
+        Err(ChatError::InvalidArgument {
+            field: "idempotency_key",
+            ..
+        })
+    ));
+
+    // join_room without a client_id: one identity, one member, whatever the number of retries.
+    let joined = e
+        .join_room("fresh", "Kim", Some(3), None, Some(&key(3)))
+        .await
+        .unwrap();
+    let rejoined = e
+        .join_room("fresh", "Kim", Some(3), None, Some(&key(3)))
+        .await
+        .unwrap();
+    assert_eq!(rejoined.client_id, joined.client_id);
+    assert_eq!(rejoined.status, joined.status, "it created the room");
+    let room = store.room("fresh").await.unwrap().unwrap();
+    assert_eq!(room.members.len(), 1);
+    assert_eq!(room.latest_seq, 1, "one join event");
+    let other = e
+        .join_room("fresh", "Lee", Some(3), None, Some(&key(3)))
+        .await;
+    assert!(
+        matches!(
+            other,
+            Err(ChatError::InvalidArgument {
+                field: "idempotency_key",
+                ..
+            })
+        ),
+        "another call's key: {other:?}"
+    );
+
+    // The first call stopped after claiming its key, before storing the identity: the retry
+    // makes that identity and joins.
+    let clients = store.idle_clients(u64::MAX).await.unwrap().len();
+    let lost = e
+        .join_room("after-crash", "Max", None, None, Some(&key(4)))
+        .await
+        .unwrap();
+    store.remove_client(&lost.client_id).await.unwrap();
+    let redone = e
+        .join_room("after-crash", "Max", None, None, Some(&key(4)))
+        .await
+        .unwrap();
+    assert_eq!(redone.client_id, lost.client_id);
+    assert_eq!(
+        store.idle_clients(u64::MAX).await.unwrap().len(),
+        clients + 1
+    );
+
+    // enter_queue without a client_id: one identity, one place.
+    let queued = e
+        .enter_queue(Some("Ode"), None, None, Some(&key(5)), &never())
+        .await
+        .unwrap();
+    let requeued = e
+        .enter_queue(Some("Ode"), None, None, Some(&key(5)), &never())
+        .await
+        .unwrap();
+    assert_eq!(requeued.client_id, queued.client_id);
+    assert_eq!(requeued.status, QueueStatus::Waiting);
+    assert_eq!(store.queue().await.unwrap().0.entries.len(), 1);
 }
 
 pub async fn rate_buckets_hold_their_limit(store: Arc<dyn Store>) {

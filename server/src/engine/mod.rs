@@ -21,6 +21,7 @@
 #[cfg(test)]
 pub mod conformance;
 pub mod error;
+pub mod idempotency;
 pub mod ids;
 pub mod limits;
 pub mod model;

@@ -4,6 +4,8 @@
 use mcp_chat_shared::chat::{MessageKind, Participant, RoomStatus};
 use serde::{Deserialize, Serialize};
 
+use super::idempotency::SentKey;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClientRecord {
     /// The secret.
@@ -40,6 +42,11 @@ pub struct Member {
     pub joined_ms: u64,
     /// The highest `seq` handed to this member by a cursor-based wait.
     pub delivered_seq: u64,
+    /// This member's recent keyed sends, so a retry is answered instead of stored again (see
+    /// [`super::idempotency`]). Not written while empty: a member who never sends with a key
+    /// costs nothing, and records written before it existed read as empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sent: Vec<SentKey>,
 }
 
 impl Member {

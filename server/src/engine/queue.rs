@@ -12,6 +12,7 @@ use mcp_chat_shared::chat::{
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::idempotency::RetryKey;
 use super::model::{ClientRecord, Draft, QueueEntry, QueueState, Room, RoomKind};
 use super::rules::{self};
 use super::store::RoomChange;
@@ -35,19 +36,25 @@ impl Engine {
         display_name: Option<&str>,
         client_id: Option<&str>,
         timeout: Option<f64>,
+        idempotency_key: Option<&str>,
         cancel: &CancellationToken,
     ) -> Result<EnterQueueResult, ChatError> {
         let wait = self.limits.wait_timeout(timeout)?;
         let name = display_name
             .map(|n| self.limits.display_name(n))
             .transpose()?;
+        let key = RetryKey::parse(idempotency_key)?;
+        // With a client_id, a retry needs no key: queueing while queued keeps the place.
         let (client, fresh) = match client_id {
             Some(id) => (self.authenticate(id).await?, false),
-            None => (
-                self.new_client(name.unwrap_or_else(ids::guest_name))
-                    .await?,
-                true,
-            ),
+            None => {
+                let args = format!("{name:?}");
+                let name = name.unwrap_or_else(ids::guest_name);
+                let (client, _) = self
+                    .identity("enter_queue", key.as_ref(), args, name)
+                    .await?;
+                (client, true)
+            }
         };
         let result = async {
             if !fresh {

@@ -5,8 +5,9 @@ use mcp_chat_shared::chat::{
     SendMessageResult,
 };
 
+use super::idempotency::RetryKey;
 use super::model::{ClientRecord, Draft, Room, RoomKind};
-use super::rules::{self, LeaveReason};
+use super::rules::{self, LeaveReason, Sent};
 use super::store::{self, RoomChange};
 use super::{ChatError, Engine, ids};
 
@@ -17,13 +18,22 @@ impl Engine {
         display_name: &str,
         capacity: Option<u32>,
         client_id: Option<&str>,
+        idempotency_key: Option<&str>,
     ) -> Result<JoinRoomResult, ChatError> {
         let room_id = self.limits.room_id(room_id)?;
         let name = self.limits.display_name(display_name)?;
+        let asked_capacity = capacity;
         let capacity = self.limits.capacity(capacity)?;
-        let (client, fresh) = match client_id {
-            Some(id) => (self.authenticate(id).await?, false),
-            None => (self.new_client(name).await?, true),
+        let key = RetryKey::parse(idempotency_key)?;
+        // With a client_id, a retry needs no key: joining a room one is in changes nothing.
+        let (client, fresh, retried) = match client_id {
+            Some(id) => (self.authenticate(id).await?, false, false),
+            None => {
+                let args = format!("{room_id}\n{name}\n{asked_capacity:?}");
+                let (client, retried) =
+                    self.identity("join_room", key.as_ref(), args, name).await?;
+                (client, true, retried)
+            }
         };
         let newly_in = match self.admit_to_room(&room_id, &client, fresh).await {
             Ok(newly_in) => newly_in,
@@ -59,6 +69,13 @@ impl Engine {
             self.undo_join_over_quota(&room_id, &client).await?;
         }
         let room = committed.room;
+        // A retry reports what the first call did: it created the room if this client was the
+        // room's first member, joined at its creation.
+        let created = committed.created
+            || (retried
+                && room.members.first().is_some_and(|m| {
+                    m.client_id == client.client_id && m.joined_ms == room.created_ms
+                }));
         let partner = (room.capacity == 2)
             .then(|| {
                 room.members
@@ -67,9 +84,9 @@ impl Engine {
             })
             .flatten()
             .map(|m| m.participant());
-        tracing::info!(room_id = %room_id, user_id = %client.user_id, created = committed.created, "joined room");
+        tracing::info!(room_id = %room_id, user_id = %client.user_id, created, retried, "joined room");
         Ok(JoinRoomResult {
-            status: if committed.created {
+            status: if created {
                 JoinStatus::RoomCreated
             } else {
                 JoinStatus::Joined
@@ -133,9 +150,11 @@ impl Engine {
         room_id: &str,
         client_id: &str,
         text: &str,
+        idempotency_key: Option<&str>,
     ) -> Result<SendMessageResult, ChatError> {
         let room_id = self.limits.room_id(room_id)?;
         self.limits.message(text)?;
+        let key = RetryKey::parse(idempotency_key)?;
         let client = self.authenticate(client_id).await?;
         let sends = self.limits.message_rate();
         let bucket = format!("send:{}", client.client_id);
@@ -148,25 +167,54 @@ impl Engine {
         .await?;
         let now = ids::now_ms();
         let max = self.limits.max_messages_per_room;
+        // No room is created here, so the room limit cannot apply.
         let committed = self
-            .update_room(&room_id, now, |room| {
-                rules::send(room, &client.client_id, text, max, now)
-            })
+            .store
+            .change_room(
+                &room_id,
+                None,
+                usize::MAX,
+                now,
+                |room| match rules::send_keyed(
+                    room,
+                    &client.client_id,
+                    text,
+                    key.as_ref(),
+                    max,
+                    now,
+                )? {
+                    Sent::Appended(drafts) => Ok((drafts, None)),
+                    Sent::Earlier(seq) => Ok((Vec::new(), Some(seq))),
+                },
+            )
             .await;
-        let committed = match committed {
+        let give_back = async || {
+            if let Err(e) = self.store.give_back_token(&bucket, sends).await {
+                tracing::debug!(error = %e, "could not give a send token back");
+            }
+        };
+        let (committed, earlier) = match committed {
             Ok(c) => c,
             Err(e) => {
-                if let Err(give_back) = self.store.give_back_token(&bucket, sends).await {
-                    tracing::debug!(error = %give_back, "could not give a send token back");
-                }
+                give_back().await;
                 return Err(e);
             }
         };
-        let message = committed
-            .appended
-            .first()
+        let earlier = match earlier {
+            Some(seq) => {
+                give_back().await;
+                let found = self.store.messages_after(&room_id, seq - 1, 1).await?;
+                Some(found.into_iter().next().ok_or_else(|| {
+                    ChatError::Storage(format!("message {seq} of a keyed send is missing"))
+                })?)
+            }
+            None => None,
+        };
+        let message = earlier
+            .as_ref()
+            .or(committed.appended.first())
             .ok_or_else(|| ChatError::Storage("the store appended nothing".into()))?;
-        tracing::debug!(room_id = %room_id, seq = message.seq, text = %message.text, "message sent");
+        tracing::debug!(room_id = %room_id, seq = message.seq, retried = earlier.is_some(), text = %message.text, "message sent");
         Ok(SendMessageResult {
             success: true,
             message_id: message.message_id.clone(),

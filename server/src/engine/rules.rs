@@ -5,6 +5,7 @@
 use mcp_chat_shared::chat::{MessageKind, RoomStatus};
 
 use super::error::ChatError;
+use super::idempotency::{self, RetryKey, Seen, SentKey};
 use super::model::{ClientRecord, Draft, Member, Room};
 
 /// Adds `client` to `room`. Joining a room one is already in changes nothing.
@@ -42,6 +43,7 @@ pub fn join(room: &mut Room, client: &ClientRecord, now: u64) -> Result<Vec<Draf
         joined_ms: now,
         // A newcomer receives the room's whole log, including what was sent before they came.
         delivered_seq: 0,
+        sent: Vec::new(),
     };
     let joined = Draft {
         kind: MessageKind::Joined,
@@ -62,6 +64,45 @@ pub fn send(
     max_messages: usize,
     now: u64,
 ) -> Result<Vec<Draft>, ChatError> {
+    match send_keyed(room, client_id, text, None, max_messages, now)? {
+        Sent::Appended(drafts) => Ok(drafts),
+        Sent::Earlier(seq) => Err(ChatError::Storage(format!(
+            "an unkeyed send found as entry {seq}"
+        ))),
+    }
+}
+
+/// What [`send_keyed`] did.
+pub enum Sent {
+    /// The message to append.
+    Appended(Vec<Draft>),
+    /// The key was this member's already: its message is entry `seq`, and nothing changes.
+    Earlier(u64),
+}
+
+/// [`send`] with an `idempotency_key`: a key the member sent with lately answers with that
+/// message's `seq`, whatever happened to the room since (it may have ended); a new key is
+/// recorded in the member's record, in the transaction that stores the message.
+pub fn send_keyed(
+    room: &mut Room,
+    client_id: &str,
+    text: &str,
+    key: Option<&RetryKey>,
+    max_messages: usize,
+    now: u64,
+) -> Result<Sent, ChatError> {
+    let next_seq = room.latest_seq + 1;
+    let Some(member) = room.member_mut(client_id) else {
+        return Err(ChatError::NotAMember(room.room_id.clone()));
+    };
+    let key = key.map(|k| (k.digest(), idempotency::digest(text)));
+    if let Some((key, text)) = key {
+        if let Seen::At(seq) = idempotency::seen(&member.sent, key, text, now)? {
+            return Ok(Sent::Earlier(seq));
+        }
+        // Recorded now; an error below aborts the transaction and drops it with the rest.
+        idempotency::record(&mut member.sent, SentKey(key, text, next_seq, now));
+    }
     let member = room
         .member(client_id)
         .ok_or_else(|| ChatError::NotAMember(room.room_id.clone()))?;
@@ -77,11 +118,11 @@ pub fn send(
     }
     let sender = member.participant();
     room.last_activity_ms = now;
-    Ok(vec![Draft {
+    Ok(Sent::Appended(vec![Draft {
         kind: MessageKind::Chat,
         sender: Some(sender),
         text: text.to_owned(),
-    }])
+    }]))
 }
 
 /// Why a member leaves; the log says which.

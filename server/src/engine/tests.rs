@@ -24,8 +24,8 @@ mod hostile {
         let store = Arc::new(TestStore::default());
         let e = engine_with(store.clone(), Limits::default());
         let (a, b) = pair(&e, "r").await;
-        e.send("r", &a, "one").await.unwrap();
-        e.send("r", &a, "two").await.unwrap();
+        e.send("r", &a, "one", None).await.unwrap();
+        e.send("r", &a, "two", None).await.unwrap();
         store.fail_log_reads.store(true, Ordering::SeqCst);
         let failed = e.wait(&waiting(Some("r"), &b, 0.0), &never()).await;
         assert_eq!(failed.unwrap_err().code(), "storage_error");
@@ -53,7 +53,7 @@ mod hostile {
         };
         // Long enough for the wait to record activity again when it ends.
         tokio::time::sleep(LONG_WAIT + Duration::from_secs(1)).await;
-        e.send("r", &a, "late").await.unwrap();
+        e.send("r", &a, "late", None).await.unwrap();
         store.fail_touches.store(true, Ordering::SeqCst);
         let got = waiting
             .await
@@ -110,7 +110,7 @@ mod hostile {
             })
         };
         tokio::time::sleep(Duration::from_millis(50)).await;
-        e.send("r", &a, "next").await.unwrap();
+        e.send("r", &a, "next", None).await.unwrap();
         let got = parked.await.unwrap().unwrap();
         assert_eq!(texts(&got), ["next"]);
         let h = e
@@ -127,23 +127,23 @@ mod hostile {
             ..Limits::default()
         };
         let e = engine_with(Arc::new(MemoryStore::new()), limits);
-        let first = e.join_room("q0", "Hog", None, None).await.unwrap();
+        let first = e.join_room("q0", "Hog", None, None, None).await.unwrap();
         let me = Some(first.client_id.as_str());
         for i in 1..3 {
-            e.join_room(&format!("q{i}"), "Hog", None, me)
+            e.join_room(&format!("q{i}"), "Hog", None, me, None)
                 .await
                 .unwrap();
         }
-        let over = e.join_room("q3", "Hog", None, me).await.unwrap_err();
+        let over = e.join_room("q3", "Hog", None, me, None).await.unwrap_err();
         assert_eq!(over.code(), "too_many_rooms");
         assert!(e.store.room("q3").await.unwrap().is_none(), "no room made");
         // Re-joining a room one is in is not a new room.
-        e.join_room("q1", "Hog", None, me).await.unwrap();
-        let queued = e.enter_queue(None, me, Some(0.0), &never()).await;
+        e.join_room("q1", "Hog", None, me, None).await.unwrap();
+        let queued = e.enter_queue(None, me, Some(0.0), None, &never()).await;
         assert_eq!(queued.unwrap_err().code(), "too_many_rooms");
         // Leaving one frees a place.
         e.leave("q0", &first.client_id).await.unwrap();
-        e.join_room("q3", "Hog", None, me).await.unwrap();
+        e.join_room("q3", "Hog", None, me, None).await.unwrap();
     }
 
     #[tokio::test]
@@ -154,7 +154,7 @@ mod hostile {
         };
         let e = engine_with(Arc::new(MemoryStore::new()), limits);
         let me = e
-            .join_room("home", "Hog", None, None)
+            .join_room("home", "Hog", None, None, None)
             .await
             .unwrap()
             .client_id;
@@ -163,7 +163,7 @@ mod hostile {
                 let e = e.clone();
                 let me = me.clone();
                 tokio::spawn(async move {
-                    e.join_room(&format!("c{i}"), "Hog", Some(5), Some(&me))
+                    e.join_room(&format!("c{i}"), "Hog", Some(5), Some(&me), None)
                         .await
                 })
             })
@@ -213,7 +213,11 @@ mod hostile {
             ..Limits::default()
         };
         let e = engine_with(Arc::new(MemoryStore::new()), limits);
-        let a = e.join_room("r", "A", None, None).await.unwrap().client_id;
+        let a = e
+            .join_room("r", "A", None, None, None)
+            .await
+            .unwrap()
+            .client_id;
         let mut outcomes = Vec::new();
         for _ in 0..8 {
             outcomes.push(e.room("r", &a).await.map(drop));
@@ -224,7 +228,11 @@ mod hostile {
         assert_eq!(err.code(), "rate_limited");
         assert!(err.to_string().contains("calls"), "{err}");
         // Another client is unaffected.
-        let b = e.join_room("r", "B", None, None).await.unwrap().client_id;
+        let b = e
+            .join_room("r", "B", None, None, None)
+            .await
+            .unwrap()
+            .client_id;
         e.room("r", &b).await.unwrap();
     }
 
@@ -239,7 +247,7 @@ mod hostile {
         let from = |addr: &str, room: String| {
             let e = e.clone();
             source::scope(Some(addr.parse().unwrap()), async move {
-                e.join_room(&room, "X", Some(10), None)
+                e.join_room(&room, "X", Some(10), None, None)
                     .await
                     .map(|r| r.client_id)
             })
@@ -260,12 +268,12 @@ mod hostile {
         let mine = Some(made[0].as_str());
         let again = source::scope(
             Some([203, 0, 113, 9].into()),
-            e.join_room("new", "X", None, mine),
+            e.join_room("new", "X", None, mine, None),
         );
         assert_eq!(again.await.unwrap_err().code(), "rate_limited");
         let join = source::scope(
             Some([203, 0, 113, 9].into()),
-            e.join_room("r1", "X", None, mine),
+            e.join_room("r1", "X", None, mine, None),
         );
         join.await.unwrap();
         // Other addresses are unaffected.

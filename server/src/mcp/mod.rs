@@ -159,6 +159,7 @@ send_message. Keep client_id secret: it is your identity for every other call.",
             p.display_name.as_deref(),
             p.client_id.as_deref(),
             p.timeout,
+            p.idempotency_key.as_deref(),
             &cancel,
         );
         let outcome = self.with_progress(work, peer, meta).await;
@@ -192,6 +193,7 @@ join are kept for them. Then loop: wait_for_message, send_message.",
                 &p.display_name,
                 p.capacity,
                 p.client_id.as_deref(),
+                p.idempotency_key.as_deref(),
             )
             .await;
         respond::<tools::JoinRoom>(outcome.map(replies::joined_room), text::join_room)
@@ -206,7 +208,15 @@ on their next wait_for_message. Sending while alone in the room is allowed."
         &self,
         Parameters(p): Parameters<ParamsOf<tools::SendMessage>>,
     ) -> Result<CallToolResult, ErrorData> {
-        let outcome = self.engine.send(&p.room_id, &p.client_id, &p.message).await;
+        let outcome = self
+            .engine
+            .send(
+                &p.room_id,
+                &p.client_id,
+                &p.message,
+                p.idempotency_key.as_deref(),
+            )
+            .await;
         respond::<tools::SendMessage>(outcome, text::send_message)
     }
 

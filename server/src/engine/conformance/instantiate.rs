@@ -85,6 +85,13 @@ macro_rules! conformance_tests {
                 c::a_room_revived_after_listing_is_kept(s).await
             }
             #[tokio::test]
+            async fn retried_calls_with_a_key_happen_once() {
+                let Some((s, _guard)) = store().await else {
+                    return;
+                };
+                c::retried_calls_with_a_key_happen_once(s).await
+            }
+            #[tokio::test]
             async fn rate_buckets_hold_their_limit() {
                 let Some((s, _guard)) = store().await else {
                     return;
@@ -113,6 +120,7 @@ macro_rules! conformance_tests {
                 twice!(members_with_one_name_are_told_apart);
                 twice!(sweeping_expires_idle_state);
                 twice!(failed_operations_change_nothing);
+                twice!(retried_calls_with_a_key_happen_once);
                 assert!(reruns > 100, "only {reruns} bodies ran twice");
             }
             #[tokio::test]

@@ -159,4 +159,12 @@ impl Store for TestStore {
     fn prune_tokens(&self) {
         self.inner.prune_tokens()
     }
+    async fn remember(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: std::time::Duration,
+    ) -> Result<Option<String>, ChatError> {
+        self.inner.remember(key, value, ttl).await
+    }
 }

@@ -3,7 +3,9 @@
 //! Critical sections are short (no `.await` inside), so one `std::sync::Mutex` serves well; each
 //! room has its own [`Notify`] so that a send wakes exactly that room's waiters.
 
+use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use mcp_chat_shared::chat::ChatMessage;
@@ -22,6 +24,8 @@ pub struct MemoryStore {
     queue_changed: Notify,
     /// One process per store: its rate buckets can stay in memory.
     buckets: LocalBuckets,
+    /// [`Store::remember`]'s records: value, and until when.
+    remembered: Mutex<HashMap<String, (String, Instant)>>,
 }
 
 impl MemoryStore {
@@ -191,5 +195,22 @@ impl Store for MemoryStore {
 
     fn prune_tokens(&self) {
         self.buckets.prune();
+    }
+
+    async fn remember(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> Result<Option<String>, ChatError> {
+        let now = Instant::now();
+        let mut remembered = self.remembered.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((earlier, _)) = remembered.get(key).filter(|(_, until)| *until > now) {
+            return Ok(Some(earlier.clone()));
+        }
+        // Keys are made rarely (a creation each, rate-limited), so the expired ones go here.
+        remembered.retain(|_, (_, until)| *until > now);
+        remembered.insert(key.to_owned(), (value.to_owned(), now + ttl));
+        Ok(None)
     }
 }

@@ -311,6 +311,7 @@ mod tests {
             display_name: client.into(),
             joined_ms: 0,
             delivered_seq,
+            sent: Vec::new(),
         };
         let mut slot = slot_with(1..=10, 10);
         slot.room.members = vec![member("a", 7), member("b", 4)];

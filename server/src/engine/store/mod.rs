@@ -17,6 +17,7 @@ pub mod sqlite;
 use std::any::Any;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use mcp_chat_shared::chat::{ChatMessage, RoomStatus};
@@ -194,6 +195,16 @@ pub trait Store: Send + Sync + 'static {
     async fn give_back_token(&self, key: &str, rate: Rate) -> Result<(), ChatError>;
     /// Forgets rate buckets that are full again (stores whose buckets do not expire on their own).
     fn prune_tokens(&self) {}
+
+    /// Records `value` under `key` for `ttl`, unless a value is recorded there already: then
+    /// records nothing and returns that value. Atomic, and shared by every instance that shares
+    /// the store: the first of several concurrent calls wins, the others all see its value.
+    async fn remember(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> Result<Option<String>, ChatError>;
 }
 
 /// Which backend to use, as `--store` names it.
@@ -299,7 +310,7 @@ impl StoreSpec {
 /// Redis keys expire this long after their last write: the URL's `ttl=` (default a day), but
 /// never sooner than twice the longest expiry the engine applies itself, so that the sweep,
 /// not Redis, decides when a client or room ends.
-fn redis_key_ttl(target: &redis::RedisTarget, limits: &Limits) -> std::time::Duration {
+fn redis_key_ttl(target: &redis::RedisTarget, limits: &Limits) -> Duration {
     let engine = limits
         .client_idle_ttl
         .max(limits.room_idle_ttl)

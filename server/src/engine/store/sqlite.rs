@@ -30,6 +30,7 @@
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use mcp_chat_shared::chat::{ChatMessage, RoomStatus};
@@ -41,6 +42,7 @@ use self::checkpoint::{Checkpointer, WAL_SIZE_LIMIT};
 use super::mirror::{Mirror, Retention};
 use super::{Committed, Output, QueueTx, RoomTx, Store, idle, wait_until};
 use crate::engine::error::ChatError;
+use crate::engine::idempotency::SentKey;
 use crate::engine::model::{ClientRecord, Member, Queue, Room, RoomKind};
 use crate::engine::rate::{LocalBuckets, Rate, Taken};
 
@@ -115,6 +117,17 @@ const MIGRATIONS: &[&str] = &[
         FROM rooms AS r, json_each(r.state, '$.members') AS m;
     ALTER TABLE rooms DROP COLUMN state;
     DROP TABLE memberships;
+"#,
+    // 3: retries that change nothing (issue 26): a member's recent keyed sends, and the keys
+    // that created identities.
+    r#"
+    ALTER TABLE members ADD COLUMN sent TEXT NOT NULL DEFAULT '';
+    CREATE TABLE remembered (
+        key        TEXT PRIMARY KEY,
+        value      TEXT NOT NULL,
+        expires_ms INTEGER NOT NULL
+    );
+    CREATE INDEX remembered_by_expiry ON remembered(expires_ms);
 "#,
 ];
 
@@ -506,7 +519,7 @@ fn load(conn: &Connection) -> rusqlite::Result<Mirror> {
         rooms.insert(room.room_id.clone(), room);
     }
     let mut stmt = conn.prepare(
-        "SELECT room_id, client_id, user_id, display_name, joined_ms, delivered_seq \
+        "SELECT room_id, client_id, user_id, display_name, joined_ms, delivered_seq, sent \
          FROM members ORDER BY room_id, position",
     )?;
     let mut rows = stmt.query([])?;
@@ -519,6 +532,7 @@ fn load(conn: &Connection) -> rusqlite::Result<Mirror> {
                 display_name: r.get(3)?,
                 joined_ms: r.get::<_, i64>(4)? as u64,
                 delivered_seq: r.get::<_, i64>(5)? as u64,
+                sent: sent_from(&r.get::<_, String>(6)?)?,
             });
         }
     }
@@ -549,6 +563,21 @@ fn load(conn: &Connection) -> rusqlite::Result<Mirror> {
         serde_json::from_str(&state).map_err(|e| invalid_column(format!("queue: {e}")))?;
     mirror.queue_version = version as u64;
     Ok(mirror)
+}
+
+/// A member's keyed sends as their column holds them: empty for none (most members).
+fn sent_text(sent: &[SentKey]) -> Result<String, ChatError> {
+    if sent.is_empty() {
+        return Ok(String::new());
+    }
+    serde_json::to_string(sent).map_err(storage)
+}
+
+fn sent_from(text: &str) -> rusqlite::Result<Vec<SentKey>> {
+    if text.is_empty() {
+        return Ok(Vec::new());
+    }
+    serde_json::from_str(text).map_err(|e| invalid_column(format!("members.sent: {e}")))
 }
 
 /// Writes what a room transaction changed, from the room as it was (`None`: new) to `committed`.
@@ -604,14 +633,15 @@ fn write_room(
                 exec(
                     conn,
                     "UPDATE members SET user_id = ?3, display_name = ?4, joined_ms = ?5, \
-                     delivered_seq = ?6 WHERE room_id = ?1 AND client_id = ?2",
+                     delivered_seq = ?6, sent = ?7 WHERE room_id = ?1 AND client_id = ?2",
                     params![
                         room.room_id,
                         member.client_id,
                         member.user_id,
                         member.display_name,
                         int(member.joined_ms),
-                        int(member.delivered_seq)
+                        int(member.delivered_seq),
+                        sent_text(&member.sent)?
                     ],
                 )?;
             }
@@ -620,16 +650,17 @@ fn write_room(
                 exec(
                     conn,
                     "INSERT INTO members (room_id, client_id, position, user_id, display_name, \
-                     joined_ms, delivered_seq) VALUES (?1, ?2, \
+                     joined_ms, delivered_seq, sent) VALUES (?1, ?2, \
                      (SELECT COALESCE(MAX(position), -1) + 1 FROM members WHERE room_id = ?1), \
-                     ?3, ?4, ?5, ?6)",
+                     ?3, ?4, ?5, ?6, ?7)",
                     params![
                         room.room_id,
                         member.client_id,
                         member.user_id,
                         member.display_name,
                         int(member.joined_ms),
-                        int(member.delivered_seq)
+                        int(member.delivered_seq),
+                        sent_text(&member.sent)?
                     ],
                 )?;
             }
@@ -911,6 +942,43 @@ impl Store for SqliteStore {
     fn prune_tokens(&self) {
         self.buckets.prune();
     }
+
+    async fn remember(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> Result<Option<String>, ChatError> {
+        let now = crate::engine::ids::now_ms();
+        let (earlier, open) = self.change(|state| {
+            let earlier = state
+                .conn
+                .prepare_cached("SELECT value FROM remembered WHERE key = ?1 AND expires_ms > ?2")
+                .and_then(|mut stmt| {
+                    stmt.query_row(params![key, int(now)], |r| r.get::<_, String>(0))
+                        .optional()
+                })
+                .map_err(storage)?;
+            if earlier.is_some() {
+                return Ok(earlier);
+            }
+            state.writing()?;
+            // Keys are made rarely (a creation each, rate-limited), so the expired ones go here.
+            exec(
+                &state.conn,
+                "DELETE FROM remembered WHERE expires_ms <= ?1",
+                [int(now)],
+            )?;
+            exec(
+                &state.conn,
+                "INSERT OR REPLACE INTO remembered (key, value, expires_ms) VALUES (?1, ?2, ?3)",
+                params![key, value, int(now + ttl.as_millis() as u64)],
+            )?;
+            Ok(None)
+        })?;
+        self.settled(open).await?;
+        Ok(earlier)
+    }
 }
 
 #[cfg(test)]
@@ -942,6 +1010,7 @@ mod tests {
             display_name: format!("Name {client}"),
             joined_ms: 7,
             delivered_seq,
+            sent: Vec::new(),
         }
     }
 
@@ -1197,6 +1266,37 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
         assert_eq!(version as usize, MIGRATIONS.len());
+    }
+
+    /// A retry that comes after a restart (the first call's answer died with the process) finds
+    /// its key: the keys are in the file, with the message.
+    #[tokio::test]
+    async fn keys_survive_a_restart() {
+        use crate::engine::conformance::engine;
+        let path = temp_path();
+        let key = "5b0e1c9a-restart-key";
+        let (first, client) = {
+            let e = engine(Arc::new(SqliteStore::open(&path).unwrap()));
+            let joined = e
+                .join_room("r", "Ann", None, None, Some(key))
+                .await
+                .unwrap();
+            let sent = e
+                .send("r", &joined.client_id, "hello", Some(key))
+                .await
+                .unwrap();
+            (sent, joined.client_id)
+        };
+        let store = Arc::new(SqliteStore::open(&path).unwrap());
+        let e = engine(store.clone());
+        let rejoined = e
+            .join_room("r", "Ann", None, None, Some(key))
+            .await
+            .unwrap();
+        assert_eq!(rejoined.client_id, client);
+        let again = e.send("r", &client, "hello", Some(key)).await.unwrap();
+        assert_eq!((again.seq, again.message_id), (first.seq, first.message_id));
+        assert_eq!(store.room("r").await.unwrap().unwrap().latest_seq, 2);
     }
 
     #[test]

@@ -76,6 +76,11 @@ impl Keys {
         self.key(&["rate:", bucket])
     }
 
+    /// A record of [`crate::engine::store::Store::remember`].
+    pub fn remembered(&self, key: &str) -> String {
+        self.key(&["remembered:", key])
+    }
+
     pub fn session(&self, session_id: &str) -> String {
         self.key(&["session:", session_id])
     }

@@ -679,6 +679,27 @@ impl Store for RedisStore {
         let _: i64 = self.conn.invoke(&script).await?;
         Ok(())
     }
+
+    async fn remember(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: std::time::Duration,
+    ) -> Result<Option<String>, ChatError> {
+        // One atomic command (Redis 7). Repeating it after a lost reply is harmless: the repeat
+        // finds this call's own value, which the caller treats as the same call.
+        self.conn
+            .query(
+                redis::cmd("SET")
+                    .arg(self.keys.remembered(key))
+                    .arg(value)
+                    .arg("NX")
+                    .arg("GET")
+                    .arg("PX")
+                    .arg(ttl.as_millis() as u64),
+            )
+            .await
+    }
 }
 
 fn interval_ms(rate: Rate) -> String {

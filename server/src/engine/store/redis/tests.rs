@@ -54,7 +54,7 @@ async fn racing_instances_neither_lose_nor_duplicate_and_number_without_gaps() {
     for i in 0..6 {
         let e = if i % 2 == 0 { ea.clone() } else { eb.clone() };
         let joined = e
-            .join_room("race", &format!("P{i}"), Some(6), None)
+            .join_room("race", &format!("P{i}"), Some(6), None, None)
             .await
             .unwrap();
         senders.push((e, joined.client_id));
@@ -67,7 +67,12 @@ async fn racing_instances_neither_lose_nor_duplicate_and_number_without_gaps() {
             tokio::spawn(async move {
                 let mut seqs = Vec::new();
                 for n in 0..25 {
-                    seqs.push(e.send("race", &id, &format!("{i}:{n}")).await.unwrap().seq);
+                    seqs.push(
+                        e.send("race", &id, &format!("{i}:{n}"), None)
+                            .await
+                            .unwrap()
+                            .seq,
+                    );
                 }
                 seqs
             })
@@ -98,12 +103,21 @@ async fn a_room_changed_by_another_instance_is_read_again_not_overwritten() {
         return;
     };
     let (ea, eb) = (engine(a), engine(b));
-    let first = ea.join_room("turns", "A", None, None).await.unwrap();
-    let second = eb.join_room("turns", "B", None, None).await.unwrap();
+    let first = ea.join_room("turns", "A", None, None, None).await.unwrap();
+    let second = eb.join_room("turns", "B", None, None, None).await.unwrap();
     // Instance a remembers the room as it wrote it; b's send makes that stale.
-    let one = ea.send("turns", &first.client_id, "a1").await.unwrap();
-    let two = eb.send("turns", &second.client_id, "b1").await.unwrap();
-    let three = ea.send("turns", &first.client_id, "a2").await.unwrap();
+    let one = ea
+        .send("turns", &first.client_id, "a1", None)
+        .await
+        .unwrap();
+    let two = eb
+        .send("turns", &second.client_id, "b1", None)
+        .await
+        .unwrap();
+    let three = ea
+        .send("turns", &first.client_id, "a2", None)
+        .await
+        .unwrap();
     assert_eq!((one.seq + 1, two.seq + 1), (two.seq, three.seq));
     let room = ea.room("turns", &first.client_id).await.unwrap();
     assert_eq!(room.members.len(), 2, "b's join survives a's later writes");
@@ -121,8 +135,8 @@ async fn a_commit_on_one_instance_wakes_a_waiter_on_another() {
         return;
     };
     let (ea, eb) = (engine(a), engine(b.clone()));
-    let alice = ea.join_room("x", "Alice", None, None).await.unwrap();
-    let bob = eb.join_room("x", "Bob", None, None).await.unwrap();
+    let alice = ea.join_room("x", "Alice", None, None, None).await.unwrap();
+    let bob = eb.join_room("x", "Bob", None, None, None).await.unwrap();
     let never = CancellationToken::new();
     eb.wait(&waiting(Some("x"), &bob.client_id, 0.0), &never)
         .await
@@ -136,7 +150,9 @@ async fn a_commit_on_one_instance_wakes_a_waiter_on_another() {
         (started.elapsed(), r.messages.len())
     });
     tokio::time::sleep(Duration::from_millis(200)).await;
-    ea.send("x", &alice.client_id, "across").await.unwrap();
+    ea.send("x", &alice.client_id, "across", None)
+        .await
+        .unwrap();
     let (elapsed, n) = waiter.await.unwrap();
     assert_eq!(n, 1);
     assert!(
@@ -154,7 +170,7 @@ async fn a_commit_on_one_instance_wakes_a_waiter_on_another() {
         started.elapsed()
     });
     tokio::time::sleep(Duration::from_millis(200)).await;
-    ea.enter_queue(Some("Q"), None, None, &CancellationToken::new())
+    ea.enter_queue(Some("Q"), None, None, None, &CancellationToken::new())
         .await
         .unwrap();
     assert!(queue_waiter.await.unwrap() < Duration::from_secs(2));
@@ -168,8 +184,8 @@ async fn concurrent_sweeps_remove_each_thing_once_without_errors() {
     let (ea, eb) = (engine(a.clone()), engine(b));
     for i in 0..5 {
         let room = format!("r{i}");
-        let x = ea.join_room(&room, "X", None, None).await.unwrap();
-        eb.join_room(&room, "Y", None, None).await.unwrap();
+        let x = ea.join_room(&room, "X", None, None, None).await.unwrap();
+        eb.join_room(&room, "Y", None, None, None).await.unwrap();
         ea.leave(&room, &x.client_id).await.unwrap();
     }
     let far = crate::engine::ids::now_ms() + 365 * 24 * 3600 * 1000;
@@ -187,9 +203,9 @@ async fn every_key_expires_on_its_own() {
     };
     let store = open(&server.url()).await;
     let e = engine(Arc::new(open(&server.url()).await));
-    let a = e.join_room("ttl", "A", None, None).await.unwrap();
-    e.send("ttl", &a.client_id, "hi").await.unwrap();
-    e.enter_queue(Some("Q"), None, None, &CancellationToken::new())
+    let a = e.join_room("ttl", "A", None, None, None).await.unwrap();
+    e.send("ttl", &a.client_id, "hi", None).await.unwrap();
+    e.enter_queue(Some("Q"), None, None, None, &CancellationToken::new())
         .await
         .unwrap();
     let mut conn = store.conn.0.clone();
@@ -215,8 +231,8 @@ async fn a_room_that_is_only_read_lives_as_long_as_its_members() {
     };
     let store = open(&server.url()).await;
     let e = engine(Arc::new(open(&server.url()).await));
-    let a = e.join_room("quiet", "A", None, None).await.unwrap();
-    e.send("quiet", &a.client_id, "hi").await.unwrap();
+    let a = e.join_room("quiet", "A", None, None, None).await.unwrap();
+    e.send("quiet", &a.client_id, "hi", None).await.unwrap();
     let mut conn = store.conn.0.clone();
     // As if the room had been quiet for most of its keys' lifetime.
     for key in [store.keys.room("quiet"), store.keys.log("quiet")] {
@@ -254,7 +270,9 @@ async fn prefixes_keep_deployments_apart() {
         open(&format!("{}/?prefix=one:", server.url())).await,
     ));
     let two: Arc<dyn Store> = Arc::new(open(&format!("{}/?prefix=two:", server.url())).await);
-    one.join_room("shared-name", "A", None, None).await.unwrap();
+    one.join_room("shared-name", "A", None, None, None)
+        .await
+        .unwrap();
     assert!(two.room("shared-name").await.unwrap().is_none());
     assert_eq!(two.room_count().await.unwrap(), 0);
 }
@@ -370,8 +388,17 @@ async fn the_room_quota_holds_across_instances() {
         crate::engine::conformance::engine_with(a, limits.clone()),
         crate::engine::conformance::engine_with(b, limits),
     );
-    let me = ea.join_room("q1", "Q", None, None).await.unwrap().client_id;
-    eb.join_room("q2", "Q", None, Some(&me)).await.unwrap();
-    let refused = ea.join_room("q3", "Q", None, Some(&me)).await.unwrap_err();
+    let me = ea
+        .join_room("q1", "Q", None, None, None)
+        .await
+        .unwrap()
+        .client_id;
+    eb.join_room("q2", "Q", None, Some(&me), None)
+        .await
+        .unwrap();
+    let refused = ea
+        .join_room("q3", "Q", None, Some(&me), None)
+        .await
+        .unwrap_err();
     assert_eq!(refused.code(), "too_many_rooms");
 }
