@@ -6,9 +6,11 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{HttpServer, call, chat_texts, join, ok, receive_chats, send, wait};
+use common::{HttpServer, Revision, call, chat_texts, join, ok, receive_chats, send, wait};
 use mcp_chat::testing::RedisServer;
 use reqwest::StatusCode;
+use rmcp::model::CallToolRequestParams;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use serde_json::{Value, json};
 
 async fn instance(redis: &RedisServer) -> HttpServer {
@@ -269,6 +271,124 @@ async fn everything_acknowledged_survives_the_death_of_its_instance() {
         (1..=32).collect::<Vec<_>>(),
         "2 joins + 30 messages, no gaps"
     );
+}
+
+/// An instance that claimed a batch for a wait and died before answering: the cursor moved, the
+/// client never got the batch. Its next wait, on another instance, gets it (before the claim had
+/// to be confirmed by the answer leaving, the batch was skipped: this test failed every time).
+#[tokio::test]
+async fn a_batch_claimed_by_an_instance_that_died_before_answering_is_handed_out_again() {
+    let Some(redis) = RedisServer::try_start(&[]) else {
+        return;
+    };
+    for revision in [Revision::Session2025_11, Revision::Stateless2026] {
+        let b = instance(&redis).await;
+        let mut a = HttpServer::start_with_env(
+            &["--store", &redis.url()],
+            &[("MCP_CHAT_TEST_STALL_AFTER_CLAIM_MS", "30000")],
+        )
+        .await;
+        let config =
+            |server: &HttpServer| StreamableHttpClientTransportConfig::with_uri(server.url.clone());
+        let ca = a.client_speaking(config(&a), revision, false).await;
+        let cb = b.client_speaking(config(&b), revision, false).await;
+        let room = format!("cut-off-{}", revision.version());
+        let alice = join(&cb, &room, "Alice").await;
+        let bob = join(&cb, &room, "Bob").await;
+        wait(&cb, &room, &bob, 0.0).await;
+        send(&cb, &room, &alice, "the answer that never came").await;
+
+        // Bob's wait on A claims the message, then A dies before answering.
+        let peer = ca.peer().clone();
+        let (room_a, bob_a) = (room.clone(), bob.clone());
+        let cut_off = tokio::spawn(async move {
+            peer.call_tool(
+                CallToolRequestParams::new("wait_for_message").with_arguments(
+                    json!({"room_id": room_a, "client_id": bob_a, "timeout": 0})
+                        .as_object()
+                        .unwrap()
+                        .clone(),
+                ),
+            )
+            .await
+        });
+        let claimed = Instant::now() + Duration::from_secs(20);
+        loop {
+            let room = redis_room(&redis, &room).await;
+            if room["members"][1]["delivered_seq"] == room["latest_seq"] {
+                break;
+            }
+            assert!(Instant::now() < claimed, "A never claimed: {room}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        a.kill().await;
+        // rmcp's client may retry a dead stream rather than fail the call: either way, no answer.
+        let answer = tokio::time::timeout(Duration::from_secs(3), cut_off).await;
+        assert!(
+            answer
+                .as_ref()
+                .map_or(true, |r| r.as_ref().unwrap().is_err()),
+            "A died before answering: {answer:?}"
+        );
+
+        let again = wait(&cb, &room, &bob, 5.0).await;
+        assert_eq!(
+            chat_texts(&again),
+            ["the answer that never came"],
+            "{revision:?}: {again}"
+        );
+        // Now answered: it is not handed out a third time.
+        send(&cb, &room, &alice, "next").await;
+        assert_eq!(chat_texts(&wait(&cb, &room, &bob, 5.0).await), ["next"]);
+    }
+}
+
+/// Waits answered over HTTP are confirmed once their answer leaves, so alternating instances
+/// (as a load balancer would) never hand a message out twice, on either kind of transport.
+#[tokio::test]
+async fn answered_waits_are_not_repeated_across_instances() {
+    let Some(redis) = RedisServer::try_start(&[]) else {
+        return;
+    };
+    let (a, b) = (instance(&redis).await, instance(&redis).await);
+    for revision in [Revision::Session2025_11, Revision::Stateless2026] {
+        let config =
+            |server: &HttpServer| StreamableHttpClientTransportConfig::with_uri(server.url.clone());
+        let ca = a.client_speaking(config(&a), revision, false).await;
+        let cb = b.client_speaking(config(&b), revision, false).await;
+        let room = format!("once-{}", revision.version());
+        let alice = join(&ca, &room, "Alice").await;
+        let bob = join(&cb, &room, "Bob").await;
+        let mut seen = Vec::new();
+        for i in 0..20 {
+            send(&ca, &room, &alice, &format!("m{i}")).await;
+            let waiter = if i % 2 == 0 { &ca } else { &cb };
+            // A moment for the previous answer's confirmation, which is written as it leaves.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let got = wait(waiter, &room, &bob, 5.0).await;
+            seen.extend(
+                got["messages"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|m| m["seq"].as_u64().unwrap()),
+            );
+        }
+        let expected: Vec<u64> = (1..=22).collect();
+        assert_eq!(seen, expected, "{revision:?}: each entry once, in order");
+    }
+}
+
+/// The room as Redis holds it.
+async fn redis_room(redis: &RedisServer, room: &str) -> Value {
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let text: String = redis::cmd("GET")
+        .arg(format!("mcp-chat:room:{room}"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    serde_json::from_str(&text).unwrap()
 }
 
 /// A raw MCP client over HTTP, so one session can be sent to several base URLs.

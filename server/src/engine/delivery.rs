@@ -1,6 +1,7 @@
 //! Waiting for messages: the long poll, and claiming a batch by moving the member's cursor in
 //! the same transaction, so overlapping or cancelled waits neither drop nor duplicate anything.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use mcp_chat_shared::chat::{
@@ -10,7 +11,18 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::model::{ClientRecord, Room};
-use super::{ChatError, Engine, ids};
+use super::{ChatError, Engine, ids, source};
+
+/// Tests only: a claimed batch waits this many milliseconds before its answer goes out, so a
+/// test can kill the instance between the two (the moment `engine/answered.rs` is about).
+pub const STALL_AFTER_CLAIM_ENV: &str = "MCP_CHAT_TEST_STALL_AFTER_CLAIM_MS";
+
+static STALL_AFTER_CLAIM: LazyLock<Option<Duration>> = LazyLock::new(|| {
+    std::env::var(STALL_AFTER_CLAIM_ENV)
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+        .map(Duration::from_millis)
+});
 
 /// A wait at least this long records the client's activity again when it ends (a shorter one
 /// was recorded when it began, and polling must not cost a write per call).
@@ -175,6 +187,11 @@ impl Engine {
     /// makes this one read again, so a batch is either handed out or still pending. A wait with
     /// nothing pending writes nothing. If the request was cancelled meanwhile, the claim is given
     /// back.
+    ///
+    /// On a shared store, over a transport that says when an answer left (HTTP), the claim also
+    /// records where it started, and the cursor counts only once the answer is confirmed: an
+    /// unconfirmed batch (its instance died before answering) is claimed again from there, so
+    /// the client may see a message twice but never misses one (`engine/answered.rs`).
     async fn claim(
         &self,
         room_id: &str,
@@ -182,11 +199,25 @@ impl Engine {
         cancel: &CancellationToken,
     ) -> Result<(Vec<ChatMessage>, Room, bool), ChatError> {
         let max_batch = self.limits.max_batch as u64;
+        let hook = source::answer_hook().filter(|_| self.store.shared());
         loop {
             let room = self.member_room(room_id, client).await?;
-            let from = room
+            let (cursor, unconfirmed) = room
                 .member(&client.client_id)
-                .map_or(0, |m| m.delivered_seq);
+                .map_or((0, None), |m| (m.delivered_seq, m.unconfirmed_from));
+            let from = match unconfirmed {
+                Some(start)
+                    if start < cursor
+                        && self
+                            .store
+                            .confirmed_delivery(room_id, &client.client_id)
+                            .await?
+                            < cursor =>
+                {
+                    start
+                }
+                _ => cursor,
+            };
             let to = room.latest_seq.min(from.saturating_add(max_batch));
             if to <= from || cancel.is_cancelled() {
                 return Ok((Vec::new(), room, false));
@@ -195,6 +226,7 @@ impl Engine {
                 .store
                 .messages_after(room_id, from, (to - from) as usize)
                 .await?;
+            let handed = hook.is_some().then_some(from);
             // No room is created here, so the room limit cannot apply.
             let (committed, claimed) = self
                 .store
@@ -203,9 +235,11 @@ impl Engine {
                         .member_mut(&client.client_id)
                         .ok_or_else(|| ChatError::NotAMember(room_id.to_owned()))?;
                     // Another wait may have claimed these entries since they were read.
-                    let claimed = member.delivered_seq == from;
+                    let claimed =
+                        (member.delivered_seq, member.unconfirmed_from) == (cursor, unconfirmed);
                     if claimed {
                         member.delivered_seq = to;
+                        member.unconfirmed_from = handed;
                     }
                     Ok((Vec::new(), claimed))
                 })
@@ -214,27 +248,47 @@ impl Engine {
                 continue;
             }
             if cancel.is_cancelled() {
-                self.give_back(room_id, client, from, to).await?;
+                self.give_back(room_id, client, (cursor, unconfirmed), (to, handed))
+                    .await?;
                 return Ok((Vec::new(), committed.room, false));
+            }
+            if let Some(hook) = hook {
+                let (store, room_id, client_id) = (
+                    self.store.clone(),
+                    room_id.to_owned(),
+                    client.client_id.clone(),
+                );
+                hook.on_answered(move || {
+                    tokio::spawn(async move {
+                        if let Err(e) = store.confirm_delivery(&room_id, &client_id, to).await {
+                            // The batch will be handed out again: a repeat, not a loss.
+                            tracing::debug!(error = %e, "could not confirm a delivery");
+                        }
+                    });
+                });
+            }
+            if let Some(stall) = *STALL_AFTER_CLAIM {
+                tokio::time::sleep(stall).await;
             }
             let full = to < committed.room.latest_seq;
             return Ok((batch, committed.room, full));
         }
     }
 
-    /// Moves the cursor from `to` back to `from`, unless another wait moved it since.
+    /// Moves the cursor (and the unconfirmed claim's start) from `to` back to `from`, unless
+    /// another wait moved it since.
     pub(super) async fn give_back(
         &self,
         room_id: &str,
         client: &ClientRecord,
-        from: u64,
-        to: u64,
+        from: (u64, Option<u64>),
+        to: (u64, Option<u64>),
     ) -> Result<(), ChatError> {
         self.update_room(room_id, ids::now_ms(), |room| {
             if let Some(m) = room.member_mut(&client.client_id)
-                && m.delivered_seq == to
+                && (m.delivered_seq, m.unconfirmed_from) == to
             {
-                m.delivered_seq = from;
+                (m.delivered_seq, m.unconfirmed_from) = from;
             }
             Ok(Vec::new())
         })

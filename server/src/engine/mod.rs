@@ -18,6 +18,7 @@
 //! tokens, room quotas, the cap on parked waits) and `sweep.rs` (expiry). Each adds to
 //! `impl Engine`; the state they share is the struct below.
 
+pub mod answered;
 #[cfg(test)]
 pub mod conformance;
 pub mod error;

@@ -47,6 +47,11 @@ pub struct Member {
     /// costs nothing, and records written before it existed read as empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sent: Vec<SentKey>,
+    /// Where the last claim started, while its answer is not known to have reached the client
+    /// (on a shared store only; see `engine/answered.rs`): until the delivery up to
+    /// `delivered_seq` is confirmed, the next claim starts here again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unconfirmed_from: Option<u64>,
 }
 
 impl Member {

@@ -44,6 +44,7 @@ pub fn join(room: &mut Room, client: &ClientRecord, now: u64) -> Result<Vec<Draf
         // A newcomer receives the room's whole log, including what was sent before they came.
         delivered_seq: 0,
         sent: Vec::new(),
+        unconfirmed_from: None,
     };
     let joined = Draft {
         kind: MessageKind::Joined,

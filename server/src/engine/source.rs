@@ -10,6 +10,8 @@ use std::net::IpAddr;
 
 use tokio::task::futures::TaskLocalFuture;
 
+use super::answered::AnswerHook;
+
 /// The address a request came from (the TCP peer: behind a reverse proxy, the proxy's). The HTTP
 /// layer puts it in every request's extensions; rmcp hands a tool the request's
 /// `http::request::Parts` in `RequestContext::extensions`, where the tool boundary
@@ -18,25 +20,51 @@ use tokio::task::futures::TaskLocalFuture;
 #[derive(Clone, Copy, Debug)]
 pub struct PeerIp(pub IpAddr);
 
-tokio::task_local! {
+/// What the transport knows of the request being handled.
+#[derive(Clone, Default)]
+pub struct Caller {
     /// Kept as the address, not its text: every call sets it, few (creations) read it.
-    static SOURCE: Option<IpAddr>;
+    pub address: Option<IpAddr>,
+    /// Fired once the answer has been handed to the connection (HTTP only).
+    pub answered: Option<AnswerHook>,
+}
+
+impl Caller {
+    /// A caller at `address`, with no [`AnswerHook`].
+    pub fn at(address: IpAddr) -> Caller {
+        Caller {
+            address: Some(address),
+            answered: None,
+        }
+    }
+}
+
+tokio::task_local! {
+    static SOURCE: Caller;
 }
 
 /// The key used when no address is known: a stdio server has exactly one client.
 pub const LOCAL: &str = "local";
 
-/// `work`, run with `source` as the current request's address (`None`: not over a network).
-pub fn scope<F: Future>(source: Option<IpAddr>, work: F) -> TaskLocalFuture<Option<IpAddr>, F> {
-    SOURCE.scope(source, work)
+/// `work`, run as a request from `caller`.
+pub fn scope<F: Future>(caller: Caller, work: F) -> TaskLocalFuture<Caller, F> {
+    SOURCE.scope(caller, work)
 }
 
 /// The current request's address, or [`LOCAL`].
 pub fn current() -> String {
-    match SOURCE.try_with(|source| *source) {
+    match SOURCE.try_with(|caller| caller.address) {
         Ok(Some(ip)) => ip.to_string(),
         Ok(None) | Err(_) => LOCAL.to_owned(),
     }
+}
+
+/// The current request's [`AnswerHook`], if its transport has one.
+pub fn answer_hook() -> Option<AnswerHook> {
+    SOURCE
+        .try_with(|caller| caller.answered.clone())
+        .ok()
+        .flatten()
 }
 
 #[cfg(test)]
@@ -46,9 +74,13 @@ mod tests {
     #[tokio::test]
     async fn the_scope_sets_the_source() {
         assert_eq!(current(), LOCAL);
-        let inside = scope(Some([192, 0, 2, 7].into()), async { current() }).await;
+        let caller = Caller {
+            address: Some([192, 0, 2, 7].into()),
+            answered: None,
+        };
+        let inside = scope(caller, async { current() }).await;
         assert_eq!(inside, "192.0.2.7");
-        assert_eq!(scope(None, async { current() }).await, LOCAL);
+        assert_eq!(scope(Caller::default(), async { current() }).await, LOCAL);
         assert_eq!(current(), LOCAL);
     }
 }

@@ -246,7 +246,7 @@ mod hostile {
         let e = engine_with(Arc::new(MemoryStore::new()), limits);
         let from = |addr: &str, room: String| {
             let e = e.clone();
-            source::scope(Some(addr.parse().unwrap()), async move {
+            source::scope(source::Caller::at(addr.parse().unwrap()), async move {
                 e.join_room(&room, "X", Some(10), None, None)
                     .await
                     .map(|r| r.client_id)
@@ -267,12 +267,12 @@ mod hostile {
         // An existing identity creating a room is charged too; joining one is not.
         let mine = Some(made[0].as_str());
         let again = source::scope(
-            Some([203, 0, 113, 9].into()),
+            source::Caller::at([203, 0, 113, 9].into()),
             e.join_room("new", "X", None, mine, None),
         );
         assert_eq!(again.await.unwrap_err().code(), "rate_limited");
         let join = source::scope(
-            Some([203, 0, 113, 9].into()),
+            source::Caller::at([203, 0, 113, 9].into()),
             e.join_room("r1", "X", None, mine, None),
         );
         join.await.unwrap();

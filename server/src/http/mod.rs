@@ -1,5 +1,6 @@
 //! MCP over streamable HTTP: the shared server everyone who chats connects to.
 
+mod answered;
 mod connections;
 mod idle;
 pub mod origin;
@@ -103,6 +104,7 @@ pub fn router(
         .nest_service("/mcp", mcp)
         .layer(middleware::from_fn_with_state(cap, sessions::limit))
         .layer(middleware::from_fn(sessions::closed_is_no_content))
+        .layer(middleware::from_fn(answered::confirm_on_end))
         .layer(middleware::from_fn_with_state(token, require_bearer));
     Router::new()
         .route("/healthz", get(healthz))

@@ -7,7 +7,6 @@
 //!   can retry, which it cannot do with a protocol error. An unknown tool stays a protocol error.
 //! - **The caller's address** is set for the engine's per-address limits ([`source`]).
 
-use std::net::IpAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::LazyLock;
 
@@ -19,7 +18,8 @@ use rmcp::RoleServer;
 use rmcp::model::{CallToolResponse, CallToolResult, ErrorCode};
 use rmcp::service::RequestContext;
 
-use crate::engine::source::{self, PeerIp};
+use crate::engine::answered::AnswerHook;
+use crate::engine::source::{self, Caller, PeerIp};
 
 /// Marks an [`ErrorData`] as a failure to read the tool's arguments (see `params.rs`), so the
 /// boundary can turn it into a tool error without guessing from the message.
@@ -39,7 +39,7 @@ static PANIC_IN_TOOL: LazyLock<Option<String>> =
 /// (2 KiB more per parked client, measured with heaptrack).
 pub fn call<F>(
     tool: &str,
-    address: Option<IpAddr>,
+    caller: Caller,
     call: F,
 ) -> impl Future<Output = Result<CallToolResponse, ErrorData>> + use<F>
 where
@@ -52,7 +52,7 @@ where
         Either::Right(call)
     };
     let tool = tool.to_owned();
-    source::scope(address, AssertUnwindSafe(call).catch_unwind()).map(move |outcome| {
+    source::scope(caller, AssertUnwindSafe(call).catch_unwind()).map(move |outcome| {
         match outcome {
             Ok(Err(e)) if is_argument_error(&e) => Ok(argument_error(e).into()),
             Ok(result) => result,
@@ -72,13 +72,16 @@ where
     })
 }
 
-/// The source address of an HTTP request; `None` over stdio.
-pub fn caller_address(context: &RequestContext<RoleServer>) -> Option<IpAddr> {
-    context
-        .extensions
-        .get::<axum::http::request::Parts>()
-        .and_then(|parts| parts.extensions.get::<PeerIp>())
-        .map(|PeerIp(ip)| *ip)
+/// What the HTTP layer put in the request (its source address, its [`AnswerHook`]); nothing over
+/// stdio.
+pub fn caller(context: &RequestContext<RoleServer>) -> Caller {
+    let Some(parts) = context.extensions.get::<axum::http::request::Parts>() else {
+        return Caller::default();
+    };
+    Caller {
+        address: parts.extensions.get::<PeerIp>().map(|PeerIp(ip)| *ip),
+        answered: parts.extensions.get::<AnswerHook>().cloned(),
+    }
 }
 
 fn is_argument_error(e: &ErrorData) -> bool {
@@ -129,7 +132,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_panic_becomes_an_internal_error() {
-        let answer = call("send_message", None, async {
+        let answer = call("send_message", Caller::default(), async {
             let empty: Vec<u8> = Vec::new();
             let _ = empty[usize::from(empty.is_empty())]; // out of bounds: panics
             Ok(CallToolResult::success(vec![]).into())
@@ -142,7 +145,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_call_runs_with_its_address() {
-        let seen = call("get_room", Some([198, 51, 100, 4].into()), async {
+        let seen = call("get_room", Caller::at([198, 51, 100, 4].into()), async {
             Ok(CallToolResult::success(vec![ContentBlock::text(source::current())]).into())
         })
         .await

@@ -372,9 +372,9 @@ impl ServerHandler for ChatServer {
         if apps::VIEW_ONLY_TOOLS.contains(&tool.as_str()) && !apps::client_renders_views(&context) {
             return view_required(&tool).map(Into::into);
         }
-        let address = guard::caller_address(&context);
+        let caller = guard::caller(&context);
         let call = ToolCallContext::new(self, request, context);
-        guard::call(&tool, address, self.tool_router.call(call)).await
+        guard::call(&tool, caller, self.tool_router.call(call)).await
     }
 
     /// Accepted so that a client which sets a level is not refused (2025-11-25 clients may, and

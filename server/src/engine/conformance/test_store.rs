@@ -159,6 +159,20 @@ impl Store for TestStore {
     fn prune_tokens(&self) {
         self.inner.prune_tokens()
     }
+    fn shared(&self) -> bool {
+        self.inner.shared()
+    }
+    async fn confirm_delivery(
+        &self,
+        room_id: &str,
+        client_id: &str,
+        seq: u64,
+    ) -> Result<(), ChatError> {
+        self.inner.confirm_delivery(room_id, client_id, seq).await
+    }
+    async fn confirmed_delivery(&self, room_id: &str, client_id: &str) -> Result<u64, ChatError> {
+        self.inner.confirmed_delivery(room_id, client_id).await
+    }
     async fn remember(
         &self,
         key: &str,

@@ -312,6 +312,7 @@ mod tests {
             joined_ms: 0,
             delivered_seq,
             sent: Vec::new(),
+            unconfirmed_from: None,
         };
         let mut slot = slot_with(1..=10, 10);
         slot.room.members = vec![member("a", 7), member("b", 4)];

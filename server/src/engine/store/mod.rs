@@ -196,6 +196,30 @@ pub trait Store: Send + Sync + 'static {
     /// Forgets rate buckets that are full again (stores whose buckets do not expire on their own).
     fn prune_tokens(&self) {}
 
+    /// Whether several processes share this store. Then the instance that claimed a batch for a
+    /// wait may die before answering while the others go on, so a claim counts as delivered
+    /// only once confirmed (`engine/answered.rs`). A one-process store dies whole: nothing to
+    /// confirm, and nothing changes for it.
+    fn shared(&self) -> bool {
+        false
+    }
+
+    /// Records that `client_id`'s waits in `room_id` have handed over everything up to `seq`.
+    async fn confirm_delivery(
+        &self,
+        _room_id: &str,
+        _client_id: &str,
+        _seq: u64,
+    ) -> Result<(), ChatError> {
+        Ok(())
+    }
+
+    /// The highest `seq` [`Store::confirm_delivery`] recorded (0 for none). A store that is not
+    /// [`Store::shared`] confirms everything.
+    async fn confirmed_delivery(&self, _room_id: &str, _client_id: &str) -> Result<u64, ChatError> {
+        Ok(u64::MAX)
+    }
+
     /// Records `value` under `key` for `ttl`, unless a value is recorded there already: then
     /// records nothing and returns that value. Atomic, and shared by every instance that shares
     /// the store: the first of several concurrent calls wins, the others all see its value.

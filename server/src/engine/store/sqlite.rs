@@ -533,6 +533,8 @@ fn load(conn: &Connection) -> rusqlite::Result<Mirror> {
                 joined_ms: r.get::<_, i64>(4)? as u64,
                 delivered_seq: r.get::<_, i64>(5)? as u64,
                 sent: sent_from(&r.get::<_, String>(6)?)?,
+                // Never set: one process (see `Store::shared`).
+                unconfirmed_from: None,
             });
         }
     }
@@ -1011,6 +1013,7 @@ mod tests {
             joined_ms: 7,
             delivered_seq,
             sent: Vec::new(),
+            unconfirmed_from: None,
         }
     }
 

@@ -76,6 +76,11 @@ impl Keys {
         self.key(&["rate:", bucket])
     }
 
+    /// How far a member's waits in a room are confirmed delivered (`engine/answered.rs`).
+    pub fn delivered(&self, room_id: &str, client_id: &str) -> String {
+        self.key(&["delivered:", room_id, ":", client_id])
+    }
+
     /// A record of [`crate::engine::store::Store::remember`].
     pub fn remembered(&self, key: &str) -> String {
         self.key(&["remembered:", key])

@@ -680,25 +680,51 @@ impl Store for RedisStore {
         Ok(())
     }
 
+    fn shared(&self) -> bool {
+        true
+    }
+
+    async fn confirm_delivery(
+        &self,
+        room_id: &str,
+        client_id: &str,
+        seq: u64,
+    ) -> Result<(), ChatError> {
+        // A plain write, repeated harmlessly: a late confirmation of an older batch can only
+        // make a claim hand a batch out again, never skip one.
+        self.conn
+            .query::<()>(
+                redis::cmd("SET")
+                    .arg(self.keys.delivered(room_id, client_id))
+                    .arg(seq)
+                    .arg("EX")
+                    .arg(self.key_ttl_secs),
+            )
+            .await
+    }
+
+    async fn confirmed_delivery(&self, room_id: &str, client_id: &str) -> Result<u64, ChatError> {
+        let seq: Option<u64> = self
+            .conn
+            .query(redis::cmd("GET").arg(self.keys.delivered(room_id, client_id)))
+            .await?;
+        Ok(seq.unwrap_or(0))
+    }
+
     async fn remember(
         &self,
         key: &str,
         value: &str,
         ttl: std::time::Duration,
     ) -> Result<Option<String>, ChatError> {
-        // One atomic command (Redis 7). Repeating it after a lost reply is harmless: the repeat
-        // finds this call's own value, which the caller treats as the same call.
-        self.conn
-            .query(
-                redis::cmd("SET")
-                    .arg(self.keys.remembered(key))
-                    .arg(value)
-                    .arg("NX")
-                    .arg("GET")
-                    .arg("PX")
-                    .arg(ttl.as_millis() as u64),
-            )
-            .await
+        // Repeating it after a lost reply is harmless: the repeat finds this call's own value,
+        // which the caller treats as the same call.
+        let mut script = scripts::REMEMBER.prepare_invoke();
+        script
+            .key(self.keys.remembered(key))
+            .arg(value)
+            .arg(ttl.as_millis() as u64);
+        self.conn.invoke(&script).await
     }
 }
 

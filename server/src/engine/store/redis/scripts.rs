@@ -183,3 +183,19 @@ return 1
 "#,
     )
 });
+
+/// `Store::remember`: records a value unless one is there; SET's NX and GET together would need
+/// Redis 7, and the store supports 6.2.
+///
+/// KEYS: 1 the record. ARGV: 1 the value, 2 its lifetime (ms).
+/// Returns the value already recorded, or nothing when this one was.
+pub static REMEMBER: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local earlier = redis.call('GET', KEYS[1])
+if earlier then return earlier end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return false
+"#,
+    )
+});
