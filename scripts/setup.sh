@@ -85,7 +85,7 @@ install_crate wasm-bindgen-cli wasm-bindgen "$WASM_BINDGEN_VERSION"
 install_crate trunk trunk "$TRUNK_VERSION" --locked
 
 # What only the tests need: the View's browser tests, the end-to-end suite's browser, and the
-# Redis store's tests.
+# Redis store's tests (redis-server, and nginx in front of two instances).
 install_test_tools() {
   install_crate wasm-pack wasm-pack "$WASM_PACK_VERSION" --locked
 
@@ -103,6 +103,15 @@ install_test_tools() {
   else
     as_root apt-get update -qq
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq redis-server
+  fi
+
+  step "nginx (Debian package; the instance-kill test starts its own in front of two instances)"
+  if command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; then
+    skip "$( (nginx -v || /usr/sbin/nginx -v) 2>&1 | head -n1)"
+  else
+    as_root apt-get update -qq
+    # Installed, not started: the package's own service is refused where there is no init.
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq nginx
   fi
 }
 [ "$only_view" = true ] || install_test_tools
