@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # Runs the load generator over the table in BENCHMARKS.md and prints every figure. Not part of the
 # test suite: figures on a shared machine are information, not pass/fail.
-# Usage: scripts/bench.sh [quick|revisions]
+# Usage: scripts/bench.sh [quick|revisions|instance-kill|compare BEFORE_BIN]
 #   quick      one small case of each mode
+#   instance-kill  the instance-kill test (server/tests/instance_kill.rs) on the release build,
+#              30 pairs x 200 messages, three times: its figures (lost, stored twice, refusals)
+#   compare BEFORE_BIN [BEFORE_GEN]  the Redis store's CPU per message, this build against
+#              another mcp-chat binary (say, main's; driven by its own load generator if given),
+#              alternating in one run, three rounds
 #   revisions  MCP 2025-11-25 (sessions) against 2026-07-28 (stateless) in one run, interleaved:
 #              CPU per message at 100 pairs (memory, SQLite) and memory per parked client
 set -euo pipefail
@@ -26,6 +31,29 @@ if [ "${1:-}" = quick ]; then
   run --pairs 10 --rounds 20 --rate 500
   run --mode fanout --members 10 --rounds 10
   run --mode idle --parked 200 --probes 20
+  exit 0
+fi
+
+if [ "${1:-}" = instance-kill ]; then
+  for round in 1 2 3; do
+    echo
+    echo "\$ instance-kill round $round"
+    MCP_CHAT_KILL_BIN="$PWD/target/release/mcp-chat" MCP_CHAT_KILL_PAIRS=30 \
+      MCP_CHAT_KILL_MESSAGES=200 cargo test --locked -p mcp-chat --test instance_kill \
+      -- --nocapture 2>&1 | grep -E '^instance-kill|test result|panicked'
+  done
+  exit 0
+fi
+
+if [ "${1:-}" = compare ]; then
+  before=${2:?usage: scripts/bench.sh compare BEFORE_BIN [BEFORE_GEN]}
+  before_gen=${3:-$gen}
+  for round in 1 2 3; do
+    echo
+    echo "\$ $before_gen --store redis --pairs 100 --rounds 50 --server $before"
+    "$before_gen" --pairs 100 --rounds 50 --store redis --server "$before" 2>&1 | grep -v '^\s*$'
+    run --pairs 100 --rounds 50 --store redis --server target/release/mcp-chat
+  done
   exit 0
 fi
 

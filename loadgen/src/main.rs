@@ -433,6 +433,10 @@ async fn main() -> anyhow::Result<()> {
     for note in &outcome.notes {
         println!("{note}");
     }
+    let repeated = REPEATED.load(std::sync::atomic::Ordering::Relaxed);
+    if repeated > 0 {
+        println!("entries handed out again (dropped by seq): {repeated}");
+    }
     let retried = RETRIED.load(std::sync::atomic::Ordering::Relaxed);
     if retried > 0 {
         println!("calls sent again after a failed transport (same idempotency_key): {retried}");
@@ -505,13 +509,20 @@ async fn member(
     Ok(id)
 }
 
-/// Waits until `text` reaches `client` (re-parking on timeouts); the instant it arrived, if it did.
+/// Entries a wait handed out again (a `seq` its receiver had seen): with several instances a
+/// batch whose answer was not confirmed is repeated, and clients drop it by `seq`.
+static REPEATED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Waits until `text` reaches `client` (re-parking on timeouts); the instant it arrived, if it
+/// did. `seen` is the highest `seq` this client has received.
 async fn await_text(
     peer: Peer<RoleClient>,
     room: String,
     client: String,
     text: String,
+    seen: Arc<std::sync::atomic::AtomicU64>,
 ) -> anyhow::Result<Option<Instant>> {
+    use std::sync::atomic::Ordering::Relaxed;
     loop {
         let got = tool(
             &peer,
@@ -519,10 +530,17 @@ async fn await_text(
             json!({"room_id": room, "client_id": client, "timeout": 10}),
         )
         .await?;
-        if got["messages"]
-            .as_array()
-            .is_some_and(|m| m.iter().any(|m| m["text"] == text.as_str()))
-        {
+        let mut arrived = false;
+        for m in got["messages"].as_array().into_iter().flatten() {
+            let seq = m["seq"].as_u64().unwrap_or(0);
+            if seq <= seen.load(Relaxed) {
+                REPEATED.fetch_add(1, Relaxed);
+                continue;
+            }
+            seen.store(seq, Relaxed);
+            arrived |= m["text"] == text.as_str();
+        }
+        if arrived {
             return Ok(Some(Instant::now()));
         }
         if got["timeout"] == true {
@@ -559,6 +577,7 @@ async fn run_fanout(
         .await?;
     }
     let mut outcome = Outcome::default();
+    let seen: Vec<Arc<std::sync::atomic::AtomicU64>> = ids.iter().map(|_| Arc::default()).collect();
     let started = Instant::now();
     for i in 0..messages {
         let text = format!("fan-{i}");
@@ -567,7 +586,13 @@ async fn run_fanout(
             .enumerate()
             .map(|(m, id)| {
                 let peer = peers[(m + 1) % peers.len()].clone();
-                tokio::spawn(await_text(peer, room.into(), id.clone(), text.clone()))
+                tokio::spawn(await_text(
+                    peer,
+                    room.into(),
+                    id.clone(),
+                    text.clone(),
+                    seen[m].clone(),
+                ))
             })
             .collect();
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -725,6 +750,7 @@ async fn pair(
     let start = tokio::time::Instant::from_std(*began.get_or_init(Instant::now));
     let mut latencies = Vec::with_capacity(rounds * 2);
     let mut lost = 0;
+    let seen: [Arc<std::sync::atomic::AtomicU64>; 2] = Default::default();
     for r in 0..rounds * 2 {
         let (sender, receiver) = (&ids[r % 2], &ids[(r + 1) % 2]);
         let text = format!("{p}-{r}");
@@ -734,6 +760,7 @@ async fn pair(
             room.clone(),
             receiver.clone(),
             text.clone(),
+            seen[(r + 1) % 2].clone(),
         ));
         // The receiver's wait gets 2 ms to park; a schedule may make it wait longer. A pair
         // that fell behind its schedule sends as soon as it can.

@@ -201,21 +201,17 @@ impl Engine {
         let max_batch = self.limits.max_batch as u64;
         let hook = source::answer_hook().filter(|_| self.store.shared());
         loop {
-            let room = self.member_room(room_id, client).await?;
+            let (room, confirmed) = self
+                .store
+                .room_for_claim(room_id, &client.client_id)
+                .await?;
+            let room = room.ok_or_else(|| ChatError::RoomNotFound(room_id.to_owned()))?;
             let (cursor, unconfirmed) = room
                 .member(&client.client_id)
-                .map_or((0, None), |m| (m.delivered_seq, m.unconfirmed_from));
+                .map(|m| (m.delivered_seq, m.unconfirmed_from))
+                .ok_or_else(|| ChatError::NotAMember(room_id.to_owned()))?;
             let from = match unconfirmed {
-                Some(start)
-                    if start < cursor
-                        && self
-                            .store
-                            .confirmed_delivery(room_id, &client.client_id)
-                            .await?
-                            < cursor =>
-                {
-                    start
-                }
+                Some(start) if start < cursor && confirmed < cursor => start,
                 _ => cursor,
             };
             let to = room.latest_seq.min(from.saturating_add(max_batch));
@@ -258,14 +254,7 @@ impl Engine {
                     room_id.to_owned(),
                     client.client_id.clone(),
                 );
-                hook.on_answered(move || {
-                    tokio::spawn(async move {
-                        if let Err(e) = store.confirm_delivery(&room_id, &client_id, to).await {
-                            // The batch will be handed out again: a repeat, not a loss.
-                            tracing::debug!(error = %e, "could not confirm a delivery");
-                        }
-                    });
-                });
+                hook.on_answered(move || store.confirm_delivery(&room_id, &client_id, to));
             }
             if let Some(stall) = *STALL_AFTER_CLAIM {
                 tokio::time::sleep(stall).await;

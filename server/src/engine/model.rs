@@ -4,7 +4,7 @@
 use mcp_chat_shared::chat::{MessageKind, Participant, RoomStatus};
 use serde::{Deserialize, Serialize};
 
-use super::idempotency::SentKey;
+use super::idempotency::SentKeys;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClientRecord {
@@ -45,8 +45,8 @@ pub struct Member {
     /// This member's recent keyed sends, so a retry is answered instead of stored again (see
     /// [`super::idempotency`]). Not written while empty: a member who never sends with a key
     /// costs nothing, and records written before it existed read as empty.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub sent: Vec<SentKey>,
+    #[serde(default, skip_serializing_if = "SentKeys::is_empty")]
+    pub sent: SentKeys,
     /// Where the last claim started, while its answer is not known to have reached the client
     /// (on a shared store only; see `engine/answered.rs`): until the delivery up to
     /// `delivered_seq` is confirmed, the next claim starts here again.

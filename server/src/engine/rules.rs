@@ -5,7 +5,7 @@
 use mcp_chat_shared::chat::{MessageKind, RoomStatus};
 
 use super::error::ChatError;
-use super::idempotency::{self, RetryKey, Seen, SentKey};
+use super::idempotency::{self, RetryKey, Seen};
 use super::model::{ClientRecord, Draft, Member, Room};
 
 /// Adds `client` to `room`. Joining a room one is already in changes nothing.
@@ -43,7 +43,7 @@ pub fn join(room: &mut Room, client: &ClientRecord, now: u64) -> Result<Vec<Draf
         joined_ms: now,
         // A newcomer receives the room's whole log, including what was sent before they came.
         delivered_seq: 0,
-        sent: Vec::new(),
+        sent: Default::default(),
         unconfirmed_from: None,
     };
     let joined = Draft {
@@ -98,11 +98,11 @@ pub fn send_keyed(
     };
     let key = key.map(|k| (k.digest(), idempotency::digest(text)));
     if let Some((key, text)) = key {
-        if let Seen::At(seq) = idempotency::seen(&member.sent, key, text, now)? {
+        if let Seen::At(seq) = member.sent.seen(key, text, now)? {
             return Ok(Sent::Earlier(seq));
         }
         // Recorded now; an error below aborts the transaction and drops it with the rest.
-        idempotency::record(&mut member.sent, SentKey(key, text, next_seq, now));
+        member.sent.record(key, text, next_seq, now);
     }
     let member = room
         .member(client_id)

@@ -162,16 +162,15 @@ impl Store for TestStore {
     fn shared(&self) -> bool {
         self.inner.shared()
     }
-    async fn confirm_delivery(
+    fn confirm_delivery(&self, room_id: &str, client_id: &str, seq: u64) {
+        self.inner.confirm_delivery(room_id, client_id, seq)
+    }
+    async fn room_for_claim(
         &self,
         room_id: &str,
         client_id: &str,
-        seq: u64,
-    ) -> Result<(), ChatError> {
-        self.inner.confirm_delivery(room_id, client_id, seq).await
-    }
-    async fn confirmed_delivery(&self, room_id: &str, client_id: &str) -> Result<u64, ChatError> {
-        self.inner.confirmed_delivery(room_id, client_id).await
+    ) -> Result<(Option<Room>, u64), ChatError> {
+        self.inner.room_for_claim(room_id, client_id).await
     }
     async fn remember(
         &self,

@@ -311,7 +311,7 @@ mod tests {
             display_name: client.into(),
             joined_ms: 0,
             delivered_seq,
-            sent: Vec::new(),
+            sent: Default::default(),
             unconfirmed_from: None,
         };
         let mut slot = slot_with(1..=10, 10);

@@ -204,20 +204,20 @@ pub trait Store: Send + Sync + 'static {
         false
     }
 
-    /// Records that `client_id`'s waits in `room_id` have handed over everything up to `seq`.
-    async fn confirm_delivery(
-        &self,
-        _room_id: &str,
-        _client_id: &str,
-        _seq: u64,
-    ) -> Result<(), ChatError> {
-        Ok(())
-    }
+    /// Records, in the background, that `client_id`'s waits in `room_id` have handed over
+    /// everything up to `seq`. Best effort: a confirmation lost makes a batch be handed out
+    /// again, never skipped.
+    fn confirm_delivery(&self, _room_id: &str, _client_id: &str, _seq: u64) {}
 
-    /// The highest `seq` [`Store::confirm_delivery`] recorded (0 for none). A store that is not
-    /// [`Store::shared`] confirms everything.
-    async fn confirmed_delivery(&self, _room_id: &str, _client_id: &str) -> Result<u64, ChatError> {
-        Ok(u64::MAX)
+    /// What a claim reads: [`Store::room`], and the highest `seq` [`Store::confirm_delivery`]
+    /// recorded for `client_id` there (0 for none; everything, for a store that is not
+    /// [`Store::shared`]).
+    async fn room_for_claim(
+        &self,
+        room_id: &str,
+        _client_id: &str,
+    ) -> Result<(Option<Room>, u64), ChatError> {
+        Ok((self.room(room_id).await?, u64::MAX))
     }
 
     /// Records `value` under `key` for `ttl`, unless a value is recorded there already: then

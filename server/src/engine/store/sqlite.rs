@@ -42,7 +42,7 @@ use self::checkpoint::{Checkpointer, WAL_SIZE_LIMIT};
 use super::mirror::{Mirror, Retention};
 use super::{Committed, Output, QueueTx, RoomTx, Store, idle, wait_until};
 use crate::engine::error::ChatError;
-use crate::engine::idempotency::SentKey;
+use crate::engine::idempotency::SentKeys;
 use crate::engine::model::{ClientRecord, Member, Queue, Room, RoomKind};
 use crate::engine::rate::{LocalBuckets, Rate, Taken};
 
@@ -532,7 +532,7 @@ fn load(conn: &Connection) -> rusqlite::Result<Mirror> {
                 display_name: r.get(3)?,
                 joined_ms: r.get::<_, i64>(4)? as u64,
                 delivered_seq: r.get::<_, i64>(5)? as u64,
-                sent: sent_from(&r.get::<_, String>(6)?)?,
+                sent: SentKeys::from_stored(r.get(6)?),
                 // Never set: one process (see `Store::shared`).
                 unconfirmed_from: None,
             });
@@ -565,21 +565,6 @@ fn load(conn: &Connection) -> rusqlite::Result<Mirror> {
         serde_json::from_str(&state).map_err(|e| invalid_column(format!("queue: {e}")))?;
     mirror.queue_version = version as u64;
     Ok(mirror)
-}
-
-/// A member's keyed sends as their column holds them: empty for none (most members).
-fn sent_text(sent: &[SentKey]) -> Result<String, ChatError> {
-    if sent.is_empty() {
-        return Ok(String::new());
-    }
-    serde_json::to_string(sent).map_err(storage)
-}
-
-fn sent_from(text: &str) -> rusqlite::Result<Vec<SentKey>> {
-    if text.is_empty() {
-        return Ok(Vec::new());
-    }
-    serde_json::from_str(text).map_err(|e| invalid_column(format!("members.sent: {e}")))
 }
 
 /// Writes what a room transaction changed, from the room as it was (`None`: new) to `committed`.
@@ -643,7 +628,7 @@ fn write_room(
                         member.display_name,
                         int(member.joined_ms),
                         int(member.delivered_seq),
-                        sent_text(&member.sent)?
+                        member.sent.as_str()
                     ],
                 )?;
             }
@@ -662,7 +647,7 @@ fn write_room(
                         member.display_name,
                         int(member.joined_ms),
                         int(member.delivered_seq),
-                        sent_text(&member.sent)?
+                        member.sent.as_str()
                     ],
                 )?;
             }
@@ -1012,7 +997,7 @@ mod tests {
             display_name: format!("Name {client}"),
             joined_ms: 7,
             delivered_seq,
-            sent: Vec::new(),
+            sent: Default::default(),
             unconfirmed_from: None,
         }
     }

@@ -21,6 +21,7 @@
 //!   reconnects on its own, logs the loss and the return, and resubscribes.
 
 mod config;
+mod confirm;
 mod conn;
 pub mod keys;
 mod records;
@@ -70,6 +71,7 @@ pub struct RedisStore {
     /// anyway, so a stale one costs a retry from a fresh read, never a wrong write.
     last_seen: std::sync::Mutex<HashMap<String, String>>,
     commits: std::sync::atomic::AtomicU64,
+    confirmations: confirm::Confirmations,
     _subscriber: DropGuard,
 }
 
@@ -164,10 +166,12 @@ impl RedisStore {
             .await
             .map_err(|_| unreachable(&"could not subscribe to wake-ups"))?
             .map_err(|_| unreachable(&"the wake-up subscriber stopped"))?;
+        let key_ttl_secs = key_ttl.as_secs().max(1);
         Ok(RedisStore {
+            confirmations: confirm::Confirmations::start(Conn(conn.clone()), key_ttl_secs),
             conn: Conn(conn),
             keys,
-            key_ttl_secs: key_ttl.as_secs().max(1),
+            key_ttl_secs,
             wakers,
             last_seen: std::sync::Mutex::new(HashMap::new()),
             commits: std::sync::atomic::AtomicU64::new(0),
@@ -684,31 +688,30 @@ impl Store for RedisStore {
         true
     }
 
-    async fn confirm_delivery(
+    fn confirm_delivery(&self, room_id: &str, client_id: &str, seq: u64) {
+        // A plain write, batched with others (`confirm.rs`): a late confirmation of an older
+        // batch can only make a claim hand a batch out again, never skip one.
+        self.confirmations
+            .confirm(self.keys.delivered(room_id, client_id), seq);
+    }
+
+    async fn room_for_claim(
         &self,
         room_id: &str,
         client_id: &str,
-        seq: u64,
-    ) -> Result<(), ChatError> {
-        // A plain write, repeated harmlessly: a late confirmation of an older batch can only
-        // make a claim hand a batch out again, never skip one.
-        self.conn
-            .query::<()>(
-                redis::cmd("SET")
-                    .arg(self.keys.delivered(room_id, client_id))
-                    .arg(seq)
-                    .arg("EX")
-                    .arg(self.key_ttl_secs),
-            )
-            .await
-    }
-
-    async fn confirmed_delivery(&self, room_id: &str, client_id: &str) -> Result<u64, ChatError> {
-        let seq: Option<u64> = self
+    ) -> Result<(Option<Room>, u64), ChatError> {
+        // One round trip for both.
+        let (value, confirmed): (Option<String>, Option<u64>) = self
             .conn
-            .query(redis::cmd("GET").arg(self.keys.delivered(room_id, client_id)))
+            .query(
+                redis::cmd("MGET")
+                    .arg(self.keys.room(room_id))
+                    .arg(self.keys.delivered(room_id, client_id)),
+            )
             .await?;
-        Ok(seq.unwrap_or(0))
+        self.remember(room_id, value.as_deref());
+        let room = value.map(|json| parse_room(&json)).transpose()?;
+        Ok((room, confirmed.unwrap_or(0)))
     }
 
     async fn remember(
