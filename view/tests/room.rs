@@ -232,18 +232,26 @@ async fn enter_sends_and_errors_keep_the_draft() {
 
     type_and_press("first try", false);
     let send = m.host.tool_call("send_message").await;
+    let mut arguments = send["params"]["arguments"].clone();
+    let key = arguments["idempotency_key"].take();
     assert_eq!(
-        send["params"]["arguments"],
-        json!({"room_id": "lobby", "client_id": CLIENT, "message": "first try"})
+        arguments,
+        json!({"room_id": "lobby", "client_id": CLIENT, "message": "first try",
+               "idempotency_key": null})
     );
+    let key = key.as_str().expect("every send carries a key").to_owned();
+    assert!((16..=64).contains(&key.len()), "{key}");
     m.host
         .tool_error(&send, "rate_limited", "Too many messages");
     settle().await;
     assert_eq!(m.text(".composer-error"), "Too many messages");
     assert_eq!(draft.value(), "first try", "the draft is kept");
 
+    // Sending the same text again is the same send: the same key, so it is stored once even if
+    // the first attempt was stored and only its answer was lost.
     type_and_press("first try", false);
     let send = m.host.tool_call("send_message").await;
+    assert_eq!(send["params"]["arguments"]["idempotency_key"], key.as_str());
     m.host.tool_ok(
         &send,
         json!({"success": true, "message_id": "m_9", "seq": 9,
@@ -253,6 +261,12 @@ async fn enter_sends_and_errors_keep_the_draft() {
     assert_eq!(draft.value(), "");
     assert_eq!(m.count(".composer-error"), 0);
     assert_eq!(m.text("li.mine .text"), "first try", "shown at once");
+
+    // The next message is a new send: a new key.
+    type_and_press("second", false);
+    let send = m.host.tool_call("send_message").await;
+    let next = send["params"]["arguments"]["idempotency_key"].as_str().unwrap();
+    assert_ne!(next, key);
 }
 
 #[wasm_bindgen_test]
