@@ -129,18 +129,7 @@ async fn a_burst_killed_midway_keeps_every_acknowledged_message() {
     let db = common::temp_db("durability-burst");
     let store = format!("sqlite:{db}");
     // No rate limit stands between the burst and the store.
-    let unlimited = [
-        "--store",
-        &store,
-        "--messages-per-second",
-        "100000",
-        "--message-burst",
-        "100000",
-        "--calls-per-second",
-        "100000",
-        "--call-burst",
-        "100000",
-    ];
+    let unlimited = [&["--store", store.as_str()], common::NO_RATE_LIMITS].concat();
     let mut server = HttpServer::start(&unlimited).await;
     let mut senders = Vec::new();
     for r in 0..ROOMS {

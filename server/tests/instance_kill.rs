@@ -18,21 +18,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{BIN, Client, HttpServer, Revision, client_config, connect};
+use common::{
+    BIN, Client, HttpServer, NO_RATE_LIMITS, Revision, client_config, connect, redis_log,
+    redis_room,
+};
 use mcp_chat::testing::RedisServer;
 use rmcp::model::CallToolRequestParams;
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use serde_json::{Value, json};
-
-/// Everyone comes through nginx, from one address: the per-address creation limit is raised
-/// for the run (a real deployment behind a proxy must raise it too; README, "Limits").
-const LIMITS: &[&str] = &[
-    "--creations-per-minute",
-    "100000",
-    "--creation-burst",
-    "100000",
-];
 
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -235,7 +229,7 @@ async fn pair(
             "join_room",
             json!({"room_id": room, "display_name": name,
                    "idempotency_key": format!("{run}-join-{p}-{n}")}),
-            Duration::from_secs(10),
+            Duration::from_secs(5),
             &tally,
         )
         .await
@@ -252,7 +246,7 @@ async fn pair(
             "send_message",
             json!({"room_id": room, "client_id": ids[from], "message": text,
                    "idempotency_key": format!("{run}-send-{p}-{i}")}),
-            Duration::from_secs(10),
+            Duration::from_secs(5),
             &tally,
         )
         .await;
@@ -269,7 +263,7 @@ async fn pair(
                 &people[to],
                 "wait_for_message",
                 json!({"room_id": room, "client_id": ids[to], "timeout": 5}),
-                Duration::from_secs(15),
+                Duration::from_secs(10),
                 &tally,
             )
             .await
@@ -303,7 +297,9 @@ async fn an_instance_killed_mid_run_loses_nothing_and_stores_nothing_twice() {
     let pairs = env_or("MCP_CHAT_KILL_PAIRS", 6);
     let messages = env_or("MCP_CHAT_KILL_MESSAGES", 40);
     let mut args = vec!["--store".to_owned(), redis.url()];
-    args.extend(LIMITS.iter().map(|a| a.to_string()));
+    // Everyone comes through nginx, from one address: the limits are raised for the run (a
+    // deployment behind a proxy raises the per-address ones too; README, "Limits").
+    args.extend(NO_RATE_LIMITS.iter().map(|a| a.to_string()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut doomed = HttpServer::start_bin(&bin, &args, &[]).await;
     let survivor = HttpServer::start_bin(&bin, &args, &[]).await;
@@ -348,9 +344,9 @@ async fn an_instance_killed_mid_run_loses_nothing_and_stores_nothing_twice() {
     // Read every room back from Redis: what is stored, whatever any instance says.
     let (mut lost, mut twice, mut ghosts) = (0, 0, 0);
     for (room, acknowledged) in &rooms {
-        let state = redis_room(&redis, room).await;
+        let state = redis_room(&redis.url(), room).await;
         ghosts += state["members"].as_array().unwrap().len().saturating_sub(2);
-        let log = redis_log(&redis, room).await;
+        let log = redis_log(&redis.url(), room).await;
         let mut count: HashMap<&str, usize> = HashMap::new();
         for text in &log {
             *count.entry(text.as_str()).or_default() += 1;
@@ -385,43 +381,4 @@ async fn an_instance_killed_mid_run_loses_nothing_and_stores_nothing_twice() {
         0,
         "messages never delivered"
     );
-}
-
-/// The room as Redis holds it.
-async fn redis_room(redis: &RedisServer, room: &str) -> Value {
-    let mut conn = redis::Client::open(redis.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let text: String = redis::cmd("GET")
-        .arg(format!("mcp-chat:room:{room}"))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
-/// The texts of a room's chat messages, as its log in Redis holds them.
-async fn redis_log(redis: &RedisServer, room: &str) -> Vec<String> {
-    let mut conn = redis::Client::open(redis.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let entries: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
-        .arg(format!("mcp-chat:log:{room}"))
-        .arg("-")
-        .arg("+")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    entries
-        .ids
-        .iter()
-        .filter_map(|entry| entry.get::<String>("m"))
-        .filter_map(|m| serde_json::from_str::<Value>(&m).ok())
-        .filter(|m| m["kind"] == "chat")
-        .map(|m| m["text"].as_str().unwrap().to_owned())
-        .collect()
 }

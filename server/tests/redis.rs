@@ -6,7 +6,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{HttpServer, Revision, call, chat_texts, join, ok, receive_chats, send, wait};
+use common::{
+    HttpServer, Revision, call, chat_texts, join, ok, receive_chats, redis_room, send, wait,
+};
 use mcp_chat::testing::RedisServer;
 use reqwest::StatusCode;
 use rmcp::model::CallToolRequestParams;
@@ -314,7 +316,7 @@ async fn a_batch_claimed_by_an_instance_that_died_before_answering_is_handed_out
         });
         let claimed = Instant::now() + Duration::from_secs(20);
         loop {
-            let room = redis_room(&redis, &room).await;
+            let room = redis_room(&redis.url(), &room).await;
             if room["members"][1]["delivered_seq"] == room["latest_seq"] {
                 break;
             }
@@ -377,18 +379,6 @@ async fn answered_waits_are_not_repeated_across_instances() {
         let expected: Vec<u64> = (1..=22).collect();
         assert_eq!(seen, expected, "{revision:?}: each entry once, in order");
     }
-}
-
-/// The room as Redis holds it.
-async fn redis_room(redis: &RedisServer, room: &str) -> Value {
-    let client = redis::Client::open(redis.url()).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let text: String = redis::cmd("GET")
-        .arg(format!("mcp-chat:room:{room}"))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    serde_json::from_str(&text).unwrap()
 }
 
 /// A raw MCP client over HTTP, so one session can be sent to several base URLs.

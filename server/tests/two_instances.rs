@@ -17,31 +17,19 @@ mod common;
 
 use std::collections::HashMap;
 
-use common::{Client, HttpServer, call};
+use common::{Client, HttpServer, NO_RATE_LIMITS, call};
 use mcp_chat::testing::RedisServer;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{Value, json};
 
-/// The same limits for every server: quotas small enough to reach, rates out of the way (they
-/// depend on timing, which the two systems do not share).
-const LIMITS: &[&str] = &[
+/// The same limits for every server: quotas small enough to reach, and no rate limits (they
+/// depend on timing, which the two systems do not share: `NO_RATE_LIMITS`).
+const QUOTAS: &[&str] = &[
     "--max-rooms-per-client",
     "2",
     "--max-messages-per-room",
     "12",
-    "--messages-per-second",
-    "100000",
-    "--message-burst",
-    "100000",
-    "--calls-per-second",
-    "100000",
-    "--call-burst",
-    "100000",
-    "--creations-per-minute",
-    "100000",
-    "--creation-burst",
-    "100000",
 ];
 
 const PEOPLE: usize = 3;
@@ -321,7 +309,7 @@ async fn two_instances_answer_as_one_process_would() {
     };
     let with_store = |store: String| {
         let mut args = vec!["--store".to_owned(), store];
-        args.extend(LIMITS.iter().map(|a| a.to_string()));
+        args.extend(QUOTAS.iter().chain(NO_RATE_LIMITS).map(|a| a.to_string()));
         args
     };
     let redis_args = with_store(redis.url());

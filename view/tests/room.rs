@@ -265,7 +265,9 @@ async fn enter_sends_and_errors_keep_the_draft() {
     // The next message is a new send: a new key.
     type_and_press("second", false);
     let send = m.host.tool_call("send_message").await;
-    let next = send["params"]["arguments"]["idempotency_key"].as_str().unwrap();
+    let next = send["params"]["arguments"]["idempotency_key"]
+        .as_str()
+        .unwrap();
     assert_ne!(next, key);
 }
 

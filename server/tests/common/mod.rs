@@ -425,3 +425,57 @@ pub fn temp_db(suite: &str) -> String {
         .display()
         .to_string()
 }
+
+/// Flags that take every rate limit out of a test's way (timing is not what it tests): sends,
+/// calls, and new identities and rooms per address.
+pub const NO_RATE_LIMITS: &[&str] = &[
+    "--messages-per-second",
+    "100000",
+    "--message-burst",
+    "100000",
+    "--calls-per-second",
+    "100000",
+    "--call-burst",
+    "100000",
+    "--creations-per-minute",
+    "100000",
+    "--creation-burst",
+    "100000",
+];
+
+async fn redis_connection(url: &str) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+/// A room as the Redis at `url` holds it (default key prefix).
+pub async fn redis_room(url: &str, room: &str) -> Value {
+    let text: String = redis::cmd("GET")
+        .arg(format!("mcp-chat:room:{room}"))
+        .query_async(&mut redis_connection(url).await)
+        .await
+        .unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The texts of a room's chat messages, as its log in the Redis at `url` holds them.
+pub async fn redis_log(url: &str, room: &str) -> Vec<String> {
+    let entries: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+        .arg(format!("mcp-chat:log:{room}"))
+        .arg("-")
+        .arg("+")
+        .query_async(&mut redis_connection(url).await)
+        .await
+        .unwrap();
+    entries
+        .ids
+        .iter()
+        .filter_map(|entry| entry.get::<String>("m"))
+        .filter_map(|m| serde_json::from_str::<Value>(&m).ok())
+        .filter(|m| m["kind"] == "chat")
+        .map(|m| m["text"].as_str().unwrap().to_owned())
+        .collect()
+}
