@@ -358,10 +358,10 @@ pub fn new_send_key() -> String {
     )
 }
 
-/// Sends `text` as the View's member, with `key` as its `idempotency_key`. An answer that does
-/// not come (the host or the server went away meanwhile) is asked for once more with the same
-/// key, which the server answers without storing the message twice. On success the message is
-/// shown at once (the wait loop will bring it again; the merge ignores the duplicate).
+/// Sends `text` as the View's member, with `key` as its `idempotency_key`: when the answer does
+/// not come, the draft stays, and sending it again reuses the key (the composer keeps it), which
+/// the server answers without storing the message twice. On success the message is shown at
+/// once (the wait loop will bring it again; the merge ignores the duplicate).
 pub async fn send(
     host: &Host,
     state: ChatState,
@@ -380,12 +380,7 @@ pub async fn send(
         client_id,
         idempotency_key: Some(key),
     };
-    let sent = match call::<SendMessage>(host, &args, SEND_ANSWER_WITHIN).await {
-        Err(HostError::Timeout(_) | HostError::Rpc(_)) => {
-            call::<SendMessage>(host, &args, SEND_ANSWER_WITHIN).await?
-        }
-        other => other?,
-    };
+    let sent = call::<SendMessage>(host, &args, SEND_ANSWER_WITHIN).await?;
     let SendMessageParams {
         room_id,
         message: text,

@@ -13,9 +13,9 @@ use http_body::{Frame, SizeHint};
 use crate::engine::answered::AnswerHook;
 
 /// Gives each request an [`AnswerHook`] (rmcp hands the request's extensions to the tool), and
-/// fires it once the response body has been read to its end: every byte of the answer is then
-/// with hyper, on its way to the connection. A body dropped before its end (the client went
-/// away, the server is stopping) abandons the hook instead.
+/// fires it once the response body has been read to its end (or is dropped with nothing left
+/// in it): every byte of the answer is then with hyper, on its way to the connection. A body
+/// dropped before its end (the client went away, the server is stopping) abandons the hook.
 pub async fn confirm_on_end(mut request: Request, next: Next) -> Response {
     let hook = AnswerHook::default();
     request.extensions_mut().insert(hook.clone());
@@ -37,8 +37,14 @@ pin_project_lite::pin_project! {
 
     impl PinnedDrop for Answering {
         fn drop(this: Pin<&mut Self>) {
-            if let Some(hook) = this.project().hook.take() {
-                hook.abandoned();
+            let this = this.project();
+            if let Some(hook) = this.hook.take() {
+                // Every frame was taken, only the final poll was not made: answered.
+                if http_body::Body::is_end_stream(&*this.inner) {
+                    hook.answered();
+                } else {
+                    hook.abandoned();
+                }
             }
         }
     }
@@ -110,6 +116,16 @@ mod tests {
         let (body, fired) = watched(Body::from("the answer"));
         let read = to_bytes(Body::new(body), usize::MAX).await.unwrap();
         assert_eq!(read, "the answer");
+        assert!(fired.load(Ordering::Relaxed));
+    }
+
+    #[tokio::test]
+    async fn a_body_dropped_with_nothing_left_is_an_answer() {
+        let (body, fired) = watched(Body::from("all of it"));
+        let mut body = Box::pin(body);
+        let first = std::future::poll_fn(|cx| http_body::Body::poll_frame(body.as_mut(), cx)).await;
+        assert!(first.is_some());
+        drop(body);
         assert!(fired.load(Ordering::Relaxed));
     }
 
