@@ -84,8 +84,7 @@ impl Engine {
     /// Charges the caller's address for creating an identity or a room: without a limit one
     /// address could fill `max_clients` or `max_rooms` and lock everybody else out.
     pub(super) async fn take_creation_token(&self) -> Result<(), ChatError> {
-        let key = format!("create:{}", source::current());
-        self.take_token(&key, self.limits.creation_rate(), || {
+        self.take_token(&creation_bucket(), self.limits.creation_rate(), || {
             format!(
                 "new identities and rooms: at most {} per minute from one address",
                 self.limits.creations_per_minute
@@ -96,10 +95,9 @@ impl Engine {
 
     /// Returns a token [`Self::take_creation_token`] took for a call that created nothing.
     pub(super) async fn give_back_creation_token(&self) {
-        let key = format!("create:{}", source::current());
         if let Err(e) = self
             .store
-            .give_back_token(&key, self.limits.creation_rate())
+            .give_back_token(&creation_bucket(), self.limits.creation_rate())
             .await
         {
             tracing::debug!(error = %e, "could not give a creation token back");
@@ -146,14 +144,7 @@ impl Engine {
 
     pub(super) async fn new_client(&self, display_name: String) -> Result<ClientRecord, ChatError> {
         self.take_creation_token().await?;
-        let now = ids::now_ms();
-        let client = ClientRecord {
-            client_id: ids::client_id(),
-            user_id: ids::user_id(),
-            display_name,
-            created_ms: now,
-            last_seen_ms: now,
-        };
+        let client = new_identity(display_name, ids::now_ms());
         self.store
             .insert_client(client.clone(), self.limits.max_clients)
             .await?;
@@ -166,4 +157,20 @@ impl Engine {
             tracing::warn!(error = %e, user_id = %client.user_id, "could not discard client");
         }
     }
+}
+
+/// A new identity, not stored yet: a fresh secret `client_id` and public `user_id`.
+pub(super) fn new_identity(display_name: String, now: u64) -> ClientRecord {
+    ClientRecord {
+        client_id: ids::client_id(),
+        user_id: ids::user_id(),
+        display_name,
+        created_ms: now,
+        last_seen_ms: now,
+    }
+}
+
+/// The rate bucket of creations from the current request's address.
+fn creation_bucket() -> String {
+    format!("create:{}", source::current())
 }

@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::model::{ClientRecord, Room};
+use super::rooms::member_of;
 use super::{ChatError, Engine, ids, source};
 
 /// Tests only: a claimed batch waits this many milliseconds before its answer goes out, so a
@@ -205,11 +206,10 @@ impl Engine {
                 .store
                 .room_for_claim(room_id, &client.client_id)
                 .await?;
-            let room = room.ok_or_else(|| ChatError::RoomNotFound(room_id.to_owned()))?;
+            let room = member_of(room, room_id, client)?;
             let (cursor, unconfirmed) = room
                 .member(&client.client_id)
-                .map(|m| (m.delivered_seq, m.unconfirmed_from))
-                .ok_or_else(|| ChatError::NotAMember(room_id.to_owned()))?;
+                .map_or((0, None), |m| (m.delivered_seq, m.unconfirmed_from));
             let from = match unconfirmed {
                 Some(start) if start < cursor && confirmed < cursor => start,
                 _ => cursor,

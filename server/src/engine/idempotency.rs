@@ -5,10 +5,10 @@
 //! that died before it answered. So what a key did is recorded in the store, atomically with
 //! what it did, never in an instance's memory:
 //! - a send records its key in the sender's member record, in the same room transaction that
-//!   appends the message ([`super::rules::send`]): the message cannot be stored without its key,
+//!   appends the message ([`super::rules::send_keyed`]): the message cannot be stored without its key,
 //!   and a retry finds the key in the room it reads;
 //! - a new identity (`join_room` or `enter_queue` without a `client_id`) records the key with
-//!   the identity it is about to create *before* creating it ([`super::Store::remember`]). A
+//!   the identity it is about to create *before* creating it ([`super::Store::record_once`]). A
 //!   retry finds that identity, creates it if the first attempt died before it could, and goes
 //!   on as that client: joining a room one is in, or queueing while queued, changes nothing.
 //!
@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::access::new_identity;
 use super::model::ClientRecord;
 use super::{ChatError, Engine, ids, source};
 
@@ -232,18 +233,12 @@ impl Engine {
         let now = ids::now_ms();
         let record = IdentityRecord {
             args,
-            client: ClientRecord {
-                client_id: ids::client_id(),
-                user_id: ids::user_id(),
-                display_name,
-                created_ms: now,
-                last_seen_ms: now,
-            },
+            client: new_identity(display_name, now),
         };
         let value = serde_json::to_string(&record)
             .map_err(|e| ChatError::Storage(format!("identity record: {e}")))?;
         let stored_key = format!("{tool}:{}:{}", source::current(), key.0);
-        let Some(earlier) = self.store.remember(&stored_key, &value, WINDOW).await? else {
+        let Some(earlier) = self.store.record_once(&stored_key, &value, WINDOW).await? else {
             self.store
                 .insert_client(record.client.clone(), self.limits.max_clients)
                 .await?;

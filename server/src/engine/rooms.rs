@@ -230,15 +230,7 @@ impl Engine {
         room_id: &str,
         client: &ClientRecord,
     ) -> Result<Room, ChatError> {
-        let room = self
-            .store
-            .room(room_id)
-            .await?
-            .ok_or_else(|| ChatError::RoomNotFound(room_id.to_owned()))?;
-        if room.member(&client.client_id).is_none() {
-            return Err(ChatError::NotAMember(room_id.to_owned()));
-        }
-        Ok(room)
+        member_of(self.store.room(room_id).await?, room_id, client)
     }
 
     /// A transaction on a room that must already exist (`RoomNotFound` otherwise).
@@ -320,6 +312,19 @@ impl Engine {
             you: client.participant(),
         })
     }
+}
+
+/// `room` (as read from the store) if it exists and `client` is one of its members.
+pub(super) fn member_of(
+    room: Option<Room>,
+    room_id: &str,
+    client: &ClientRecord,
+) -> Result<Room, ChatError> {
+    let room = room.ok_or_else(|| ChatError::RoomNotFound(room_id.to_owned()))?;
+    if room.member(&client.client_id).is_none() {
+        return Err(ChatError::NotAMember(room_id.to_owned()));
+    }
+    Ok(room)
 }
 
 fn member_infos(room: &Room, client_id: &str) -> Vec<MemberInfo> {

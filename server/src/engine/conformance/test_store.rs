@@ -172,12 +172,12 @@ impl Store for TestStore {
     ) -> Result<(Option<Room>, u64), ChatError> {
         self.inner.room_for_claim(room_id, client_id).await
     }
-    async fn remember(
+    async fn record_once(
         &self,
         key: &str,
         value: &str,
         ttl: std::time::Duration,
     ) -> Result<Option<String>, ChatError> {
-        self.inner.remember(key, value, ttl).await
+        self.inner.record_once(key, value, ttl).await
     }
 }

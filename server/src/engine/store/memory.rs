@@ -24,7 +24,7 @@ pub struct MemoryStore {
     queue_changed: Notify,
     /// One process per store: its rate buckets can stay in memory.
     buckets: LocalBuckets,
-    /// [`Store::remember`]'s records: value, and until when.
+    /// [`Store::record_once`]'s records: value, and until when.
     remembered: Mutex<HashMap<String, (String, Instant)>>,
 }
 
@@ -197,7 +197,7 @@ impl Store for MemoryStore {
         self.buckets.prune();
     }
 
-    async fn remember(
+    async fn record_once(
         &self,
         key: &str,
         value: &str,

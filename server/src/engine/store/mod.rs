@@ -223,7 +223,7 @@ pub trait Store: Send + Sync + 'static {
     /// Records `value` under `key` for `ttl`, unless a value is recorded there already: then
     /// records nothing and returns that value. Atomic, and shared by every instance that shares
     /// the store: the first of several concurrent calls wins, the others all see its value.
-    async fn remember(
+    async fn record_once(
         &self,
         key: &str,
         value: &str,

@@ -81,7 +81,7 @@ impl Keys {
         self.key(&["delivered:", room_id, ":", client_id])
     }
 
-    /// A record of [`crate::engine::store::Store::remember`].
+    /// A record of [`crate::engine::store::Store::record_once`].
     pub fn remembered(&self, key: &str) -> String {
         self.key(&["remembered:", key])
     }

@@ -714,7 +714,7 @@ impl Store for RedisStore {
         Ok((room, confirmed.unwrap_or(0)))
     }
 
-    async fn remember(
+    async fn record_once(
         &self,
         key: &str,
         value: &str,

@@ -184,7 +184,7 @@ return 1
     )
 });
 
-/// `Store::remember`: records a value unless one is there; SET's NX and GET together would need
+/// `Store::record_once`: records a value unless one is there; SET's NX and GET together would need
 /// Redis 7, and the store supports 6.2.
 ///
 /// KEYS: 1 the record. ARGV: 1 the value, 2 its lifetime (ms).

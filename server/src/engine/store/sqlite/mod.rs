@@ -434,7 +434,7 @@ impl Store for SqliteStore {
         self.buckets.prune();
     }
 
-    async fn remember(
+    async fn record_once(
         &self,
         key: &str,
         value: &str,
