@@ -9,6 +9,8 @@
 //! Backends: [`memory`] (one process, nothing kept), [`sqlite`] (one process, durable) and
 //! [`redis`] (shared by several processes).
 
+#[cfg(test)]
+pub mod fixtures;
 pub mod memory;
 pub mod mirror;
 pub mod redis;

@@ -402,3 +402,165 @@ async fn the_room_quota_holds_across_instances() {
         .unwrap_err();
     assert_eq!(refused.code(), "too_many_rooms");
 }
+
+/// The keys a release before private rooms wrote, committed in `tests/fixtures` as JSON: each
+/// key with its type and value (rate buckets and commit markers left out: they are moments).
+const BEFORE_PRIVATE_ROOMS: &str = "main-redis-keys.json";
+
+/// Writes the fixture with the code of the day: `cargo test -p mcp-chat write_redis_fixture --
+/// --ignored`. Only ever run by the release whose keys it is meant to hold.
+#[tokio::test]
+#[ignore]
+async fn write_redis_fixture() {
+    use crate::engine::store::fixtures;
+    let server = RedisServer::start();
+    let store = open(&server.url()).await;
+    fixtures::populate(&engine(Arc::new(open(&server.url()).await))).await;
+    let mut conn = store.conn.0.clone();
+    let mut keys: Vec<String> = redis::cmd("KEYS")
+        .arg("mcp-chat:*")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    keys.sort();
+    let mut dump = Vec::new();
+    for key in keys {
+        if key.contains(":rate:") || key.contains(":commit:") {
+            continue;
+        }
+        let kind: String = redis::cmd("TYPE")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let value = match kind.as_str() {
+            "string" => {
+                let v: String = redis::cmd("GET")
+                    .arg(&key)
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap();
+                serde_json::json!(v)
+            }
+            "hash" => {
+                let v: std::collections::BTreeMap<String, String> = redis::cmd("HGETALL")
+                    .arg(&key)
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap();
+                serde_json::json!(v)
+            }
+            "set" => {
+                let mut v: Vec<String> = redis::cmd("SMEMBERS")
+                    .arg(&key)
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap();
+                v.sort();
+                serde_json::json!(v)
+            }
+            "zset" => {
+                let v: Vec<(String, f64)> = redis::cmd("ZRANGE")
+                    .arg(&key)
+                    .arg(0)
+                    .arg(-1)
+                    .arg("WITHSCORES")
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap();
+                serde_json::json!(v)
+            }
+            "stream" => {
+                let v: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+                    .arg(&key)
+                    .arg("-")
+                    .arg("+")
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap();
+                serde_json::json!(v)
+            }
+            other => panic!("{key} is a {other}"),
+        };
+        dump.push(serde_json::json!({"key": key, "type": kind, "value": value}));
+    }
+    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(fixtures::DIR)
+        .join(BEFORE_PRIVATE_ROOMS);
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    std::fs::write(out, serde_json::to_string_pretty(&dump).unwrap() + "\n").unwrap();
+}
+
+/// Writes the fixture's keys into `conn`'s server, each with a day to live.
+async fn restore(conn: &mut redis::aio::ConnectionManager, dump: &[serde_json::Value]) {
+    for entry in dump {
+        let key = entry["key"].as_str().unwrap();
+        let value = &entry["value"];
+        let strings = |v: &serde_json::Value| -> Vec<String> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s.as_str().unwrap().to_owned())
+                .collect()
+        };
+        let mut cmds = Vec::new();
+        match entry["type"].as_str().unwrap() {
+            "string" => cmds.push(
+                redis::cmd("SET")
+                    .arg(key)
+                    .arg(value.as_str().unwrap())
+                    .clone(),
+            ),
+            "hash" => {
+                let mut cmd = redis::cmd("HSET");
+                cmd.arg(key);
+                for (field, v) in value.as_object().unwrap() {
+                    cmd.arg(field).arg(v.as_str().unwrap());
+                }
+                cmds.push(cmd);
+            }
+            "set" => cmds.push(redis::cmd("SADD").arg(key).arg(strings(value)).clone()),
+            "zset" => {
+                let mut cmd = redis::cmd("ZADD");
+                cmd.arg(key);
+                for pair in value.as_array().unwrap() {
+                    cmd.arg(pair[1].as_f64().unwrap())
+                        .arg(pair[0].as_str().unwrap());
+                }
+                cmds.push(cmd);
+            }
+            "stream" => {
+                for item in value.as_array().unwrap() {
+                    let mut cmd = redis::cmd("XADD");
+                    cmd.arg(key).arg(item[0].as_str().unwrap());
+                    for field in item[1].as_array().unwrap() {
+                        cmd.arg(field[0].as_str().unwrap())
+                            .arg(field[1].as_str().unwrap());
+                    }
+                    cmds.push(cmd);
+                }
+            }
+            other => panic!("{key} is a {other}"),
+        }
+        cmds.push(redis::cmd("EXPIRE").arg(key).arg(86_400).clone());
+        for cmd in cmds {
+            let _: redis::Value = cmd.query_async(conn).await.unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn keys_written_before_private_rooms_keep_everything() {
+    use crate::engine::store::fixtures;
+    let Some(server) = RedisServer::try_start(&[]) else {
+        return;
+    };
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(fixtures::DIR)
+        .join(BEFORE_PRIVATE_ROOMS);
+    let dump: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let store = open(&server.url()).await;
+    restore(&mut store.conn.0.clone(), &dump).await;
+    fixtures::check(Arc::new(store)).await;
+}

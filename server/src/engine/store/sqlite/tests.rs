@@ -336,3 +336,39 @@ fn reopening_keeps_everything_and_migrations_are_idempotent() {
     let again = SqliteStore::open(&path).unwrap();
     assert_eq!(again.path(), path.as_path());
 }
+
+/// The file a release before private rooms wrote (schema 3), committed in `tests/fixtures`.
+const SCHEMA_3_FIXTURE: &str = "main-schema3.sqlite";
+
+/// Writes the fixture with the code of the day: `cargo test -p mcp-chat write_sqlite_fixture
+/// -- --ignored`. Only ever run by the release whose file it is meant to be.
+#[tokio::test]
+#[ignore]
+async fn write_sqlite_fixture() {
+    use crate::engine::store::fixtures;
+    let path = temp_path();
+    let store = std::sync::Arc::new(SqliteStore::open(&path).unwrap());
+    fixtures::populate(&crate::engine::conformance::engine(store.clone())).await;
+    drop(store);
+    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(fixtures::DIR)
+        .join(SCHEMA_3_FIXTURE);
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    let _ = std::fs::remove_file(&out);
+    // One self-contained file: no WAL beside it.
+    let conn = Connection::open(&path).unwrap();
+    conn.execute("VACUUM INTO ?1", [out.to_str().unwrap()])
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_file_written_before_private_rooms_keeps_everything() {
+    use crate::engine::store::fixtures;
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(fixtures::DIR)
+        .join(SCHEMA_3_FIXTURE);
+    let path = temp_path();
+    std::fs::copy(&fixture, &path).unwrap();
+    let store = std::sync::Arc::new(SqliteStore::open(&path).unwrap());
+    fixtures::check(store).await;
+}
