@@ -25,6 +25,8 @@ json_enum! {
         Matched = "matched",
         /// The room ended: nobody can send any more.
         RoomEnded = "room_ended",
+        /// The owner is gone and `sender` owns the room now.
+        OwnerChanged = "owner_changed",
     }
 }
 
@@ -60,6 +62,33 @@ json_struct! {
         pub timestamp: String,
         /// The same instant in milliseconds since the Unix epoch.
         pub timestamp_ms: u64,
+    }
+}
+
+json_enum! {
+    /// What a member who joins later may read.
+    pub enum HistoryVisibility {
+        /// Everything said in the room, from its start.
+        Full = "full",
+        /// Only what is said from their arrival on.
+        SinceJoin = "since_join",
+    }
+}
+
+json_struct! {
+    /// Who may join a room, who owns it, and what the caller may do there.
+    pub struct RoomAccess {
+        /// Joined only with an invitation, never by name.
+        pub private: bool,
+        pub history: HistoryVisibility,
+        /// The member who moderates the room (private rooms made with `join_room`).
+        pub owner: Option<Participant>,
+        /// Members other than the owner may make invitations.
+        pub members_can_invite: bool,
+        /// The caller may make invitations (`create_invite`).
+        pub you_can_invite: bool,
+        /// The caller owns the room: `remove_member`, `close_room`, `revoke_invite`.
+        pub you_own: bool,
     }
 }
 
@@ -124,11 +153,24 @@ json_struct! {
 
 json_struct! {
     pub struct JoinRoomParams {
-        /// Room name: letters, digits, `-`, `_` and `.`. Created if it does not exist.
-        pub room_id: String,
+        /// Room name: letters, digits, `-`, `_` and `.`. Created if it does not exist. Not
+        /// needed with `invite`, which names its room.
+        pub room_id: Option<String>,
         pub display_name: String,
         /// Only when creating the room: how many members it holds (default 2).
         pub capacity: Option<u32>,
+        /// An invitation code from `create_invite`: the only way into a private room.
+        pub invite: Option<String>,
+        /// Only when creating the room: make it private (joined only with an invitation; you
+        /// become its owner). Default false.
+        pub private: Option<bool>,
+        /// Only when creating the room: whether a member who joins later reads what was said
+        /// before (`full`) or only from their arrival (`since_join`). Default: `since_join` for
+        /// a private room, `full` for a public one.
+        pub history: Option<HistoryVisibility>,
+        /// Only when creating a private room: members may make invitations too, not only the
+        /// owner. Default false.
+        pub members_can_invite: Option<bool>,
         /// Join as an existing identity (e.g. to be in several rooms); a new one is made otherwise.
         pub client_id: Option<String>,
         /// A string you choose for this call, e.g. a UUID (16 to 64 letters, digits, `-`, `_`,
@@ -172,6 +214,35 @@ json_struct! {
     pub struct RoomClientParams {
         pub room_id: String,
         pub client_id: String,
+    }
+}
+
+json_struct! {
+    pub struct CreateInviteParams {
+        pub room_id: String,
+        pub client_id: String,
+        /// How many joins it admits (default 1, at most 1000).
+        pub max_uses: Option<u32>,
+        /// Seconds until it expires (default 86400 = 24 h; from 60 to 604800 = 7 days).
+        pub expires_in_s: Option<u64>,
+    }
+}
+
+json_struct! {
+    pub struct RevokeInviteParams {
+        pub room_id: String,
+        pub client_id: String,
+        /// The code `create_invite` returned.
+        pub invite: String,
+    }
+}
+
+json_struct! {
+    pub struct RemoveMemberParams {
+        pub room_id: String,
+        pub client_id: String,
+        /// The public id of the member to remove (`members[].user_id`).
+        pub user_id: String,
     }
 }
 
@@ -241,6 +312,8 @@ json_struct! {
         pub capacity: u32,
         pub room_status: RoomStatus,
         pub latest_seq: u64,
+        /// Private or public, its owner, your rights.
+        pub access: RoomAccess,
         pub message: String,
     }
 }
@@ -313,6 +386,35 @@ json_struct! {
         pub created_at: String,
         /// The caller's own public id and name, so a View knows which messages are "mine".
         pub you: Participant,
+        /// Private or public, its owner, the caller's rights.
+        pub access: RoomAccess,
+    }
+}
+
+json_struct! {
+    /// A new invitation. The code is shown this once: the server keeps only its hash.
+    pub struct InviteResult {
+        pub room_id: String,
+        /// The code: `join_room` with `invite` set to it (and a `display_name`) joins the room.
+        pub invite: String,
+        /// RFC 3339, UTC.
+        pub expires_at: String,
+        pub uses_left: u32,
+        /// A line to hand to the person or agent invited, as it is.
+        pub share_text: String,
+        pub message: String,
+    }
+}
+
+json_struct! {
+    /// What a moderation call (`revoke_invite`, `remove_member`, `close_room`) did.
+    pub struct ModerationResult {
+        pub success: bool,
+        pub room_id: String,
+        pub room_status: RoomStatus,
+        /// `remove_member`: whom it removed.
+        pub removed: Option<Participant>,
+        pub message: String,
     }
 }
 

@@ -48,11 +48,15 @@ mod tests {
         use crate::json::ToJson;
         // A tool's input carries more than the ids (join_room: a display name, a capacity).
         let join = JoinRoomParams {
-            room_id: "lobby".to_owned(),
+            room_id: Some("lobby".to_owned()),
             display_name: "Ada".to_owned(),
             capacity: Some(3),
             client_id: Some("c_1".to_owned()),
             idempotency_key: None,
+            invite: None,
+            private: Some(true),
+            history: Some(crate::chat::HistoryVisibility::SinceJoin),
+            members_can_invite: None,
         };
         let target = RoomTarget::named_by(&join.to_json());
         assert_eq!(target.client_id.as_deref(), Some("c_1"));
@@ -734,18 +738,41 @@ mod properties {
             any::<u64>(),
             text(),
             participant(),
+            room_access(),
         )
             .prop_map(
-                |(room_id, status, capacity, members, latest_seq, created_at, you)| RoomResult {
-                    room_id,
-                    status,
-                    capacity,
-                    members,
-                    latest_seq,
-                    created_at,
-                    you,
+                |(room_id, status, capacity, members, latest_seq, created_at, you, access)| {
+                    RoomResult {
+                        room_id,
+                        status,
+                        capacity,
+                        members,
+                        latest_seq,
+                        created_at,
+                        you,
+                        access,
+                    }
                 },
             )
+    }
+
+    fn room_access() -> impl Strategy<Value = RoomAccess> {
+        (
+            any::<[bool; 4]>(),
+            prop::option::of(participant()),
+            prop_oneof![
+                Just(HistoryVisibility::Full),
+                Just(HistoryVisibility::SinceJoin)
+            ],
+        )
+            .prop_map(|(flags, owner, history)| RoomAccess {
+                private: flags[0],
+                history,
+                owner,
+                members_can_invite: flags[1],
+                you_can_invite: flags[2],
+                you_own: flags[3],
+            })
     }
 
     fn send_result() -> impl Strategy<Value = SendMessageResult> {

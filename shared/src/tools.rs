@@ -12,6 +12,7 @@
 //! one `#[tool]` method in the server's `mcp` module, one engine operation.
 
 use crate::chat::{
+    CreateInviteParams, InviteResult, ModerationResult, RemoveMemberParams, RevokeInviteParams,
     EnterQueueParams, EnterQueueResult, GetHistoryParams, HistoryResult, JoinRoomParams,
     JoinRoomResult, LeaveQueueParams, LeaveResult, LoadRoomResult, OpenChatResult,
     ProposeReplyParams, RoomClientParams, RoomResult, SelectedMessages, SendMessageParams,
@@ -77,6 +78,14 @@ tools! {
     OpenChat = "open_chat" (RoomClientParams) -> OpenChatResult;
     /// For the View only: the latest messages and the room in one call.
     LoadRoom = "load_room" (GetHistoryParams) -> LoadRoomResult;
+    /// Make an invitation to a private room (its owner, or members if the owner allows it).
+    CreateInvite = "create_invite" (CreateInviteParams) -> InviteResult;
+    /// Withdraw an invitation (the owner).
+    RevokeInvite = "revoke_invite" (RevokeInviteParams) -> ModerationResult;
+    /// Remove a member from a private room for good (the owner).
+    RemoveMember = "remove_member" (RemoveMemberParams) -> ModerationResult;
+    /// End the room for everyone; its history stays readable to its members (the owner).
+    CloseRoom = "close_room" (RoomClientParams) -> ModerationResult;
 }
 
 tools! {

@@ -93,6 +93,19 @@ impl Engine {
         .await
     }
 
+    /// Charges the caller's address for presenting an invitation, at the rate of creations:
+    /// a code's 128 random bits are out of reach of guessing, and this keeps it so.
+    pub(super) async fn take_invite_token(&self) -> Result<(), ChatError> {
+        let bucket = format!("invite:{}", source::current());
+        self.take_token(&bucket, self.limits.creation_rate(), || {
+            format!(
+                "invitations presented: at most {} per minute from one address",
+                self.limits.creations_per_minute
+            )
+        })
+        .await
+    }
+
     /// Returns a token [`Self::take_creation_token`] took for a call that created nothing.
     pub(super) async fn give_back_creation_token(&self) {
         if let Err(e) = self

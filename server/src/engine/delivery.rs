@@ -11,7 +11,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::model::{ClientRecord, Room};
-use super::rooms::member_of;
+use super::rooms::{first_readable, member_of};
+use super::rules;
 use super::{ChatError, Engine, ids, source};
 
 /// Tests only: a claimed batch waits this many milliseconds before its answer goes out, so a
@@ -146,8 +147,10 @@ impl Engine {
                     Some(from) => self.read_after(room_id, client, from).await?,
                     None => self.claim(room_id, client, cancel).await?,
                 };
-                // An `after_seq` past the log's end waits for the next entry.
-                explicit_from = explicit_from.map(|from| from.min(room.latest_seq));
+                // An `after_seq` past the log's end waits for the next entry; one before what
+                // this member may read starts where they may.
+                let first = first_readable(&room, client);
+                explicit_from = explicit_from.map(|from| from.min(room.latest_seq).max(first - 1));
                 let last = batch
                     .last()
                     .map(|m| m.seq)
@@ -213,7 +216,8 @@ impl Engine {
             let from = match unconfirmed {
                 Some(start) if start < cursor && confirmed < cursor => start,
                 _ => cursor,
-            };
+            }
+            .max(first_readable(&room, client) - 1);
             let to = room.latest_seq.min(from.saturating_add(max_batch));
             if to <= from || cancel.is_cancelled() {
                 return Ok((Vec::new(), room, false));
@@ -227,9 +231,8 @@ impl Engine {
             let (committed, claimed) = self
                 .store
                 .change_room(room_id, None, usize::MAX, ids::now_ms(), |room| {
-                    let member = room
-                        .member_mut(&client.client_id)
-                        .ok_or_else(|| ChatError::NotAMember(room_id.to_owned()))?;
+                    let outsider = rules::outsider(room, &client.user_id);
+                    let member = room.member_mut(&client.client_id).ok_or(outsider)?;
                     // Another wait may have claimed these entries since they were read.
                     let claimed =
                         (member.delivered_seq, member.unconfirmed_from) == (cursor, unconfirmed);
@@ -294,6 +297,7 @@ impl Engine {
         from: u64,
     ) -> Result<(Vec<ChatMessage>, Room, bool), ChatError> {
         let room = self.member_room(room_id, client).await?;
+        let from = from.max(first_readable(&room, client) - 1);
         let batch = self
             .store
             .messages_after(room_id, from, self.limits.max_batch)

@@ -35,6 +35,22 @@ pub enum ChatError {
     ServerFull { what: &'static str, limit: usize },
     #[error("Room {room_id} has reached its limit of {limit} messages.")]
     RoomLogFull { room_id: String, limit: usize },
+    #[error("Room {0} is private: it is joined only with an invitation.")]
+    InviteRequired(String),
+    #[error("This invitation is not valid: it is wrong, expired, withdrawn or used up.")]
+    InvalidInvite,
+    #[error("You were removed from room {0} by its owner.")]
+    Removed(String),
+    #[error("In room {room_id}, only {who} may {what}.")]
+    NotAllowed {
+        room_id: String,
+        /// Who may, e.g. "the owner".
+        who: &'static str,
+        /// What the caller tried, e.g. "remove members".
+        what: &'static str,
+    },
+    #[error("Room {0} exists already and is public: a private room needs a name not in use.")]
+    RoomExists(String),
     #[error("The server is shutting down.")]
     ShuttingDown,
     #[error("Storage failed: {0}")]
@@ -65,6 +81,11 @@ impl ChatError {
             ChatError::TooManyWaits { .. } => "too_many_waits",
             ChatError::ServerFull { .. } => "server_full",
             ChatError::RoomLogFull { .. } => "room_log_full",
+            ChatError::InviteRequired(_) => "invite_required",
+            ChatError::InvalidInvite => "invalid_invite",
+            ChatError::Removed(_) => "removed",
+            ChatError::NotAllowed { .. } => "not_allowed",
+            ChatError::RoomExists(_) => "room_exists",
             ChatError::ShuttingDown => "shutting_down",
             ChatError::Storage(_) => "storage_error",
         }
@@ -74,6 +95,7 @@ impl ChatError {
         match self {
             ChatError::InvalidArgument { field, .. } => Some(field),
             ChatError::UnknownClient => Some("client_id"),
+            ChatError::InvalidInvite => Some("invite"),
             _ => None,
         }
     }

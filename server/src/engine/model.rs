@@ -1,7 +1,7 @@
 //! The engine's records: what a store keeps. Plain data, serializable so that durable and
 //! distributed stores can persist them as they are.
 
-use mcp_chat_shared::chat::{MessageKind, Participant, RoomStatus};
+use mcp_chat_shared::chat::{HistoryVisibility, MessageKind, Participant, RoomStatus};
 use serde::{Deserialize, Serialize};
 
 use super::idempotency::SentKeys;
@@ -52,6 +52,18 @@ pub struct Member {
     /// `delivered_seq` is confirmed, the next claim starts here again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unconfirmed_from: Option<u64>,
+    /// The first `seq` this member may read: 0 (everything) unless the room shows a newcomer
+    /// only what is said from their arrival on, where it is their own "joined" entry.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reads_from: u64,
+    /// The digest of the invitation this member came in with: withdrawn if they are removed,
+    /// so it cannot bring them back under another identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invite: Option<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Member {
@@ -74,6 +86,59 @@ pub struct Room {
     pub last_activity_ms: u64,
     /// `seq` of the newest log entry (0 for an empty log).
     pub latest_seq: u64,
+    /// Who may join and what a newcomer reads. Absent from rooms written before private rooms,
+    /// which are public, as they were.
+    #[serde(default, skip_serializing_if = "Access::is_public")]
+    pub access: Access,
+}
+
+/// Who may join a room, who moderates it, and what a newcomer may read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Access {
+    /// Joined only with an invitation, never by name.
+    pub private: bool,
+    pub history: HistoryVisibility,
+    /// The owner's `client_id` (a member's): private rooms made by `join_room`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    #[serde(default)]
+    pub members_can_invite: bool,
+    /// Live invitations (expired and used-up ones are pruned as the room changes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub invites: Vec<Invite>,
+    /// The `user_id`s the owner removed: never members again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<String>,
+}
+
+impl Default for Access {
+    fn default() -> Access {
+        Access {
+            private: false,
+            history: HistoryVisibility::Full,
+            owner: None,
+            members_can_invite: false,
+            invites: Vec::new(),
+            removed: Vec::new(),
+        }
+    }
+}
+
+impl Access {
+    pub fn is_public(&self) -> bool {
+        *self == Access::default()
+    }
+}
+
+/// An invitation, as kept: the code's digest, never the code.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Invite {
+    /// SHA-256 of the code's secret part, hex.
+    pub digest: String,
+    /// The `user_id` of the member who made it.
+    pub made_by: String,
+    pub expires_ms: u64,
+    pub uses_left: u32,
 }
 
 impl Room {
@@ -87,6 +152,7 @@ impl Room {
             created_ms: now,
             last_activity_ms: now,
             latest_seq: 0,
+            access: Access::default(),
         }
     }
 

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::idempotency::RetryKey;
 use super::model::{ClientRecord, Draft, QueueEntry, QueueState, Room, RoomKind};
-use super::rules::{self};
+use super::rules::{self, Entry};
 use super::store::RoomChange;
 use super::{ChatError, Engine, ids};
 
@@ -198,12 +198,14 @@ impl Engine {
             created_ms: first.enqueued_ms,
             last_seen_ms: first.last_seen_ms,
         };
-        let room = Room::new(room_id.clone(), RoomKind::Paired, 2, now);
+        let mut room = Room::new(room_id.clone(), RoomKind::Paired, 2, now);
+        // Private to the two it pairs; nobody owns it, so nobody invites anyone into it.
+        room.access.private = true;
         let committed = self
             .store
             .transact_room(&room_id, Some(room), self.limits.max_rooms, now, &|room| {
-                rules::join(room, &first_client, now)?;
-                rules::join(room, second, now)?;
+                rules::join(room, &first_client, Entry::Paired, now)?;
+                rules::join(room, second, Entry::Paired, now)?;
                 let name = |client: &ClientRecord| {
                     room.member(&client.client_id)
                         .map_or_else(|| client.display_name.clone(), |m| m.display_name.clone())

@@ -1,17 +1,19 @@
 //! Named and paired rooms: joining, sending, leaving, history, the room as its members see it.
 
 use mcp_chat_shared::chat::{
-    HistoryResult, JoinRoomResult, JoinStatus, LeaveResult, MemberInfo, RoomResult,
-    SendMessageResult,
+    HistoryResult, HistoryVisibility, JoinRoomParams, JoinRoomResult, JoinStatus, LeaveResult,
+    MemberInfo, RoomAccess, RoomResult, RoomStatus, SendMessageResult,
 };
 
 use super::idempotency::RetryKey;
-use super::model::{ClientRecord, Draft, Room, RoomKind};
-use super::rules::{self, LeaveReason, Sent};
+use super::invites;
+use super::model::{Access, ClientRecord, Draft, Room, RoomKind};
+use super::rules::{self, Entry, LeaveReason, Sent};
 use super::store::{self, RoomChange};
 use super::{ChatError, Engine, ids};
 
 impl Engine {
+    /// [`Self::join`] by name into a public room, as every caller before private rooms did.
     pub async fn join_room(
         &self,
         room_id: &str,
@@ -20,43 +22,116 @@ impl Engine {
         client_id: Option<&str>,
         idempotency_key: Option<&str>,
     ) -> Result<JoinRoomResult, ChatError> {
-        let room_id = self.limits.room_id(room_id)?;
-        let name = self.limits.display_name(display_name)?;
-        let asked_capacity = capacity;
-        let capacity = self.limits.capacity(capacity)?;
-        let key = RetryKey::parse(idempotency_key)?;
+        self.join(&JoinRoomParams {
+            room_id: Some(room_id.to_owned()),
+            display_name: display_name.to_owned(),
+            capacity,
+            client_id: client_id.map(str::to_owned),
+            idempotency_key: idempotency_key.map(str::to_owned),
+            invite: None,
+            private: None,
+            history: None,
+            members_can_invite: None,
+        })
+        .await
+    }
+
+    /// Creates or joins a room by name, or joins one with an invitation.
+    pub async fn join(&self, p: &JoinRoomParams) -> Result<JoinRoomResult, ChatError> {
+        let invite = p.invite.as_deref().filter(|i| !i.trim().is_empty());
+        let code = match invite {
+            Some(code) => {
+                // Every attempt costs, a wrong one too: guessing is as slow as creating.
+                self.take_invite_token().await?;
+                Some(invites::Code::parse(code)?)
+            }
+            None => None,
+        };
+        let named = p.room_id.as_deref().filter(|r| !r.is_empty());
+        let room_id = match (&code, named) {
+            (Some(code), Some(named)) if named != code.room_id => {
+                return Err(ChatError::invalid(
+                    "room_id",
+                    "differs from the invitation's room: leave it out with an invite",
+                ));
+            }
+            (Some(code), _) => self
+                .limits
+                .room_id(&code.room_id)
+                .map_err(|_| ChatError::InvalidInvite)?,
+            (None, Some(named)) => self.limits.room_id(named)?,
+            (None, None) => {
+                return Err(ChatError::invalid(
+                    "room_id",
+                    "is required (or an invite, which names its room)",
+                ));
+            }
+        };
+        let name = self.limits.display_name(&p.display_name)?;
+        let asked_capacity = p.capacity;
+        let capacity = self.limits.capacity(p.capacity)?;
+        let key = RetryKey::parse(p.idempotency_key.as_deref())?;
+        let private = p.private.unwrap_or(false);
         // With a client_id, a retry needs no key: joining a room one is in changes nothing.
-        let (client, fresh, retried) = match client_id {
+        let (client, fresh, retried) = match p.client_id.as_deref() {
             Some(id) => (self.authenticate(id).await?, false, false),
             None => {
-                let args = format!("{room_id}\n{name}\n{asked_capacity:?}");
+                let args = format!(
+                    "{room_id}\n{name}\n{asked_capacity:?}\n{invite:?}\n{private}\n{:?}\n{:?}",
+                    p.history, p.members_can_invite
+                );
                 let (client, retried) =
                     self.identity("join_room", key.as_ref(), args, name).await?;
                 (client, true, retried)
             }
         };
-        let newly_in = match self.admit_to_room(&room_id, &client, fresh).await {
-            Ok(newly_in) => newly_in,
-            Err(e) => {
-                if fresh {
-                    self.discard_client(&client).await;
-                }
-                return Err(e);
-            }
+        let digest = code.as_ref().map(invites::Code::digest);
+        let entry = match &digest {
+            Some(digest) => Entry::ByInvite { digest },
+            None => Entry::ByName { private },
         };
         let now = ids::now_ms();
-        let new_room = Room::new(room_id.clone(), RoomKind::Named, capacity, now);
-        let committed = self
-            .store
-            .transact_room(
-                &room_id,
-                Some(new_room),
-                self.limits.max_rooms,
-                now,
-                &|room| rules::join(room, &client, now).map(RoomChange::drafts),
-            )
-            .await;
-        let committed = match committed {
+        // An invitation only ever leads into a room that exists.
+        let new_room = code.is_none().then(|| {
+            let mut room = Room::new(room_id.clone(), RoomKind::Named, capacity, now);
+            room.access = if private {
+                Access {
+                    private: true,
+                    history: p.history.unwrap_or(HistoryVisibility::SinceJoin),
+                    owner: Some(client.client_id.clone()),
+                    members_can_invite: p.members_can_invite.unwrap_or(false),
+                    ..Access::default()
+                }
+            } else {
+                Access {
+                    history: p.history.unwrap_or(HistoryVisibility::Full),
+                    ..Access::default()
+                }
+            };
+            room
+        });
+        let committed = async {
+            let newly_in = self
+                .admit_to_room(&room_id, &client, fresh, new_room.is_some())
+                .await?;
+            let committed = self
+                .store
+                .transact_room(
+                    &room_id,
+                    new_room.clone(),
+                    self.limits.max_rooms,
+                    now,
+                    &|room| rules::join(room, &client, entry, now).map(RoomChange::drafts),
+                )
+                .await;
+            Ok::<_, ChatError>((newly_in, committed?))
+        }
+        .await
+        .map_err(|e| match e {
+            ChatError::RoomNotFound(_) if code.is_some() => ChatError::InvalidInvite,
+            e => e,
+        });
+        let (newly_in, committed) = match committed {
             Ok(c) => c,
             Err(e) => {
                 if fresh {
@@ -84,7 +159,7 @@ impl Engine {
             })
             .flatten()
             .map(|m| m.participant());
-        tracing::info!(room_id = %room_id, user_id = %client.user_id, created, retried, "joined room");
+        tracing::info!(room_id = %room_id, user_id = %client.user_id, created, retried, invited = code.is_some(), "joined room");
         Ok(JoinRoomResult {
             status: if created {
                 JoinStatus::RoomCreated
@@ -99,6 +174,7 @@ impl Engine {
             capacity: room.capacity,
             room_status: room.status,
             latest_seq: room.latest_seq,
+            access: access_info(&room, &client.client_id),
             message: String::new(),
         })
     }
@@ -110,6 +186,7 @@ impl Engine {
         room_id: &str,
         client: &ClientRecord,
         fresh: bool,
+        may_create: bool,
     ) -> Result<bool, ChatError> {
         if fresh {
             // In no room yet, and its creation was charged already.
@@ -123,7 +200,7 @@ impl Engine {
             return Ok(false);
         }
         self.check_room_quota(&client.client_id).await?;
-        if existing.is_none() {
+        if existing.is_none() && may_create {
             self.take_creation_token().await?;
         }
         Ok(true)
@@ -197,7 +274,7 @@ impl Engine {
             Ok(c) => c,
             Err(e) => {
                 give_back().await;
-                return Err(e);
+                return Err(self.explain_outsider(&room_id, &client, e).await);
             }
         };
         let earlier = match earlier {
@@ -223,6 +300,23 @@ impl Engine {
             members_present: committed.room.members.len() as u32,
             room_status: committed.room.status,
         })
+    }
+
+    /// A rule that knew only the caller's `client_id` answers `NotAMember`; the caller is told
+    /// instead if the owner removed them.
+    pub(super) async fn explain_outsider(
+        &self,
+        room_id: &str,
+        client: &ClientRecord,
+        e: ChatError,
+    ) -> ChatError {
+        match e {
+            ChatError::NotAMember(_) => match self.store.room(room_id).await {
+                Ok(Some(room)) => rules::outsider(&room, &client.user_id),
+                _ => e,
+            },
+            e => e,
+        }
     }
 
     pub(super) async fn member_room(
@@ -251,9 +345,13 @@ impl Engine {
     pub async fn leave(&self, room_id: &str, client_id: &str) -> Result<LeaveResult, ChatError> {
         let room_id = self.limits.room_id(room_id)?;
         let client = self.authenticate(client_id).await?;
-        let committed = self
+        let committed = match self
             .leave_room(&room_id, &client.client_id, LeaveReason::Left)
-            .await?;
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => return Err(self.explain_outsider(&room_id, &client, e).await),
+        };
         tracing::info!(room_id = %room_id, user_id = %client.user_id, "left room");
         Ok(LeaveResult {
             success: true,
@@ -287,9 +385,15 @@ impl Engine {
         let limit = self.limits.history_limit(limit)?;
         let client = self.authenticate(client_id).await?;
         let room = self.member_room(&room_id, &client).await?;
+        let first = first_readable(&room, &client);
         let before = before_seq.unwrap_or(room.latest_seq + 1);
-        let messages = self.store.messages_before(&room_id, before, limit).await?;
-        let has_more = messages.first().is_some_and(|m| m.seq > 1);
+        let mut messages = if before > first {
+            self.store.messages_before(&room_id, before, limit).await?
+        } else {
+            Vec::new()
+        };
+        messages.retain(|m| m.seq >= first);
+        let has_more = messages.first().is_some_and(|m| m.seq > first);
         Ok(HistoryResult {
             room_id,
             messages,
@@ -310,8 +414,15 @@ impl Engine {
             latest_seq: room.latest_seq,
             created_at: ids::rfc3339(room.created_ms),
             you: client.participant(),
+            access: access_info(&room, &client.client_id),
         })
     }
+}
+
+/// The first `seq` `client` (a member) may read in `room`.
+pub(super) fn first_readable(room: &Room, client: &ClientRecord) -> u64 {
+    room.member(&client.client_id)
+        .map_or(1, |m| m.reads_from.max(1))
 }
 
 /// `room` (as read from the store) if it exists and `client` is one of its members.
@@ -322,9 +433,31 @@ pub(super) fn member_of(
 ) -> Result<Room, ChatError> {
     let room = room.ok_or_else(|| ChatError::RoomNotFound(room_id.to_owned()))?;
     if room.member(&client.client_id).is_none() {
-        return Err(ChatError::NotAMember(room_id.to_owned()));
+        return Err(rules::outsider(&room, &client.user_id));
     }
     Ok(room)
+}
+
+/// The room's access as `client_id` sees it: what the model needs to know of it.
+pub(super) fn access_info(room: &Room, client_id: &str) -> RoomAccess {
+    let owner = room
+        .access
+        .owner
+        .as_deref()
+        .and_then(|owner| room.member(owner));
+    let you_own = owner.is_some_and(|o| o.client_id == client_id);
+    let open = room.status != RoomStatus::Ended;
+    RoomAccess {
+        private: room.access.private,
+        history: room.access.history,
+        owner: owner.map(|o| o.participant()),
+        members_can_invite: room.access.members_can_invite,
+        you_can_invite: open
+            && room.access.private
+            && owner.is_some()
+            && (you_own || room.access.members_can_invite),
+        you_own,
+    }
 }
 
 fn member_infos(room: &Room, client_id: &str) -> Vec<MemberInfo> {

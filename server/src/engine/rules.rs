@@ -2,16 +2,64 @@
 //! log records when they do. Stores run them inside their own atomic transaction, so the rules
 //! exist once whatever the backend.
 
-use mcp_chat_shared::chat::{MessageKind, RoomStatus};
+use mcp_chat_shared::chat::{HistoryVisibility, MessageKind, RoomStatus};
 
 use super::error::ChatError;
 use super::idempotency::{self, RetryKey, Seen};
+use super::invites;
 use super::model::{ClientRecord, Draft, Member, Room};
 
-/// Adds `client` to `room`. Joining a room one is already in changes nothing.
-pub fn join(room: &mut Room, client: &ClientRecord, now: u64) -> Result<Vec<Draft>, ChatError> {
+/// How a join comes in.
+#[derive(Debug, Clone, Copy)]
+pub enum Entry<'a> {
+    /// By the room's name; `private`: the caller asked for a private room (so it must be the
+    /// one creating it).
+    ByName { private: bool },
+    /// With an invitation, by the digest of its secret.
+    ByInvite { digest: &'a str },
+    /// Placed by the queue.
+    Paired,
+}
+
+/// Why `user_id` may not act in `room`: removed by its owner, or simply not a member.
+pub fn outsider(room: &Room, user_id: &str) -> ChatError {
+    if room.access.removed.iter().any(|u| u == user_id) {
+        ChatError::Removed(room.room_id.clone())
+    } else {
+        ChatError::NotAMember(room.room_id.clone())
+    }
+}
+
+/// Adds `client` to `room`. Joining a room one is already in changes nothing (and uses no
+/// invitation). A private room is joined only with an invitation (its creator aside); nobody
+/// the owner removed comes back.
+pub fn join(
+    room: &mut Room,
+    client: &ClientRecord,
+    entry: Entry,
+    now: u64,
+) -> Result<Vec<Draft>, ChatError> {
     if room.member(&client.client_id).is_some() {
         return Ok(Vec::new());
+    }
+    let mut invite = None;
+    match entry {
+        Entry::ByName { private } => {
+            let creating = room.members.is_empty()
+                && room.access.owner.as_deref() == Some(client.client_id.as_str());
+            if room.access.private && !creating {
+                return Err(ChatError::InviteRequired(room.room_id.clone()));
+            }
+            if private && !room.access.private {
+                return Err(ChatError::RoomExists(room.room_id.clone()));
+            }
+        }
+        // Checked before the room's state, so a wrong code learns nothing about the room.
+        Entry::ByInvite { digest } => invite = Some(invites::admit(room, digest, now)?),
+        Entry::Paired => {}
+    }
+    if room.access.removed.contains(&client.user_id) {
+        return Err(ChatError::Removed(room.room_id.clone()));
     }
     if room.status == RoomStatus::Ended {
         return Err(ChatError::RoomEnded(room.room_id.clone()));
@@ -36,15 +84,22 @@ pub fn join(room: &mut Room, client: &ClientRecord, now: u64) -> Result<Vec<Draf
         display_name = format!("{} ({n})", client.display_name);
         n += 1;
     }
+    // A newcomer receives the room's whole log, including what was sent before they came, or
+    // (`since_join`) from their own "joined" entry on.
+    let reads_from = match room.access.history {
+        HistoryVisibility::Full => 0,
+        HistoryVisibility::SinceJoin => room.latest_seq + 1,
+    };
     let member = Member {
         client_id: client.client_id.clone(),
         user_id: client.user_id.clone(),
         display_name,
         joined_ms: now,
-        // A newcomer receives the room's whole log, including what was sent before they came.
-        delivered_seq: 0,
+        delivered_seq: reads_from.saturating_sub(1),
         sent: Default::default(),
         unconfirmed_from: None,
+        reads_from,
+        invite,
     };
     let joined = Draft {
         kind: MessageKind::Joined,
@@ -165,8 +220,44 @@ pub fn leave(
         });
     } else if !was_ended {
         update_status(room);
+        drafts.extend(pass_ownership(room, &member.client_id));
     }
     Ok(drafts)
+}
+
+/// When the owner is gone from a room that goes on, the member present longest (members are
+/// kept in the order they came) owns it, and everyone is told.
+fn pass_ownership(room: &mut Room, gone: &str) -> Option<Draft> {
+    if room.access.owner.as_deref() != Some(gone) {
+        return None;
+    }
+    let heir = room.members.first()?;
+    room.access.owner = Some(heir.client_id.clone());
+    Some(Draft {
+        kind: MessageKind::OwnerChanged,
+        sender: Some(heir.participant()),
+        text: format!("{} now owns the room.", heir.display_name),
+    })
+}
+
+/// Whether `client_id` owns `room`; an error for a member who does not, saying `what` they
+/// tried (and for anyone else, that they are not in the room).
+pub fn require_owner(
+    room: &Room,
+    client: &ClientRecord,
+    what: &'static str,
+) -> Result<(), ChatError> {
+    if room.member(&client.client_id).is_none() {
+        return Err(outsider(room, &client.user_id));
+    }
+    if room.access.owner.as_deref() != Some(client.client_id.as_str()) {
+        return Err(ChatError::NotAllowed {
+            room_id: room.room_id.clone(),
+            who: "the owner",
+            what,
+        });
+    }
+    Ok(())
 }
 
 /// Moves a member's delivery cursor forward (never back).
@@ -190,6 +281,11 @@ fn update_status(room: &mut Room) {
 mod tests {
     use super::*;
     use crate::engine::model::RoomKind;
+
+    /// A join by name, as every rule test before private rooms made it.
+    fn join(room: &mut Room, client: &ClientRecord, now: u64) -> Result<Vec<Draft>, ChatError> {
+        super::join(room, client, Entry::ByName { private: false }, now)
+    }
 
     fn client(n: u8) -> ClientRecord {
         ClientRecord {
@@ -328,6 +424,11 @@ mod properties {
 
     use super::*;
     use crate::engine::model::RoomKind;
+
+    /// A join by name, as every rule test before private rooms made it.
+    fn join(room: &mut Room, client: &ClientRecord, now: u64) -> Result<Vec<Draft>, ChatError> {
+        super::join(room, client, Entry::ByName { private: false }, now)
+    }
 
     #[derive(Debug, Clone)]
     enum Op {

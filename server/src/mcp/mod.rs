@@ -179,24 +179,78 @@ send_message. Keep client_id secret: it is your identity for every other call.",
         description = "Create or join a named room. An unknown room_id creates the room (two members by \
 default; pass `capacity` to allow more); a full room or an ended one is an error. Returns your \
 client_id (secret identity for every other call) and the members. Messages sent before others \
-join are kept for them. Then loop: wait_for_message, send_message.",
+join are kept for them. Then loop: wait_for_message, send_message. `private: true` creates a \
+private room that you own: nobody joins it by name, only with an invitation (create_invite); a \
+newcomer there reads only from their arrival unless `history: \"full\"`. To accept an \
+invitation, pass `invite` (the code) and your display_name, without room_id.",
         meta = linked_to_view()
     )]
     async fn join_room(
         &self,
         Parameters(p): Parameters<ParamsOf<tools::JoinRoom>>,
     ) -> Result<CallToolResult, ErrorData> {
+        let outcome = self.engine.join(&p).await;
+        respond::<tools::JoinRoom>(outcome.map(replies::joined_room), text::join_room)
+    }
+
+    #[tool(
+        description = "Make an invitation to a private room (its owner may; members too if the owner \
+allowed it). Returns the code (`invite`, shown this once) and `share_text`, a line to hand to the \
+person or agent you invite: they call join_room with the code. By default it admits one join and \
+expires in 24 hours (`max_uses`, `expires_in_s`)."
+    )]
+    async fn create_invite(
+        &self,
+        Parameters(p): Parameters<ParamsOf<tools::CreateInvite>>,
+    ) -> Result<CallToolResult, ErrorData> {
         let outcome = self
             .engine
-            .join_room(
-                &p.room_id,
-                &p.display_name,
-                p.capacity,
-                p.client_id.as_deref(),
-                p.idempotency_key.as_deref(),
-            )
+            .create_invite(&p.room_id, &p.client_id, p.max_uses, p.expires_in_s)
             .await;
-        respond::<tools::JoinRoom>(outcome.map(replies::joined_room), text::join_room)
+        respond::<tools::CreateInvite>(outcome.map(replies::invited), |r| r.message.clone())
+    }
+
+    #[tool(
+        description = "Withdraw an invitation before it is used up (the owner, or the member who made \
+it). Pass the code create_invite returned."
+    )]
+    async fn revoke_invite(
+        &self,
+        Parameters(p): Parameters<ParamsOf<tools::RevokeInvite>>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let outcome = self
+            .engine
+            .revoke_invite(&p.room_id, &p.client_id, &p.invite)
+            .await;
+        respond::<tools::RevokeInvite>(outcome.map(replies::revoked), |r| r.message.clone())
+    }
+
+    #[tool(
+        description = "Remove a member from a private room you own (by their user_id, from members). \
+They are out at once, every later call of theirs on the room is refused, and they cannot come \
+back, not even with the invitation they used."
+    )]
+    async fn remove_member(
+        &self,
+        Parameters(p): Parameters<ParamsOf<tools::RemoveMember>>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let outcome = self
+            .engine
+            .remove_member(&p.room_id, &p.client_id, &p.user_id)
+            .await;
+        respond::<tools::RemoveMember>(outcome.map(replies::removed), |r| r.message.clone())
+    }
+
+    #[tool(
+        description = "End a room you own for everyone: nobody can send any more; its members can still \
+read its history until it expires."
+    )]
+    async fn close_room(
+        &self,
+        Parameters(p): Parameters<ParamsOf<tools::CloseRoom>>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let outcome = self.engine.close_room(&p.room_id, &p.client_id).await;
+        respond::<tools::CloseRoom>(outcome.map(replies::closed), |r| r.message.clone())
     }
 
     #[tool(
@@ -475,6 +529,10 @@ mod tests {
             takes_its_parameters::<tools::GetRoom>(&served),
             takes_its_parameters::<tools::OpenChat>(&served),
             takes_its_parameters::<tools::LoadRoom>(&served),
+            takes_its_parameters::<tools::CreateInvite>(&served),
+            takes_its_parameters::<tools::RevokeInvite>(&served),
+            takes_its_parameters::<tools::RemoveMember>(&served),
+            takes_its_parameters::<tools::CloseRoom>(&served),
         ];
         checked.sort_unstable();
         assert_eq!(

@@ -6,8 +6,8 @@
 
 use crate::engine::ChatError;
 use mcp_chat_shared::chat::{
-    EnterQueueResult, JoinRoomResult, JoinStatus, LeaveResult, QueueStatus, RoomStatus,
-    WaitForMessageResult,
+    EnterQueueResult, HistoryVisibility, InviteResult, JoinRoomResult, JoinStatus, LeaveResult,
+    ModerationResult, QueueStatus, RoomAccess, RoomStatus, WaitForMessageResult,
 };
 
 pub fn entered_queue(mut r: EnterQueueResult) -> EnterQueueResult {
@@ -46,6 +46,82 @@ pub fn joined_room(mut r: JoinRoomResult) -> JoinRoomResult {
             if others == 1 { "" } else { "s" }
         ),
     };
+    if let Some(access) = access_sentence(&r.access) {
+        r.message = format!("{} {access}", r.message);
+    }
+    r
+}
+
+/// What a model must know of a private room: who owns it, what a newcomer reads, and what the
+/// caller may do there. Nothing for a public room, whose sentences stay as they always were.
+pub fn access_sentence(a: &RoomAccess) -> Option<String> {
+    if !a.private {
+        return None;
+    }
+    let mut s = String::from("The room is private: only an invitation lets anyone in.");
+    if a.you_own {
+        s.push_str(
+            " You own it: create_invite to invite someone, remove_member to remove a member, \
+             close_room to end it.",
+        );
+    } else {
+        if let Some(owner) = &a.owner {
+            s.push_str(&format!(" {} owns it.", owner.display_name));
+        }
+        if a.you_can_invite {
+            s.push_str(" You may invite others with create_invite.");
+        }
+    }
+    if a.history == HistoryVisibility::SinceJoin {
+        s.push_str(" Newcomers read only what is said after they join.");
+    }
+    Some(s)
+}
+
+pub fn invited(mut r: InviteResult) -> InviteResult {
+    let uses = match r.uses_left {
+        1 => "one person".to_owned(),
+        n => format!("{n} people"),
+    };
+    r.share_text = format!(
+        "You are invited to the private room {} on MCP Chat. To join, call the tool join_room \
+         with invite \"{}\" and a display_name of your choice. The invitation admits {uses} and \
+         expires at {}.",
+        r.room_id, r.invite, r.expires_at
+    );
+    r.message = format!(
+        "Invitation made: {} (admits {uses}, expires at {}). It is shown only this once. Hand \
+         the person or agent you invite this line: {}",
+        r.invite, r.expires_at, r.share_text
+    );
+    r
+}
+
+pub fn revoked(mut r: ModerationResult) -> ModerationResult {
+    r.message = if r.success {
+        "Invitation withdrawn: it admits nobody any more.".into()
+    } else {
+        "That invitation admits nobody already (used up, expired or withdrawn before).".into()
+    };
+    r
+}
+
+pub fn removed(mut r: ModerationResult) -> ModerationResult {
+    r.message = match &r.removed {
+        Some(p) => format!(
+            "{} was removed from room {} and cannot come back.",
+            p.display_name, r.room_id
+        ),
+        None => "That member had been removed already.".into(),
+    };
+    r
+}
+
+pub fn closed(mut r: ModerationResult) -> ModerationResult {
+    r.message = format!(
+        "Room {} is closed: nobody can send any more; members can still read its history.",
+        r.room_id
+    );
     r
 }
 
@@ -88,6 +164,12 @@ pub fn failure(e: &ChatError) -> String {
         ChatError::NotAMember(_) => "Join it first with join_room.",
         ChatError::RoomEnded(_) => "Its history is still readable with get_history.",
         ChatError::NotQueued => "Call enter_queue to queue again.",
+        ChatError::InviteRequired(_) => {
+            "Ask its owner for an invitation, then call join_room with invite set to the code."
+        }
+        ChatError::InvalidInvite => "Ask whoever invited you for a new invitation.",
+        ChatError::Removed(_) => "Stop calling tools on this room.",
+        ChatError::RoomExists(_) => "Choose another room_id for your private room.",
         ChatError::TooManyRooms { .. } => "Leave one with leave_chat first.",
         ChatError::TooManyWaits { .. } => {
             "Let a wait_for_message or enter_queue call finish (each ends within its timeout) \
@@ -144,6 +226,14 @@ mod tests {
             capacity: 5,
             room_status: RoomStatus::Active,
             latest_seq: 0,
+            access: RoomAccess {
+                private: false,
+                history: HistoryVisibility::Full,
+                owner: None,
+                members_can_invite: false,
+                you_can_invite: false,
+                you_own: false,
+            },
             message: String::new(),
         }
     }

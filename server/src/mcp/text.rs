@@ -127,7 +127,7 @@ pub fn room(r: &RoomResult) -> String {
         .iter()
         .map(|m| model_text::inline(&m.label()))
         .collect();
-    format!(
+    let text = format!(
         "Room {} is {} with {}/{} members: {}. Latest message #{}.",
         r.room_id,
         status(r.status),
@@ -135,7 +135,11 @@ pub fn room(r: &RoomResult) -> String {
         r.capacity,
         members.join(", "),
         r.latest_seq
-    )
+    );
+    match super::replies::access_sentence(&r.access) {
+        Some(access) => format!("{text} {}", model_text::inline(&access)),
+        None => text,
+    }
 }
 
 #[cfg(test)]

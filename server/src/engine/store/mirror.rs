@@ -313,6 +313,8 @@ mod tests {
             delivered_seq,
             sent: Default::default(),
             unconfirmed_from: None,
+            reads_from: 0,
+            invite: None,
         };
         let mut slot = slot_with(1..=10, 10);
         slot.room.members = vec![member("a", 7), member("b", 4)];

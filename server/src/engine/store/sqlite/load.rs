@@ -3,7 +3,7 @@
 use mcp_chat_shared::chat::ChatMessage;
 use rusqlite::{Connection, OptionalExtension};
 
-use super::rows::{invalid_column, kind_from, status_from};
+use super::rows::{access_from, invalid_column, kind_from, status_from};
 use crate::engine::idempotency::SentKeys;
 use crate::engine::model::{ClientRecord, Member, Room};
 use crate::engine::store::mirror::Mirror;
@@ -29,8 +29,8 @@ pub(super) fn load(conn: &Connection) -> rusqlite::Result<Mirror> {
 
     let mut rooms = std::collections::HashMap::new();
     let mut stmt = conn.prepare(
-        "SELECT room_id, kind, capacity, status, created_ms, last_activity_ms, latest_seq \
-         FROM rooms",
+        "SELECT room_id, kind, capacity, status, created_ms, last_activity_ms, latest_seq, \
+         access FROM rooms",
     )?;
     for room in stmt.query_map([], |r| {
         Ok(Room {
@@ -42,14 +42,15 @@ pub(super) fn load(conn: &Connection) -> rusqlite::Result<Mirror> {
             created_ms: r.get::<_, i64>(4)? as u64,
             last_activity_ms: r.get::<_, i64>(5)? as u64,
             latest_seq: r.get::<_, i64>(6)? as u64,
+            access: access_from(&r.get::<_, String>(7)?)?,
         })
     })? {
         let room = room?;
         rooms.insert(room.room_id.clone(), room);
     }
     let mut stmt = conn.prepare(
-        "SELECT room_id, client_id, user_id, display_name, joined_ms, delivered_seq, sent \
-         FROM members ORDER BY room_id, position",
+        "SELECT room_id, client_id, user_id, display_name, joined_ms, delivered_seq, sent, \
+         reads_from, invite FROM members ORDER BY room_id, position",
     )?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
@@ -64,6 +65,8 @@ pub(super) fn load(conn: &Connection) -> rusqlite::Result<Mirror> {
                 sent: SentKeys::from_stored(r.get(6)?),
                 // Never set: one process (see `Store::shared`).
                 unconfirmed_from: None,
+                reads_from: r.get::<_, i64>(7)? as u64,
+                invite: r.get(8)?,
             });
         }
     }

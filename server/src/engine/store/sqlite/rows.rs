@@ -4,7 +4,7 @@ use mcp_chat_shared::chat::RoomStatus;
 use rusqlite::Connection;
 
 use crate::engine::error::ChatError;
-use crate::engine::model::RoomKind;
+use crate::engine::model::{Access, RoomKind};
 
 pub(super) fn storage(e: impl std::fmt::Display) -> ChatError {
     ChatError::Storage(e.to_string())
@@ -40,6 +40,22 @@ pub(super) fn kind_from(name: &str) -> rusqlite::Result<RoomKind> {
         "Paired" => Ok(RoomKind::Paired),
         other => Err(invalid_column(format!("room kind {other:?}"))),
     }
+}
+
+/// A room's access as stored: nothing for a public room (every room written before private
+/// rooms reads as one), JSON otherwise.
+pub(super) fn access_text(access: &Access) -> Result<String, ChatError> {
+    if access.is_public() {
+        return Ok(String::new());
+    }
+    serde_json::to_string(access).map_err(storage)
+}
+
+pub(super) fn access_from(text: &str) -> rusqlite::Result<Access> {
+    if text.is_empty() {
+        return Ok(Access::default());
+    }
+    serde_json::from_str(text).map_err(|e| invalid_column(format!("room access: {e}")))
 }
 
 pub(super) fn invalid_column(what: String) -> rusqlite::Error {

@@ -80,6 +80,13 @@ pub(super) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX remembered_by_expiry ON remembered(expires_ms);
 "#,
+    // 4: private rooms (issue 27): a room's access (JSON; '' for a public room as every room
+    // before was), what a member may read and the invitation they came in with.
+    r#"
+    ALTER TABLE rooms ADD COLUMN access TEXT NOT NULL DEFAULT '';
+    ALTER TABLE members ADD COLUMN reads_from INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE members ADD COLUMN invite TEXT;
+"#,
 ];
 
 pub(super) fn migrate(conn: &Connection) -> Result<(), ChatError> {

@@ -15,6 +15,8 @@ fn member(client: &str, delivered_seq: u64) -> Member {
         delivered_seq,
         sent: Default::default(),
         unconfirmed_from: None,
+        reads_from: 0,
+        invite: None,
     }
 }
 

@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, params};
 
-use super::rows::{Change, int, kind_name, status_name};
+use super::rows::{Change, access_text, int, kind_name, status_name};
 use super::rows::{exec, storage};
 use crate::engine::error::ChatError;
 use crate::engine::model::Room;
@@ -31,6 +31,7 @@ pub(super) fn write_room(
                 room.created_ms,
                 room.members.len(),
             )
+            || b.access != room.access
             || (!carried
                 && (b.last_activity_ms, b.latest_seq) != (room.last_activity_ms, room.latest_seq))
     });
@@ -38,9 +39,10 @@ pub(super) fn write_room(
         exec(
             conn,
             "INSERT INTO rooms (room_id, kind, capacity, status, member_count, created_ms, \
-             last_activity_ms, latest_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+             last_activity_ms, latest_seq, access) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
              ON CONFLICT(room_id) DO UPDATE SET kind = ?2, capacity = ?3, status = ?4, \
-             member_count = ?5, created_ms = ?6, last_activity_ms = ?7, latest_seq = ?8",
+             member_count = ?5, created_ms = ?6, last_activity_ms = ?7, latest_seq = ?8, \
+             access = ?9",
             params![
                 room.room_id,
                 kind_name(room.kind),
@@ -49,7 +51,8 @@ pub(super) fn write_room(
                 room.members.len() as i64,
                 int(room.created_ms),
                 int(room.last_activity_ms),
-                int(room.latest_seq)
+                int(room.latest_seq),
+                access_text(&room.access)?
             ],
         )?;
     }
@@ -61,7 +64,8 @@ pub(super) fn write_room(
                 exec(
                     conn,
                     "UPDATE members SET user_id = ?3, display_name = ?4, joined_ms = ?5, \
-                     delivered_seq = ?6, sent = ?7 WHERE room_id = ?1 AND client_id = ?2",
+                     delivered_seq = ?6, sent = ?7, reads_from = ?8, invite = ?9 \
+                     WHERE room_id = ?1 AND client_id = ?2",
                     params![
                         room.room_id,
                         member.client_id,
@@ -69,7 +73,9 @@ pub(super) fn write_room(
                         member.display_name,
                         int(member.joined_ms),
                         int(member.delivered_seq),
-                        member.sent.as_str()
+                        member.sent.as_str(),
+                        int(member.reads_from),
+                        member.invite
                     ],
                 )?;
             }
@@ -78,9 +84,9 @@ pub(super) fn write_room(
                 exec(
                     conn,
                     "INSERT INTO members (room_id, client_id, position, user_id, display_name, \
-                     joined_ms, delivered_seq, sent) VALUES (?1, ?2, \
+                     joined_ms, delivered_seq, sent, reads_from, invite) VALUES (?1, ?2, \
                      (SELECT COALESCE(MAX(position), -1) + 1 FROM members WHERE room_id = ?1), \
-                     ?3, ?4, ?5, ?6, ?7)",
+                     ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                     params![
                         room.room_id,
                         member.client_id,
@@ -88,7 +94,9 @@ pub(super) fn write_room(
                         member.display_name,
                         int(member.joined_ms),
                         int(member.delivered_seq),
-                        member.sent.as_str()
+                        member.sent.as_str(),
+                        int(member.reads_from),
+                        member.invite
                     ],
                 )?;
             }
