@@ -12,11 +12,11 @@
 //! one `#[tool]` method in the server's `mcp` module, one engine operation.
 
 use crate::chat::{
-    CreateInviteParams, InviteResult, ModerationResult, RemoveMemberParams, RevokeInviteParams,
-    EnterQueueParams, EnterQueueResult, GetHistoryParams, HistoryResult, JoinRoomParams,
-    JoinRoomResult, LeaveQueueParams, LeaveResult, LoadRoomResult, OpenChatResult,
-    ProposeReplyParams, RoomClientParams, RoomResult, SelectedMessages, SendMessageParams,
-    SendMessageResult, WaitForMessageParams, WaitForMessageResult,
+    CreateInviteParams, EnterQueueParams, EnterQueueResult, GetHistoryParams, HistoryResult,
+    InviteResult, JoinRoomParams, JoinRoomResult, LeaveQueueParams, LeaveResult, LoadRoomResult,
+    ModerationResult, OpenChatResult, ProposeReplyParams, RemoveMemberParams, RevokeInviteParams,
+    RoomClientParams, RoomResult, SelectedMessages, SendMessageParams, SendMessageResult,
+    WaitForMessageParams, WaitForMessageResult,
 };
 
 /// One tool of the contract, as a type: `T::NAME`, `T::Params`, `T::Result`.

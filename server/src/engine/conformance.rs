@@ -14,8 +14,10 @@ use tokio_util::sync::CancellationToken;
 use super::{ChatError, Engine, Limits, Store, ids};
 
 mod instantiate;
+mod private_rooms;
 mod test_store;
 
+pub use private_rooms::*;
 pub use test_store::TestStore;
 
 pub fn engine(store: Arc<dyn Store>) -> Arc<Engine> {

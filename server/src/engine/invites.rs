@@ -235,7 +235,14 @@ mod tests {
         assert_eq!(Code::parse(&format!(" {} ", code.text())).unwrap(), code);
         assert_eq!(code.text().len(), PREFIX.len() + "team.a-1~".len() + 32);
         assert_ne!(Code::new("r").secret, Code::new("r").secret);
-        for bad in ["", "inv~", "inv~r", "inv~~00112233445566778899aabbccddeeff", "r~00", "inv~r~xyz"] {
+        for bad in [
+            "",
+            "inv~",
+            "inv~r",
+            "inv~~00112233445566778899aabbccddeeff",
+            "r~00",
+            "inv~r~xyz",
+        ] {
             assert_eq!(Code::parse(bad), Err(ChatError::InvalidInvite), "{bad:?}");
         }
         // The digest is of the secret alone and never the secret itself.

@@ -42,6 +42,10 @@ pub fn join(
     if room.member(&client.client_id).is_some() {
         return Ok(Vec::new());
     }
+    // Whoever the owner removed is told so, however they try to come back.
+    if room.access.removed.contains(&client.user_id) {
+        return Err(ChatError::Removed(room.room_id.clone()));
+    }
     let mut invite = None;
     match entry {
         Entry::ByName { private } => {
@@ -57,9 +61,6 @@ pub fn join(
         // Checked before the room's state, so a wrong code learns nothing about the room.
         Entry::ByInvite { digest } => invite = Some(invites::admit(room, digest, now)?),
         Entry::Paired => {}
-    }
-    if room.access.removed.contains(&client.user_id) {
-        return Err(ChatError::Removed(room.room_id.clone()));
     }
     if room.status == RoomStatus::Ended {
         return Err(ChatError::RoomEnded(room.room_id.clone()));

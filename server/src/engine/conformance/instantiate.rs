@@ -98,6 +98,41 @@ macro_rules! conformance_tests {
                 };
                 c::rate_buckets_hold_their_limit(s).await
             }
+            #[tokio::test]
+            async fn private_rooms_admit_only_invitations() {
+                let Some((s, _guard)) = store().await else {
+                    return;
+                };
+                c::private_rooms_admit_only_invitations(s).await
+            }
+            #[tokio::test]
+            async fn a_removed_member_is_out_for_good() {
+                let Some((s, _guard)) = store().await else {
+                    return;
+                };
+                c::a_removed_member_is_out_for_good(s).await
+            }
+            #[tokio::test]
+            async fn ownership_passes_on_and_the_owner_closes() {
+                let Some((s, _guard)) = store().await else {
+                    return;
+                };
+                c::ownership_passes_on_and_the_owner_closes(s).await
+            }
+            #[tokio::test]
+            async fn history_is_the_rooms_choice() {
+                let Some((s, _guard)) = store().await else {
+                    return;
+                };
+                c::history_is_the_rooms_choice(s).await
+            }
+            #[tokio::test]
+            async fn guessing_codes_is_rate_limited() {
+                let Some((s, _guard)) = store().await else {
+                    return;
+                };
+                c::guessing_codes_is_rate_limited(s).await
+            }
             /// The scenarios that run every kind of transaction, each on a fresh store that
             /// runs every body twice.
             #[tokio::test]
@@ -121,6 +156,9 @@ macro_rules! conformance_tests {
                 twice!(sweeping_expires_idle_state);
                 twice!(failed_operations_change_nothing);
                 twice!(retried_calls_with_a_key_happen_once);
+                twice!(private_rooms_admit_only_invitations);
+                twice!(a_removed_member_is_out_for_good);
+                twice!(ownership_passes_on_and_the_owner_closes);
                 assert!(reruns > 100, "only {reruns} bodies ran twice");
             }
             #[tokio::test]

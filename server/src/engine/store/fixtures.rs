@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use mcp_chat_shared::chat::{MessageKind, RoomStatus};
+use mcp_chat_shared::chat::{HistoryVisibility, MessageKind, RoomStatus};
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::Engine;
@@ -102,6 +102,10 @@ pub async fn check(store: Arc<dyn Store>) {
     let names: Vec<_> = lobby.members.iter().map(|m| &m.display_name).collect();
     assert_eq!(names, ["Ada", "Bo", "Cy"]);
     assert_eq!((lobby.capacity, lobby.latest_seq), (4, 5));
+    // Every room written before private rooms is public, as it was: joined by name, no owner,
+    // and a newcomer reads it all (below).
+    assert!(!lobby.access.private && lobby.access.owner.is_none());
+    assert_eq!(lobby.access.history, HistoryVisibility::Full);
     let history = engine
         .history("lobby", &id("Bo"), None, None)
         .await

@@ -564,3 +564,51 @@ async fn keys_written_before_private_rooms_keep_everything() {
     restore(&mut store.conn.0.clone(), &dump).await;
     fixtures::check(Arc::new(store)).await;
 }
+
+/// A one-use invitation presented at the same moment through two instances admits exactly one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_racing_for_a_one_use_invitation_admit_one() {
+    use crate::engine::conformance::{create_private, join_with};
+    use crate::engine::{ChatError, Limits};
+    let Some((_server, a, b)) = two_instances().await else {
+        return;
+    };
+    let limits = Limits {
+        creation_burst: 1000,
+        ..Limits::default()
+    };
+    let ea = crate::engine::conformance::engine_with(a, limits.clone());
+    let eb = crate::engine::conformance::engine_with(b, limits);
+    let owner = create_private(&ea, "contested-private", "Owner").await;
+    for round in 0..20 {
+        let code = ea
+            .create_invite("contested-private", &owner.client_id, Some(1), None)
+            .await
+            .unwrap()
+            .invite;
+        let (ra, rb) = tokio::join!(
+            tokio::spawn({
+                let (e, code) = (ea.clone(), code.clone());
+                async move { join_with(&e, &code, &format!("A{round}")).await }
+            }),
+            tokio::spawn({
+                let (e, code) = (eb.clone(), code.clone());
+                async move { join_with(&e, &code, &format!("B{round}")).await }
+            }),
+        );
+        let outcomes = [ra.unwrap(), rb.unwrap()];
+        let admitted = outcomes.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(admitted, 1, "round {round}: {outcomes:?}");
+        assert!(
+            outcomes
+                .iter()
+                .any(|r| matches!(r, Err(ChatError::InvalidInvite))),
+            "round {round}: {outcomes:?}"
+        );
+        // The winner leaves, so the room never fills.
+        let winner = outcomes.into_iter().find_map(Result::ok).unwrap();
+        ea.leave("contested-private", &winner.client_id)
+            .await
+            .unwrap();
+    }
+}
