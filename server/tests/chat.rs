@@ -1062,3 +1062,107 @@ async fn two_hundred_pairs_chat_concurrently_with_zero_loss() {
     }
     assert_eq!(delivered, PAIRS * ROUNDS * 2);
 }
+
+/// Private rooms through the tools, as a model calls them: create one, invite with the line
+/// the result hands over, refuse by name, remove, refuse the removed member's calls, close.
+#[tokio::test]
+async fn a_private_room_through_the_tools() {
+    let server = HttpServer::start(&[]).await;
+    let (owner_c, guest_c, outsider_c) = (
+        server.client().await,
+        server.client().await,
+        server.client().await,
+    );
+    let created = ok(&call(
+        &owner_c,
+        "join_room",
+        json!({"room_id": "den", "display_name": "Ada", "private": true, "capacity": 4}),
+    )
+    .await);
+    assert_eq!(created["access"]["private"], true);
+    assert_eq!(created["access"]["you_own"], true);
+    assert_eq!(created["access"]["history"], "since_join");
+    let owner = created["client_id"].as_str().unwrap().to_owned();
+    send(&owner_c, "den", &owner, "before anyone came").await;
+
+    let by_name = call(
+        &outsider_c,
+        "join_room",
+        json!({"room_id": "den", "display_name": "Mal"}),
+    )
+    .await;
+    err(&by_name, "invite_required");
+
+    let invite = call(
+        &owner_c,
+        "create_invite",
+        json!({"room_id": "den", "client_id": owner, "max_uses": 1}),
+    )
+    .await;
+    let text = text_of(&invite);
+    let invite = ok(&invite);
+    let code = invite["invite"].as_str().unwrap().to_owned();
+    assert_eq!(invite["uses_left"], 1);
+    assert!(invite["expires_at"].as_str().unwrap().ends_with('Z'));
+    assert!(invite["share_text"].as_str().unwrap().contains(&code));
+    assert!(text.contains(&code), "{text}");
+
+    let joined = ok(&call(
+        &guest_c,
+        "join_room",
+        json!({"invite": code, "display_name": "Bot"}),
+    )
+    .await);
+    assert_eq!(joined["room_id"], "den");
+    assert_eq!(joined["access"]["owner"]["display_name"], "Ada");
+    assert!(
+        joined["message"].as_str().unwrap().contains("private"),
+        "{joined}"
+    );
+    let guest = joined["client_id"].as_str().unwrap().to_owned();
+    let guest_user = joined["user_id"].as_str().unwrap().to_owned();
+    let history = ok(&call(
+        &guest_c,
+        "get_history",
+        json!({"room_id": "den", "client_id": guest}),
+    )
+    .await);
+    assert!(!history.to_string().contains("before anyone came"));
+    let replay = call(
+        &outsider_c,
+        "join_room",
+        json!({"invite": code, "display_name": "Mal"}),
+    )
+    .await;
+    err(&replay, "invalid_invite");
+    let by_guest = call(
+        &guest_c,
+        "remove_member",
+        json!({"room_id": "den", "client_id": guest, "user_id": created["user_id"]}),
+    )
+    .await;
+    err(&by_guest, "not_allowed");
+
+    let removed = ok(&call(
+        &owner_c,
+        "remove_member",
+        json!({"room_id": "den", "client_id": owner, "user_id": guest_user}),
+    )
+    .await);
+    assert_eq!(removed["removed"]["display_name"], "Bot");
+    let after = call(
+        &guest_c,
+        "send_message",
+        json!({"room_id": "den", "client_id": guest, "message": "let me back"}),
+    )
+    .await;
+    let error = err(&after, "removed");
+    assert!(text_of(&after).contains("removed"), "{error}");
+    let closed = ok(&call(
+        &owner_c,
+        "close_room",
+        json!({"room_id": "den", "client_id": owner}),
+    )
+    .await);
+    assert_eq!(closed["room_status"], "ended");
+}
