@@ -346,6 +346,71 @@ test('the View names the engine it runs on in the host log', async () => {
   assert.ok(logs.some((line) => line.startsWith(expected)), `expected "${expected}…" in ${JSON.stringify(logs)}`);
 });
 
+test('a person invites an agent into a private room from the View, removes it, and the agent is refused', async () => {
+  hosts.gina = await openHost(browser, hostServer.url);
+  const args = { room_id: 'den-e2e', display_name: 'Gina', private: true, capacity: 3 };
+  const made = await call('gina', 'join_room', args);
+  assert.equal(made.structuredContent.access.you_own, true);
+  await openView('gina', 'join_room', args, made);
+  const v = view('gina');
+  await v.waitForFunction(() => document.querySelector('.room-access')?.textContent === 'Private · you own it', null, { timeout: 20000, polling: 100 });
+
+  // The person makes an invitation: shown to copy, and handed to the assistant on request.
+  await clickInView(v, '.owner-bar button.invite');
+  await v.waitForSelector('.invite-code');
+  const code = await v.inputValue('.invite-code');
+  assert.match(code, /^inv~den-e2e~[0-9a-f]{32}$/);
+  await clickInView(v, '.invitation button.primary');
+  await hosts.gina.page.waitForFunction((c) => window.host.log.messages.some((m) => m.content[0].text.includes(c)), code, { timeout: 10000, polling: 100 });
+
+  // The agent joins with it (by name it could not), and the person reads it.
+  const bot = await agent();
+  const byName = await bot.callTool({ name: 'join_room', arguments: { room_id: 'den-e2e', display_name: 'Bot' } });
+  assert.equal(byName.isError, true);
+  assert.equal(byName.structuredContent.code, 'invite_required');
+  const joined = await agentCall(bot, 'join_room', { invite: code, display_name: 'Bot' });
+  assert.equal(joined.room_id, 'den-e2e');
+  await agentCall(bot, 'send_message', { room_id: 'den-e2e', client_id: joined.client_id, message: 'Hello from the agent' });
+  await sees('gina', 'Hello from the agent');
+
+  // Removed, with confirmation: the agent's later calls are refused.
+  await v.waitForSelector('.owner-bar button.remove');
+  assert.equal(await v.textContent('.owner-bar button.remove'), 'Remove Bot');
+  await clickInView(v, '.owner-bar button.remove');
+  await v.waitForSelector('.confirm');
+  await clickInView(v, '.confirm button.confirm-yes');
+  await sees('gina', 'Bot was removed from the room by Gina.', 'li .event .text');
+  await v.waitForFunction(() => !document.querySelector('.owner-bar button.remove'), null, { timeout: 10000, polling: 100 });
+  for (const [name, a] of [
+    ['send_message', { room_id: 'den-e2e', client_id: joined.client_id, message: 'let me back in' }],
+    ['wait_for_message', { room_id: 'den-e2e', client_id: joined.client_id, timeout: 1 }],
+    ['join_room', { invite: code, display_name: 'Bot', client_id: joined.client_id }],
+  ]) {
+    const refused = await bot.callTool({ name, arguments: a });
+    assert.equal(refused.isError, true, name);
+    assert.equal(refused.structuredContent.code, 'removed', name);
+  }
+  await bot.close();
+
+  // A person removed while their View is open sees it, and their composer closes.
+  await clickInView(v, '.owner-bar button.invite');
+  await v.waitForFunction((old) => document.querySelector('.invite-code')?.value !== old, code, { timeout: 10000, polling: 100 });
+  const second = await v.inputValue('.invite-code');
+  hosts.hank = await openHost(browser, hostServer.url);
+  const hankArgs = { invite: second, display_name: 'Hank' };
+  const hank = await call('hank', 'join_room', hankArgs);
+  assert.equal(hank.structuredContent.room_id, 'den-e2e');
+  await openView('hank', 'join_room', hankArgs, hank);
+  await view('hank').waitForFunction(() => document.querySelector('.room-access')?.textContent === 'Private · owned by Gina', null, { timeout: 20000, polling: 100 });
+  await sees('gina', 'Hank joined the room.', 'li .event .text');
+  await v.waitForSelector('.owner-bar button.remove');
+  await clickInView(v, '.owner-bar button.remove');
+  await clickInView(v, '.confirm button.confirm-yes');
+  await view('hank').waitForFunction(() => document.querySelector('.connection')?.textContent === 'You were removed from this room', null, { timeout: 20000, polling: 100 });
+  assert.equal(await view('hank').isDisabled('textarea'), true);
+  assert.match(await view('hank').textContent('.composer-reason'), /removed you/);
+});
+
 test('no page errors in any host or View', () => {
   for (const [who, h] of Object.entries(hosts)) assert.deepEqual(h.errors, [], who);
 });

@@ -63,7 +63,7 @@ async fn check_tool_list(caller: &Caller) {
     let label = caller.label();
     let tools = caller.client.list_all_tools().await.unwrap();
     let names: BTreeSet<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
-    let expected = if caller.renders_views { 10 } else { 8 };
+    let expected = if caller.renders_views { 14 } else { 12 };
     assert_eq!(names.len(), expected, "{label}: {names:?}");
     for tool in VIEW_ONLY {
         assert_eq!(

@@ -469,6 +469,16 @@ impl ErrorResult {
         f.opt(stringify!(error)).ok().flatten()
     }
 
+    /// The `code` of a member the owner removed from the room: every later call of theirs on
+    /// it fails with it.
+    pub const REMOVED: &'static str = "removed";
+
+    /// Only the machine-readable `code` of a failed call's `structuredContent`.
+    pub fn code_of(value: &Value) -> Option<String> {
+        let f = Fields::of(value, "struct ErrorResult").ok()?;
+        f.opt(stringify!(code)).ok().flatten()
+    }
+
     /// A failure with its machine-readable `code` and the sentence a reader is shown.
     pub fn new(code: impl Into<String>, error: impl Into<String>) -> ErrorResult {
         ErrorResult {

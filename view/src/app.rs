@@ -15,6 +15,7 @@ use mcp_chat_shared::tools::{GetSelectedMessages, ProposeReply, Tool};
 use serde_json::Value;
 
 use crate::components::{Composer, Ctx, HandOffBar, Header, MessageList, dynamic, when};
+use crate::moderation::OwnerBar;
 use crate::room::Room;
 use crate::session::{self, ChatState, Connection};
 
@@ -157,6 +158,7 @@ pub fn ChatView(host: Host) -> impl IntoView {
                 }
             >
                 <MessageList />
+                <OwnerBar />
                 <HandOffBar />
             </Show>
             <Composer />

@@ -37,7 +37,7 @@ impl Ctx {
     }
 }
 
-fn ctx() -> Ctx {
+pub fn ctx() -> Ctx {
     expect_context::<Ctx>()
 }
 
@@ -104,6 +104,9 @@ pub fn Header() -> impl IntoView {
                 </span>
             </div>
             <p class="room-members">{dynamic(members)}</p>
+            <p class="room-access">
+                {dynamic(move || state.room.with(|r| r.as_ref().map(|r| r.access_label()).unwrap_or_default()))}
+            </p>
             <div class="room-tools">
                 <span
                     class="connection"
@@ -539,6 +542,9 @@ pub fn Composer() -> impl IntoView {
         match c.state.room.with(|r| r.as_ref().map(|r| r.status)) {
             Some(RoomStatus::Ended) => Some("The chat has ended."),
             Some(_) if connection == Connection::Closed => Some("The View was closed."),
+            Some(_) if connection == Connection::Removed => {
+                Some("The room's owner removed you from this room.")
+            }
             Some(_) => None,
             None => Some(match connection {
                 Connection::Queued { .. } => "Waiting for a partner…",

@@ -8,10 +8,12 @@
 //!   every call typed by the tool contract of `mcp_chat_shared::tools`.
 //! - [`room`]: the room as the View knows it; pure data.
 //! - [`components`]: the room's parts on screen.
+//! - [`moderation`]: what the owner of a private room does in it: invite, remove, close.
 //! - [`time`]: message times in the host's locale and time zone.
 
 pub mod app;
 pub mod components;
+pub mod moderation;
 pub mod room;
 pub mod session;
 pub mod time;

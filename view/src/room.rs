@@ -5,8 +5,8 @@
 //! [`model_text`], as the server does, so a message can never pass for two.
 
 use mcp_chat_shared::chat::{
-    ChatMessage, MemberInfo, MessageKind, ModelContext, Participant, RoomStatus, SelectedMessage,
-    SelectedMessages,
+    ChatMessage, MemberInfo, MessageKind, ModelContext, Participant, RoomAccess, RoomStatus,
+    SelectedMessage, SelectedMessages,
 };
 use mcp_chat_shared::model_text;
 
@@ -24,6 +24,8 @@ pub struct Room {
     pub members: Vec<MemberInfo>,
     pub status: RoomStatus,
     pub capacity: u32,
+    /// Private or public, its owner, what this member may do (from the server's room answers).
+    pub access: Option<RoomAccess>,
     /// Ordered by `seq`, no duplicates.
     pub messages: Vec<ChatMessage>,
     /// Everything up to here came from the server's log in order (history or waits). The wait
@@ -41,8 +43,32 @@ impl Room {
             members: Vec::new(),
             status: RoomStatus::Waiting,
             capacity: 2,
+            access: None,
             messages: Vec::new(),
             cursor: 0,
+        }
+    }
+
+    /// The member may moderate: the owner of a room still open.
+    pub fn i_own(&self) -> bool {
+        self.status != RoomStatus::Ended && self.access.as_ref().is_some_and(|a| a.you_own)
+    }
+
+    /// The member may make invitations now.
+    pub fn i_may_invite(&self) -> bool {
+        self.status != RoomStatus::Ended && self.access.as_ref().is_some_and(|a| a.you_can_invite)
+    }
+
+    /// "Private · owned by Ada", "Public": what the header says of the room.
+    pub fn access_label(&self) -> String {
+        match &self.access {
+            Some(a) if a.private => match (&a.owner, a.you_own) {
+                (_, true) => "Private · you own it".into(),
+                (Some(owner), false) => format!("Private · owned by {}", owner.display_name),
+                (None, false) => "Private".into(),
+            },
+            Some(_) => "Public".into(),
+            None => String::new(),
         }
     }
 

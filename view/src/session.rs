@@ -9,12 +9,14 @@ use std::time::Duration;
 use leptos::prelude::*;
 use mcp_apps::{App as Host, HostError, RequestOptions, sleep};
 use mcp_chat_shared::chat::{
-    ChatMessage, ErrorResult, GetHistoryParams, MessageKind, RoomClientParams, RoomResult,
-    RoomStatus, RoomTarget, SendMessageParams, WaitForMessageParams,
+    ChatMessage, CreateInviteParams, ErrorResult, GetHistoryParams, InviteResult, MessageKind,
+    ModerationResult, RemoveMemberParams, RoomClientParams, RoomResult, RoomStatus, RoomTarget,
+    SendMessageParams, WaitForMessageParams,
 };
 use mcp_chat_shared::json::{FromJson, ToJson};
 use mcp_chat_shared::tools::{
-    GetRoom, LoadRoom, ParamsOf, ResultOf, SendMessage, Tool, WaitForMessage,
+    CloseRoom, CreateInvite, GetRoom, LoadRoom, ParamsOf, RemoveMember, ResultOf, SendMessage,
+    Tool, WaitForMessage,
 };
 use serde_json::Value;
 
@@ -53,6 +55,8 @@ pub enum Connection {
     },
     /// The room ended; history stays on screen.
     Ended,
+    /// The room's owner removed this member: nothing more can be done in it.
+    Removed,
     /// Torn down by the host.
     Closed,
     Failed(String),
@@ -73,6 +77,7 @@ impl Connection {
                 format!("Reconnecting (attempt {attempt}): {reason}")
             }
             Connection::Ended => "Chat ended".into(),
+            Connection::Removed => "You were removed from this room".into(),
             Connection::Closed => "Closed".into(),
             Connection::Failed(reason) => format!("Not connected: {reason}"),
         }
@@ -84,7 +89,7 @@ impl Connection {
             Connection::Idle | Connection::Queued { .. } => "idle",
             Connection::Live => "live",
             Connection::Reconnecting { .. } => "reconnecting",
-            Connection::Ended | Connection::Closed => "ended",
+            Connection::Ended | Connection::Closed | Connection::Removed => "ended",
             Connection::Failed(_) => "failed",
         }
     }
@@ -147,6 +152,18 @@ async fn call_named(
         .call_server_tool_with(tool, arguments, RequestOptions::within(within))
         .await?;
     Ok(result.structured_content.unwrap_or(Value::Null))
+}
+
+/// Whether a failure says the owner removed this member from the room.
+pub fn is_removal(error: &HostError) -> bool {
+    match error {
+        HostError::Tool(result) => result
+            .structured_content
+            .as_ref()
+            .and_then(ErrorResult::code_of)
+            .is_some_and(|code| code == ErrorResult::REMOVED),
+        _ => false,
+    }
 }
 
 /// What to tell the person about a failure. Our server's tool errors carry a sentence for
@@ -271,6 +288,7 @@ fn apply_info(room: &mut Room, info: RoomResult) {
     room.me = Some(info.you);
     room.members = info.members;
     room.capacity = info.capacity;
+    room.access = Some(info.access);
     if room.status != RoomStatus::Ended {
         room.status = info.status;
     }
@@ -299,7 +317,10 @@ async fn follow(host: &Host, state: ChatState, room_id: &str, client_id: &str) {
                 let membership_changed = result.messages.iter().any(|m| {
                     matches!(
                         m.kind,
-                        MessageKind::Joined | MessageKind::Left | MessageKind::Matched
+                        MessageKind::Joined
+                            | MessageKind::Left
+                            | MessageKind::Matched
+                            | MessageKind::OwnerChanged
                     )
                 });
                 state.room.update(|r| {
@@ -321,6 +342,8 @@ async fn follow(host: &Host, state: ChatState, room_id: &str, client_id: &str) {
                 }
             }
             Err(HostError::TornDown) => return state.connection.set(Connection::Closed),
+            // Final: the server refuses every later call of this member on the room.
+            Err(e) if is_removal(&e) => return state.connection.set(Connection::Removed),
             Err(e) => {
                 host.send_log("warning", format!("wait failed: {e}"));
                 pause_after_error(state, &mut attempt, &e).await;
@@ -402,4 +425,58 @@ pub async fn send(
         }
     });
     Ok(())
+}
+
+/// The open room's ids, if a room is open.
+fn room_ids(state: ChatState) -> Result<RoomClientParams, HostError> {
+    state
+        .room
+        .with_untracked(|r| {
+            r.as_ref().map(|r| RoomClientParams {
+                room_id: r.room_id.clone(),
+                client_id: r.client_id.clone(),
+            })
+        })
+        .ok_or(HostError::Unsupported("moderating before a room is open"))
+}
+
+/// Makes an invitation to the open room (one join, the server's default lifetime).
+pub async fn invite(host: &Host, state: ChatState) -> Result<InviteResult, HostError> {
+    let RoomClientParams { room_id, client_id } = room_ids(state)?;
+    let args = CreateInviteParams {
+        room_id,
+        client_id,
+        max_uses: None,
+        expires_in_s: None,
+    };
+    call::<CreateInvite>(host, &args, LOAD_ANSWER_WITHIN).await
+}
+
+/// Removes the member `user_id` from the open room, then re-reads its members.
+pub async fn remove(
+    host: &Host,
+    state: ChatState,
+    user_id: String,
+) -> Result<ModerationResult, HostError> {
+    let RoomClientParams { room_id, client_id } = room_ids(state)?;
+    let args = RemoveMemberParams {
+        room_id: room_id.clone(),
+        client_id: client_id.clone(),
+        user_id,
+    };
+    let done = call::<RemoveMember>(host, &args, LOAD_ANSWER_WITHIN).await?;
+    refresh(host, state, &room_id, &client_id).await;
+    Ok(done)
+}
+
+/// Closes the open room for everyone.
+pub async fn close(host: &Host, state: ChatState) -> Result<ModerationResult, HostError> {
+    let ids = room_ids(state)?;
+    let done = call::<CloseRoom>(host, &ids, LOAD_ANSWER_WITHIN).await?;
+    state.room.update(|r| {
+        if let Some(r) = r {
+            r.status = done.room_status;
+        }
+    });
+    Ok(done)
 }

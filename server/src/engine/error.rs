@@ -83,7 +83,7 @@ impl ChatError {
             ChatError::RoomLogFull { .. } => "room_log_full",
             ChatError::InviteRequired(_) => "invite_required",
             ChatError::InvalidInvite => "invalid_invite",
-            ChatError::Removed(_) => "removed",
+            ChatError::Removed(_) => mcp_chat_shared::chat::ErrorResult::REMOVED,
             ChatError::NotAllowed { .. } => "not_allowed",
             ChatError::RoomExists(_) => "room_exists",
             ChatError::ShuttingDown => "shutting_down",
