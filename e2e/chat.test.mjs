@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { startServer, startHostServer, tempDb, launch, openHost, clickInView } from './lib/harness.mjs';
+import { axeViolations } from './lib/axe.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const ARTIFACTS = path.join(here, 'artifacts');
@@ -360,6 +361,10 @@ test('a person invites an agent into a private room from the View, removes it, a
   await v.waitForSelector('.invite-code');
   const code = await v.inputValue('.invite-code');
   assert.match(code, /^inv~den-e2e~[0-9a-f]{32}$/);
+  // Keyboard users land on the code; the View with the owner's controls and the invitation
+  // open is axe-clean.
+  assert.equal(await v.evaluate(() => document.activeElement?.className), 'invite-code');
+  assert.deepEqual(await axeViolations(v), []);
   await clickInView(v, '.invitation button.primary');
   await hosts.gina.page.waitForFunction((c) => window.host.log.messages.some((m) => m.content[0].text.includes(c)), code, { timeout: 10000, polling: 100 });
 
@@ -378,6 +383,9 @@ test('a person invites an agent into a private room from the View, removes it, a
   assert.equal(await v.textContent('.owner-bar button.remove'), 'Remove Bot');
   await clickInView(v, '.owner-bar button.remove');
   await v.waitForSelector('.confirm');
+  // The question takes the focus, on its safe answer; axe-clean with it open.
+  await v.waitForFunction(() => document.activeElement?.classList.contains('cancel'), null, { timeout: 5000, polling: 100 });
+  assert.deepEqual(await axeViolations(v), []);
   await clickInView(v, '.confirm button.confirm-yes');
   await sees('gina', 'Bot was removed from the room by Gina.', 'li .event .text');
   await v.waitForFunction(() => !document.querySelector('.owner-bar button.remove'), null, { timeout: 10000, polling: 100 });
@@ -408,6 +416,7 @@ test('a person invites an agent into a private room from the View, removes it, a
   await clickInView(v, '.confirm button.confirm-yes');
   await view('hank').waitForFunction(() => document.querySelector('.connection')?.textContent === 'You were removed from this room', null, { timeout: 20000, polling: 100 });
   assert.equal(await view('hank').isDisabled('textarea'), true);
+  assert.deepEqual(await axeViolations(view('hank')), [], 'the removed member\'s View');
   assert.match(await view('hank').textContent('.composer-reason'), /removed you/);
 });
 

@@ -309,7 +309,7 @@ pub fn MessageList() -> impl IntoView {
     }
 }
 
-fn request_frame(f: impl FnOnce() + 'static) {
+pub fn request_frame(f: impl FnOnce() + 'static) {
     let callback = wasm_bindgen::closure::Closure::once_into_js(f);
     if let Some(w) = web_sys::window() {
         let _ = w.request_animation_frame(callback.unchecked_ref());

@@ -8,7 +8,7 @@ use leptos::task::spawn_local;
 use mcp_apps::protocol::{ContentBlock, methods};
 use mcp_chat_shared::chat::InviteResult;
 
-use crate::components::{clicks, ctx, dynamic, when};
+use crate::components::{clicks, ctx, dynamic, request_frame, when};
 use crate::session;
 
 /// What the owner is about to do, waiting for the second click.
@@ -16,6 +16,28 @@ use crate::session;
 enum Pending {
     Remove { user_id: String, name: String },
     Close,
+}
+
+/// Moves keyboard focus to the first element matching `selector` once it is on screen: a
+/// question that appears takes the focus, so a keyboard or screen-reader user meets it at once.
+fn focus_when_shown(selector: &'static str) {
+    request_frame(move || {
+        use wasm_bindgen::JsCast;
+        if let Some(element) = leptos::prelude::document()
+            .query_selector(selector)
+            .ok()
+            .flatten()
+            .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+        {
+            let _ = element.focus();
+        }
+    });
+}
+
+/// Asks before doing `what` (the safe answer, Cancel, takes the focus).
+fn ask(pending: RwSignal<Option<Pending>>, what: Pending) {
+    pending.set(Some(what));
+    focus_when_shown(".owner-bar .confirm button.cancel");
 }
 
 #[component]
@@ -37,7 +59,10 @@ pub fn OwnerBar() -> impl IntoView {
         let host = c.host();
         spawn_local(async move {
             match session::invite(&host, c.state).await {
-                Ok(made) => invitation.set(Some(made)),
+                Ok(made) => {
+                    invitation.set(Some(made));
+                    focus_when_shown(".owner-bar .invite-code");
+                }
                 Err(e) => report(format!(
                     "Could not make an invitation: {}",
                     session::describe(&e)
@@ -74,7 +99,10 @@ pub fn OwnerBar() -> impl IntoView {
                 Pending::Close => session::close(&host, c.state).await,
             };
             match (outcome, what) {
-                (Ok(_), Pending::Remove { name, .. }) => report(format!("{name} was removed.")),
+                (Ok(_), Pending::Remove { name, .. }) => {
+                    report(format!("{name} was removed."));
+                    focus_when_shown(".owner-bar button");
+                }
                 (Ok(_), Pending::Close) => report("The room is closed.".into()),
                 (Err(e), _) => report(session::describe(&e)),
             }
@@ -112,13 +140,13 @@ pub fn OwnerBar() -> impl IntoView {
                         key=|(user_id, _)| user_id.clone()
                         children=move |(user_id, name)| {
                             let label = format!("Remove {name}");
-                            let ask = Pending::Remove { user_id, name };
+                            let what = Pending::Remove { user_id, name };
                             view! {
                                 <button
                                     type="button"
                                     class="remove"
                                     disabled=dynamic(move || busy.get())
-                                    on:click=clicks(move |_| pending.set(Some(ask.clone())))
+                                    on:click=clicks(move |_| ask(pending, what.clone()))
                                 >
                                     {label}
                                 </button>
@@ -129,7 +157,7 @@ pub fn OwnerBar() -> impl IntoView {
                         type="button"
                         class="close-room"
                         disabled=dynamic(move || busy.get())
-                        on:click=clicks(move |_| pending.set(Some(Pending::Close)))
+                        on:click=clicks(move |_| ask(pending, Pending::Close))
                     >
                         "Close room"
                     </button>
@@ -147,12 +175,23 @@ pub fn OwnerBar() -> impl IntoView {
                                 }
                             };
                             view! {
-                                <div class="confirm" role="alertdialog" aria-label="Confirm">
-                                    <p>{question}</p>
+                                <div
+                                    class="confirm"
+                                    role="alertdialog"
+                                    aria-labelledby="confirm-question"
+                                >
+                                    <p id="confirm-question">{question}</p>
                                     <button type="button" class="danger confirm-yes" on:click=clicks(confirm)>
                                         "Yes"
                                     </button>
-                                    <button type="button" on:click=clicks(move |_| pending.set(None))>
+                                    <button
+                                        type="button"
+                                        class="cancel"
+                                        on:click=clicks(move |_| {
+                                            pending.set(None);
+                                            focus_when_shown(".owner-bar button");
+                                        })
+                                    >
                                         "Cancel"
                                     </button>
                                 </div>

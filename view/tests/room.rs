@@ -48,6 +48,10 @@ fn message(seq: u64, kind: &str, who: Option<(&str, &str)>, text: &str) -> Value
 }
 
 fn room_info(status: &str) -> Value {
+    room_info_with(status, public())
+}
+
+fn room_info_with(status: &str, access: Value) -> Value {
     json!({
         "room_id": "lobby", "status": status, "capacity": 2, "latest_seq": 3,
         "created_at": "2026-11-21T14:00:00.000Z",
@@ -55,8 +59,26 @@ fn room_info(status: &str) -> Value {
             {"user_id": "u_me", "display_name": "Me", "joined_at": "x", "is_you": true},
             {"user_id": "u_bob", "display_name": "Bob", "joined_at": "x", "is_you": false}
         ],
-        "you": {"user_id": "u_me", "display_name": "Me"}
+        "you": {"user_id": "u_me", "display_name": "Me"},
+        "access": access,
     })
+}
+
+fn public() -> Value {
+    json!({"private": false, "history": "full", "members_can_invite": false,
+           "you_can_invite": false, "you_own": false})
+}
+
+/// A private room; `owner`: whether it is mine (else Bob's).
+fn private(mine: bool) -> Value {
+    let owner = if mine {
+        ("u_me", "Me")
+    } else {
+        ("u_bob", "Bob")
+    };
+    json!({"private": true, "history": "since_join", "members_can_invite": false,
+           "owner": {"user_id": owner.0, "display_name": owner.1},
+           "you_can_invite": mine, "you_own": mine})
 }
 
 fn wait_answer(messages: Vec<Value>, last_seq: u64, status: &str) -> Value {
@@ -101,6 +123,15 @@ async fn settle() {
 /// Mounts the app, completes the handshake and opens room "lobby" as a `join_room` result would,
 /// answering the initial `load_room`. Returns with the first wait pending.
 async fn open_room(capabilities: Value, history: Vec<Value>) -> (Mounted, Value) {
+    open_room_with(capabilities, history, public()).await
+}
+
+/// [`open_room`] with the room's `access` as the server describes it.
+async fn open_room_with(
+    capabilities: Value,
+    history: Vec<Value>,
+    access: Value,
+) -> (Mounted, Value) {
     install_stylesheet();
     let host = TestHost::new();
     let document = web_sys::window().unwrap().document().unwrap();
@@ -133,7 +164,7 @@ async fn open_room(capabilities: Value, history: Vec<Value>) -> (Mounted, Value)
         &load,
         json!({
             "history": {"room_id": "lobby", "messages": history, "has_more": false, "latest_seq": latest},
-            "room": room_info("active"),
+            "room": room_info_with("active", access),
         }),
     );
     let wait = host.tool_call("wait_for_message").await;
@@ -743,4 +774,107 @@ async fn links_open_through_the_host() {
         m.text(".notice")
             .contains("Could not open https://example.com/a?b=1")
     );
+}
+
+fn focused_class() -> String {
+    web_sys::window()
+        .unwrap()
+        .document()
+        .unwrap()
+        .active_element()
+        .map(|e| e.class_name())
+        .unwrap_or_default()
+}
+
+#[wasm_bindgen_test]
+async fn the_owner_invites_and_removes_only_after_confirming() {
+    let (m, _wait) = open_room_with(full_capabilities(), initial_history(), private(true)).await;
+    assert_eq!(m.text(".room-access"), "Private · you own it");
+    assert_eq!(m.text(".owner-bar button.remove"), "Remove Bob");
+
+    m.element(".owner-bar button.invite").click();
+    let made = m.host.tool_call("create_invite").await;
+    assert_eq!(
+        made["params"]["arguments"],
+        json!({"room_id": "lobby", "client_id": CLIENT})
+    );
+    let code = "inv~lobby~0123456789abcdef0123456789abcdef";
+    let share = format!("You are invited to the private room lobby: join_room with invite {code}.");
+    m.host.tool_ok(
+        &made,
+        json!({"room_id": "lobby", "invite": code, "expires_at": "2026-11-22T14:00:00.000Z",
+               "uses_left": 1, "share_text": share, "message": "made"}),
+    );
+    settle().await;
+    sleep(Duration::from_millis(50)).await;
+    let input: web_sys::HtmlInputElement = m.element(".invite-code").dyn_into().unwrap();
+    assert_eq!(input.value(), code);
+    assert!(input.read_only());
+    assert_eq!(focused_class(), "invite-code", "the code takes the focus");
+    assert_eq!(m.text(".share-text"), share);
+    // Handed to the assistant only when asked, as a user message it can pass on.
+    m.element(".invitation button.primary").click();
+    let handed = m.host.next("ui/message").await;
+    assert!(
+        handed["params"]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains(&share),
+        "{handed}"
+    );
+    m.host.ack(&handed);
+
+    // Removing asks first; Cancel (focused) does nothing.
+    let calls = m.host.count("tools/call");
+    m.element(".owner-bar button.remove").click();
+    settle().await;
+    sleep(Duration::from_millis(50)).await;
+    assert!(m.text(".confirm").contains("Remove Bob for good?"));
+    assert_eq!(focused_class(), "cancel");
+    m.element(".confirm button.cancel").click();
+    settle().await;
+    assert_eq!(m.count(".confirm"), 0);
+    assert_eq!(m.host.count("tools/call"), calls, "nothing was called");
+
+    m.element(".owner-bar button.remove").click();
+    settle().await;
+    m.element(".confirm button.confirm-yes").click();
+    let removal = m.host.tool_call("remove_member").await;
+    assert_eq!(
+        removal["params"]["arguments"],
+        json!({"room_id": "lobby", "client_id": CLIENT, "user_id": "u_bob"})
+    );
+    m.host.tool_ok(
+        &removal,
+        json!({"success": true, "room_id": "lobby", "room_status": "waiting",
+               "removed": {"user_id": "u_bob", "display_name": "Bob"}, "message": "removed"}),
+    );
+    let refreshed = m.host.tool_call("get_room").await;
+    let mut alone = room_info_with("waiting", private(true));
+    alone["members"].as_array_mut().unwrap().pop();
+    m.host.tool_ok(&refreshed, alone);
+    settle().await;
+    assert_eq!(m.count(".owner-bar button.remove"), 0);
+    assert_eq!(m.text(".notice"), "Bob was removed.");
+}
+
+#[wasm_bindgen_test]
+async fn a_member_removed_while_the_view_is_open_is_told_and_the_composer_closes() {
+    let (m, wait) = open_room_with(full_capabilities(), initial_history(), private(false)).await;
+    assert_eq!(m.text(".room-access"), "Private · owned by Bob");
+    assert_eq!(m.count(".owner-bar"), 0, "no controls for a member");
+    m.host.tool_error(
+        &wait,
+        "removed",
+        "You were removed from room lobby by its owner.",
+    );
+    settle().await;
+    assert_eq!(m.text(".connection"), "You were removed from this room");
+    let draft: web_sys::HtmlTextAreaElement = m.element("textarea").dyn_into().unwrap();
+    assert!(draft.disabled());
+    assert!(m.text(".composer-reason").contains("removed you"));
+    // Nothing more is asked of the server for this room.
+    let calls = m.host.count("tools/call");
+    sleep(Duration::from_millis(700)).await;
+    assert_eq!(m.host.count("tools/call"), calls);
 }
