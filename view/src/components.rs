@@ -371,7 +371,9 @@ fn MessageRow(
         });
     };
     let label = format!("Select the message from {author}");
-    let reply_label = format!("Ask the assistant to help reply to {author}");
+    // The visible words first: a speech-input user says what they see (axe:
+    // label-content-name-mismatch).
+    let reply_label = format!("Reply with assistant to {author}");
     view! {
         <li class=class data-seq=seq class:selected=dynamic(is_selected)>
             {if is_chat {
