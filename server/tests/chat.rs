@@ -832,8 +832,39 @@ async fn message_text_and_secrets_stay_out_of_the_info_log() {
     let (b, _) = join(&c, "quiet", "B").await;
     send(&c, "quiet", &a, "TOPSECRET-payload-42").await;
     receive_chats(&c, "quiet", &b, 1).await;
+    // An invitation code is a secret too, made and used.
+    let owner = ok(&call(
+        &c,
+        "join_room",
+        json!({"room_id": "hush", "display_name": "O", "private": true}),
+    )
+    .await)["client_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let code = ok(&call(
+        &c,
+        "create_invite",
+        json!({"room_id": "hush", "client_id": owner}),
+    )
+    .await)["invite"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ok(&call(
+        &c,
+        "join_room",
+        json!({"invite": code, "display_name": "G"}),
+    )
+    .await);
     tokio::time::sleep(Duration::from_millis(200)).await;
     let log = server.log.lock().unwrap().join("\n");
+    assert!(log.contains("invitation made"), "{log}");
+    let secret = &code[code.len() - 32..];
+    assert!(
+        !log.contains(secret),
+        "an invitation code leaked into the log"
+    );
     assert!(
         log.contains("joined room"),
         "the log does record events: {log}"

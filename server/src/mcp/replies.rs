@@ -331,6 +331,53 @@ mod tests {
     }
 
     #[test]
+    fn a_private_room_tells_the_model_who_owns_it_and_what_it_may_do() {
+        let mut access = joined(JoinStatus::Joined, None, &["Ada", "Bo"]).access;
+        assert_eq!(
+            access_sentence(&access),
+            None,
+            "public rooms read as before"
+        );
+        access.private = true;
+        access.history = HistoryVisibility::SinceJoin;
+        access.owner = Some(Participant {
+            user_id: "u-Ada".into(),
+            display_name: "Ada".into(),
+        });
+        let member = access_sentence(&access).unwrap();
+        assert!(
+            member.contains("private") && member.contains("Ada owns it"),
+            "{member}"
+        );
+        assert!(member.contains("after they join"), "{member}");
+        assert!(!member.contains("create_invite"), "{member}");
+        access.you_own = true;
+        access.you_can_invite = true;
+        let owner = access_sentence(&access).unwrap();
+        for tool in ["create_invite", "remove_member", "close_room"] {
+            assert!(owner.contains(tool), "{owner}");
+        }
+        let mut r = joined(JoinStatus::Joined, None, &["Ada", "Bo"]);
+        r.access = access;
+        assert!(joined_room(r).message.ends_with(&owner));
+    }
+
+    #[test]
+    fn an_invitation_comes_with_a_line_to_hand_on() {
+        let r = invited(InviteResult {
+            room_id: "den".into(),
+            invite: "inv~den~00".into(),
+            expires_at: "2026-12-08T10:00:00.000Z".into(),
+            uses_left: 1,
+            share_text: String::new(),
+            message: String::new(),
+        });
+        assert!(r.share_text.contains("join_room") && r.share_text.contains("inv~den~00"));
+        assert!(r.share_text.contains("one person") && r.share_text.contains("2026-12-08"));
+        assert!(r.message.contains(&r.share_text));
+    }
+
+    #[test]
     fn a_failure_ends_with_the_call_that_helps() {
         assert_eq!(
             failure(&ChatError::NotAMember("tea".into())),
