@@ -4,7 +4,7 @@ use mcp_chat_shared::chat::{MessageKind, ModerationResult, Participant, RoomStat
 
 use super::error::ChatError;
 use super::model::{ClientRecord, Draft, Room};
-use super::rules::require_owner;
+use super::rules::{require_owner, update_status};
 use super::{Engine, ids};
 
 /// Removes the member `user_id` and keeps them out: the room remembers them, and the
@@ -37,13 +37,7 @@ pub fn remove(
     if let Some(digest) = &gone.invite {
         room.access.invites.retain(|i| &i.digest != digest);
     }
-    if room.status != RoomStatus::Ended {
-        room.status = if room.members.len() >= 2 {
-            RoomStatus::Active
-        } else {
-            RoomStatus::Waiting
-        };
-    }
+    update_status(room);
     room.last_activity_ms = now;
     let owner = room.member(&by.client_id).map(|m| m.display_name.clone());
     let draft = Draft {

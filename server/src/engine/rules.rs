@@ -268,7 +268,8 @@ pub fn advance_cursor(room: &mut Room, client_id: &str, seq: u64) {
     }
 }
 
-fn update_status(room: &mut Room) {
+/// Waiting or active by the number of members, unless ended (for good).
+pub fn update_status(room: &mut Room) {
     if room.status != RoomStatus::Ended {
         room.status = if room.members.len() >= 2 {
             RoomStatus::Active
