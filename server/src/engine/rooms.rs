@@ -72,12 +72,15 @@ impl Engine {
         let capacity = self.limits.capacity(p.capacity)?;
         let key = RetryKey::parse(p.idempotency_key.as_deref())?;
         let private = p.private.unwrap_or(false);
+        let digest = code.as_ref().map(invites::Code::digest);
         // With a client_id, a retry needs no key: joining a room one is in changes nothing.
         let (client, fresh, retried) = match p.client_id.as_deref() {
             Some(id) => (self.authenticate(id).await?, false, false),
             None => {
+                // The identity record keeps these for the key's 10 minutes: the invitation's
+                // digest, never its code.
                 let args = format!(
-                    "{room_id}\n{name}\n{asked_capacity:?}\n{invite:?}\n{private}\n{:?}\n{:?}",
+                    "{room_id}\n{name}\n{asked_capacity:?}\n{digest:?}\n{private}\n{:?}\n{:?}",
                     p.history, p.members_can_invite
                 );
                 let (client, retried) =
@@ -85,7 +88,6 @@ impl Engine {
                 (client, true, retried)
             }
         };
-        let digest = code.as_ref().map(invites::Code::digest);
         let entry = match &digest {
             Some(digest) => Entry::ByInvite { digest },
             None => Entry::ByName { private },

@@ -133,6 +133,13 @@ macro_rules! conformance_tests {
                 };
                 c::guessing_codes_is_rate_limited(s).await
             }
+            #[tokio::test]
+            async fn a_retried_invited_join_uses_the_invitation_once() {
+                let Some((s, _guard)) = store().await else {
+                    return;
+                };
+                c::a_retried_invited_join_uses_the_invitation_once(s).await
+            }
             /// The scenarios that run every kind of transaction, each on a fresh store that
             /// runs every body twice.
             #[tokio::test]

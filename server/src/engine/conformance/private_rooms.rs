@@ -318,6 +318,24 @@ pub async fn a_removed_member_is_out_for_good(store: Arc<dyn Store>) {
     ));
 }
 
+/// A keyed join with an invitation, retried, is one join and one use of the invitation.
+pub async fn a_retried_invited_join_uses_the_invitation_once(store: Arc<dyn Store>) {
+    let e = engine(store.clone());
+    let ada = create_private(&e, "retry-den", "Ada").await;
+    let code = invite(&e, "retry-den", &ada.client_id, 2).await;
+    let keyed = JoinRoomParams {
+        invite: Some(code.clone()),
+        idempotency_key: Some("6f1d7c1e-invited-join-0001".into()),
+        ..join_params(None, "Bo")
+    };
+    let first = e.join(&keyed).await.unwrap();
+    let again = e.join(&keyed).await.unwrap();
+    assert_eq!(again.client_id, first.client_id);
+    let room = store.room("retry-den").await.unwrap().unwrap();
+    assert_eq!(room.members.len(), 2);
+    assert_eq!(room.access.invites[0].uses_left, 1, "one use, not two");
+}
+
 /// When the owner leaves, the member present longest owns the room and everyone is told; the
 /// owner's close ends the room for all, its history still readable.
 pub async fn ownership_passes_on_and_the_owner_closes(store: Arc<dyn Store>) {

@@ -374,3 +374,41 @@ async fn a_file_written_before_private_rooms_keeps_everything() {
     let store = std::sync::Arc::new(SqliteStore::open(&path).unwrap());
     fixtures::check(store).await;
 }
+
+/// An invitation's code is never at rest: not in the room, not in a keyed join's record, not
+/// in the file or its WAL.
+#[tokio::test]
+async fn no_invitation_code_reaches_the_file() {
+    use crate::engine::conformance::{create_private, engine, join_params};
+    let path = temp_path();
+    let store = std::sync::Arc::new(SqliteStore::open(&path).unwrap());
+    let e = engine(store.clone());
+    let ada = create_private(&e, "hidden", "Ada").await;
+    let code = e
+        .create_invite("hidden", &ada.client_id, Some(3), None)
+        .await
+        .unwrap()
+        .invite;
+    e.join(&mcp_chat_shared::chat::JoinRoomParams {
+        invite: Some(code.clone()),
+        idempotency_key: Some("2b0c6f3a-hidden-join-0001".into()),
+        ..join_params(None, "Bo")
+    })
+    .await
+    .unwrap();
+    drop(e);
+    drop(store);
+    let secret = &code.as_bytes()[code.len() - 32..];
+    let mut files = 0;
+    for suffix in ["", "-wal"] {
+        let file = format!("{}{suffix}", path.display());
+        if let Ok(bytes) = std::fs::read(&file) {
+            files += 1;
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret),
+                "the code is in {file}"
+            );
+        }
+    }
+    assert!(files > 0);
+}
