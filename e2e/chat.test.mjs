@@ -354,7 +354,7 @@ test('a person invites an agent into a private room from the View, removes it, a
   assert.equal(made.structuredContent.access.you_own, true);
   await openView('gina', 'join_room', args, made);
   const v = view('gina');
-  await v.waitForFunction(() => document.querySelector('.room-access')?.textContent === 'Private · you own it', null, { timeout: 20000, polling: 100 });
+  await v.waitForFunction(() => document.querySelector('.room-members')?.textContent.endsWith(' · Private · you own it'), null, { timeout: 20000, polling: 100 });
 
   // The person makes an invitation: shown to copy, and handed to the assistant on request.
   await clickInView(v, '.owner-bar button.invite');
@@ -409,7 +409,7 @@ test('a person invites an agent into a private room from the View, removes it, a
   const hank = await call('hank', 'join_room', hankArgs);
   assert.equal(hank.structuredContent.room_id, 'den-e2e');
   await openView('hank', 'join_room', hankArgs, hank);
-  await view('hank').waitForFunction(() => document.querySelector('.room-access')?.textContent === 'Private · owned by Gina', null, { timeout: 20000, polling: 100 });
+  await view('hank').waitForFunction(() => document.querySelector('.room-members')?.textContent.endsWith(' · Private · owned by Gina'), null, { timeout: 20000, polling: 100 });
   await sees('gina', 'Hank joined the room.', 'li .event .text');
   await v.waitForSelector('.owner-bar button.remove');
   await clickInView(v, '.owner-bar button.remove');

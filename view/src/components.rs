@@ -83,7 +83,16 @@ pub fn Header() -> impl IntoView {
         state.room.with(|r| {
             r.as_ref().map(|r| {
                 let names: Vec<String> = r.members.iter().map(MemberInfo::label).collect();
-                format!("{}/{} · {}", r.members.len(), r.capacity, names.join(", "))
+                // "· Private · owned by Ada" for a private room, in the same line (one
+                // reactive text less in the View).
+                let access = r.access_label();
+                let sep = if access.is_empty() { "" } else { " · " };
+                format!(
+                    "{}/{} · {}{sep}{access}",
+                    r.members.len(),
+                    r.capacity,
+                    names.join(", ")
+                )
             })
         })
     };
@@ -104,9 +113,6 @@ pub fn Header() -> impl IntoView {
                 </span>
             </div>
             <p class="room-members">{dynamic(members)}</p>
-            <p class="room-access">
-                {dynamic(move || state.room.with(|r| r.as_ref().map(|r| r.access_label()).unwrap_or_default()))}
-            </p>
             <div class="room-tools">
                 <span
                     class="connection"

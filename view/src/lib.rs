@@ -26,17 +26,15 @@ pub fn start() {
         Ok(host) => mount_to_body(move || view! { <app::ChatView host=host /> }),
         Err(reason) => {
             web_sys::console::warn_1(&reason);
-            mount_to_body(|| {
-                view! {
-                    <main class="app">
-                        <h1 class="app-title">"MCP Chat"</h1>
-                        <p class="app-note">
-                            "This is the MCP Chat room View. It runs inside an MCP Apps host \
-                             (Claude, ChatGPT, VS Code, Goose…) once a chat tool opens it."
-                        </p>
-                    </main>
-                }
-            })
+            // Static text, written once: plain HTML costs the View far less than a component.
+            if let Some(body) = document().body() {
+                body.set_inner_html(
+                    "<main class=\"app\"><h1 class=\"app-title\">MCP Chat</h1>\
+                     <p class=\"app-note\">This is the MCP Chat room View. It runs inside an MCP \
+                     Apps host (Claude, ChatGPT, VS Code, Goose…) once a chat tool opens it.</p>\
+                     </main>",
+                );
+            }
         }
     }
 }

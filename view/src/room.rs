@@ -59,7 +59,8 @@ impl Room {
         self.status != RoomStatus::Ended && self.access.as_ref().is_some_and(|a| a.you_can_invite)
     }
 
-    /// "Private · owned by Ada", "Public": what the header says of the room.
+    /// "Private · owned by Ada": what the header says of a private room (of a public one,
+    /// nothing: the header reads as it always did).
     pub fn access_label(&self) -> String {
         match &self.access {
             Some(a) if a.private => match (&a.owner, a.you_own) {
@@ -67,8 +68,7 @@ impl Room {
                 (Some(owner), false) => format!("Private · owned by {}", owner.display_name),
                 (None, false) => "Private".into(),
             },
-            Some(_) => "Public".into(),
-            None => String::new(),
+            _ => String::new(),
         }
     }
 

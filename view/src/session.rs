@@ -9,14 +9,12 @@ use std::time::Duration;
 use leptos::prelude::*;
 use mcp_apps::{App as Host, HostError, RequestOptions, sleep};
 use mcp_chat_shared::chat::{
-    ChatMessage, CreateInviteParams, ErrorResult, GetHistoryParams, InviteResult, MessageKind,
-    ModerationResult, RemoveMemberParams, RoomClientParams, RoomResult, RoomStatus, RoomTarget,
-    SendMessageParams, WaitForMessageParams,
+    ChatMessage, ErrorResult, GetHistoryParams, MessageKind, RoomClientParams, RoomResult,
+    RoomStatus, RoomTarget, SendMessageParams, WaitForMessageParams,
 };
 use mcp_chat_shared::json::{FromJson, ToJson};
 use mcp_chat_shared::tools::{
-    CloseRoom, CreateInvite, GetRoom, LoadRoom, ParamsOf, RemoveMember, ResultOf, SendMessage,
-    Tool, WaitForMessage,
+    GetRoom, LoadRoom, ParamsOf, ResultOf, SendMessage, Tool, WaitForMessage,
 };
 use serde_json::Value;
 
@@ -292,6 +290,7 @@ fn apply_info(room: &mut Room, info: RoomResult) {
     if room.status != RoomStatus::Ended {
         room.status = info.status;
     }
+    crate::moderation::room_changed(room);
 }
 
 /// The long-poll loop.
@@ -428,55 +427,18 @@ pub async fn send(
 }
 
 /// The open room's ids, if a room is open.
-fn room_ids(state: ChatState) -> Result<RoomClientParams, HostError> {
-    state
-        .room
-        .with_untracked(|r| {
-            r.as_ref().map(|r| RoomClientParams {
-                room_id: r.room_id.clone(),
-                client_id: r.client_id.clone(),
-            })
+pub fn room_ids(state: ChatState) -> Option<RoomClientParams> {
+    state.room.with_untracked(|r| {
+        r.as_ref().map(|r| RoomClientParams {
+            room_id: r.room_id.clone(),
+            client_id: r.client_id.clone(),
         })
-        .ok_or(HostError::Unsupported("moderating before a room is open"))
+    })
 }
 
-/// Makes an invitation to the open room (one join, the server's default lifetime).
-pub async fn invite(host: &Host, state: ChatState) -> Result<InviteResult, HostError> {
-    let RoomClientParams { room_id, client_id } = room_ids(state)?;
-    let args = CreateInviteParams {
-        room_id,
-        client_id,
-        max_uses: None,
-        expires_in_s: None,
-    };
-    call::<CreateInvite>(host, &args, LOAD_ANSWER_WITHIN).await
-}
-
-/// Removes the member `user_id` from the open room, then re-reads its members.
-pub async fn remove(
-    host: &Host,
-    state: ChatState,
-    user_id: String,
-) -> Result<ModerationResult, HostError> {
-    let RoomClientParams { room_id, client_id } = room_ids(state)?;
-    let args = RemoveMemberParams {
-        room_id: room_id.clone(),
-        client_id: client_id.clone(),
-        user_id,
-    };
-    let done = call::<RemoveMember>(host, &args, LOAD_ANSWER_WITHIN).await?;
-    refresh(host, state, &room_id, &client_id).await;
-    Ok(done)
-}
-
-/// Closes the open room for everyone.
-pub async fn close(host: &Host, state: ChatState) -> Result<ModerationResult, HostError> {
-    let ids = room_ids(state)?;
-    let done = call::<CloseRoom>(host, &ids, LOAD_ANSWER_WITHIN).await?;
-    state.room.update(|r| {
-        if let Some(r) = r {
-            r.status = done.room_status;
-        }
-    });
-    Ok(done)
+/// Calls one of the owner's tools (`arguments` from its contract's parameters) and returns its
+/// structured answer. One untyped path for all of them: the View reads only the invitation's
+/// answer, and a member's removal shows through the wait loop like any departure.
+pub async fn moderate(host: &Host, tool: &str, arguments: Value) -> Result<Value, HostError> {
+    call_named(host, tool, arguments, LOAD_ANSWER_WITHIN).await
 }

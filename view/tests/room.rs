@@ -788,8 +788,8 @@ fn focused_class() -> String {
 
 #[wasm_bindgen_test]
 async fn the_owner_invites_and_removes_only_after_confirming() {
-    let (m, _wait) = open_room_with(full_capabilities(), initial_history(), private(true)).await;
-    assert_eq!(m.text(".room-access"), "Private · you own it");
+    let (m, wait) = open_room_with(full_capabilities(), initial_history(), private(true)).await;
+    assert!(m.text(".room-members").ends_with(" · Private · you own it"));
     assert_eq!(m.text(".owner-bar button.remove"), "Remove Bob");
 
     m.element(".owner-bar button.invite").click();
@@ -849,6 +849,21 @@ async fn the_owner_invites_and_removes_only_after_confirming() {
         json!({"success": true, "room_id": "lobby", "room_status": "waiting",
                "removed": {"user_id": "u_bob", "display_name": "Bob"}, "message": "removed"}),
     );
+    // The removal reaches the View as any departure does: through its wait, then the members
+    // read again.
+    m.host.tool_ok(
+        &wait,
+        wait_answer(
+            vec![message(
+                4,
+                "left",
+                Some(("u_bob", "Bob")),
+                "Bob was removed from the room by Me.",
+            )],
+            4,
+            "waiting",
+        ),
+    );
     let refreshed = m.host.tool_call("get_room").await;
     let mut alone = room_info_with("waiting", private(true));
     alone["members"].as_array_mut().unwrap().pop();
@@ -861,8 +876,21 @@ async fn the_owner_invites_and_removes_only_after_confirming() {
 #[wasm_bindgen_test]
 async fn a_member_removed_while_the_view_is_open_is_told_and_the_composer_closes() {
     let (m, wait) = open_room_with(full_capabilities(), initial_history(), private(false)).await;
-    assert_eq!(m.text(".room-access"), "Private · owned by Bob");
-    assert_eq!(m.count(".owner-bar"), 0, "no controls for a member");
+    assert!(
+        m.text(".room-members")
+            .ends_with(" · Private · owned by Bob")
+    );
+    assert_eq!(m.count(".owner-bar > *"), 0, "no controls for a member");
+    assert_eq!(
+        web_sys::window()
+            .unwrap()
+            .get_computed_style(&m.element(".owner-bar"))
+            .unwrap()
+            .unwrap()
+            .get_property_value("display")
+            .unwrap(),
+        "none"
+    );
     m.host.tool_error(
         &wait,
         "removed",
