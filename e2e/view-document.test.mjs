@@ -111,3 +111,15 @@ for (const [engine, policy] of Object.entries(POLICIES)) {
       `(min ${times[0].toFixed(0)}, max ${times[9].toFixed(0)})`);
   });
 }
+
+test('opened outside any host, the document says what it is', async () => {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.setContent(withPolicy(CSP.strict));
+  await page.waitForSelector('.app-note', { timeout: 15000 });
+  assert.equal(await page.textContent('.app-title'), 'MCP Chat');
+  assert.match(await page.textContent('.app-note'), /runs inside an MCP Apps host/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
