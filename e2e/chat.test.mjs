@@ -357,7 +357,7 @@ test('a person invites an agent into a private room from the View, removes it, a
   await v.waitForFunction(() => document.querySelector('.room-members')?.textContent.endsWith(' · Private · you own it'), null, { timeout: 20000, polling: 100 });
 
   // The person makes an invitation: shown to copy, and handed to the assistant on request.
-  await clickInView(v, '.owner-bar button.invite');
+  await clickInView(v, '.owner-bar button.make-invite');
   await v.waitForSelector('.invite-code');
   const code = await v.inputValue('.invite-code');
   assert.match(code, /^inv~den-e2e~[0-9a-f]{32}$/);
@@ -401,7 +401,7 @@ test('a person invites an agent into a private room from the View, removes it, a
   await bot.close();
 
   // A person removed while their View is open sees it, and their composer closes.
-  await clickInView(v, '.owner-bar button.invite');
+  await clickInView(v, '.owner-bar button.make-invite');
   await v.waitForFunction((old) => document.querySelector('.invite-code')?.value !== old, code, { timeout: 10000, polling: 100 });
   const second = await v.inputValue('.invite-code');
   hosts.hank = await openHost(browser, hostServer.url);

@@ -144,7 +144,7 @@ impl Builder {
     fn build(&mut self, bar: &web_sys::Element, controls: Controls, panel: Panel, hand: bool) {
         bar.set_text_content(None);
         if controls.invite {
-            self.button(bar, "invite", "Invite someone", Click::Invite);
+            self.button(bar, "make-invite", "Invite someone", Click::Invite);
         }
         if controls.own {
             for (user_id, name) in controls.others {

@@ -792,7 +792,7 @@ async fn the_owner_invites_and_removes_only_after_confirming() {
     assert!(m.text(".room-members").ends_with(" · Private · you own it"));
     assert_eq!(m.text(".owner-bar button.remove"), "Remove Bob");
 
-    m.element(".owner-bar button.invite").click();
+    m.element(".owner-bar button.make-invite").click();
     let made = m.host.tool_call("create_invite").await;
     assert_eq!(
         made["params"]["arguments"],
