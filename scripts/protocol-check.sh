@@ -65,8 +65,8 @@ apps_of() { grep '^{' | node -e '
   console.log(`${lines.length} tools; apps: ${apps.join(" ") || "none"}`);'; }
 
 linked="ui://mcp-chat/room.html"
-expected_apps="10 tools; apps: enter_queue=$linked join_room=$linked open_chat=$linked"
-expected_plain="8 tools; apps: none"
+expected_apps="14 tools; apps: enter_queue=$linked join_room=$linked open_chat=$linked"
+expected_plain="12 tools; apps: none"
 
 inspect() { # transport-args... -- inspector-args...
   timeout 120 "$inspector" --cli "$@"

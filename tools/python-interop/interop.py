@@ -40,6 +40,10 @@ CHAT_TOOLS = {
     "leave_chat",
     "get_history",
     "get_room",
+    "create_invite",
+    "revoke_invite",
+    "remove_member",
+    "close_room",
 }
 NEGOTIATED = {"auto": "2026-07-28", "legacy": "2025-11-25"}
 
@@ -90,6 +94,42 @@ async def check(server: str | StdioServerParameters, mode: str, renders_views: b
             )
             texts = [m["text"] for m in got["messages"] if m["kind"] == "chat"]
         assert texts == ["hi"], texts
+
+        # A private room: refused by name, joined with an invitation, a member removed.
+        private = f"{room}-private"
+        made = ok(
+            await client.call_tool(
+                "join_room",
+                {"room_id": private, "display_name": "Ann", "client_id": ann["client_id"], "private": True},
+            ),
+            "join_room private",
+        )
+        assert made["access"]["private"] and made["access"]["you_own"], made
+        by_name = await client.call_tool(
+            "join_room", {"room_id": private, "display_name": "Bob", "client_id": bob["client_id"]}
+        )
+        assert by_name.is_error and by_name.structured_content["code"] == "invite_required", by_name
+        invite = ok(
+            await client.call_tool("create_invite", {"room_id": private, "client_id": ann["client_id"]}),
+            "create_invite",
+        )
+        joined = ok(
+            await client.call_tool(
+                "join_room", {"invite": invite["invite"], "display_name": "Bob", "client_id": bob["client_id"]}
+            ),
+            "join_room invite",
+        )
+        assert joined["room_id"] == private and joined["access"]["owner"]["display_name"] == "Ann", joined
+        ok(
+            await client.call_tool(
+                "remove_member", {"room_id": private, "client_id": ann["client_id"], "user_id": bob["user_id"]}
+            ),
+            "remove_member",
+        )
+        refused = await client.call_tool(
+            "send_message", {"room_id": private, "client_id": bob["client_id"], "message": "back?"}
+        )
+        assert refused.is_error and refused.structured_content["code"] == "removed", refused
 
         opened = await client.call_tool("open_chat", {"room_id": room, "client_id": ann["client_id"]})
         if renders_views:
