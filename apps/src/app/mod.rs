@@ -33,7 +33,9 @@ use crate::protocol::{
 };
 
 /// Why a request to the host did not succeed. Each variant is one thing a caller can act on.
+/// New ways to fail may be added: match with a final `_` arm.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum HostError {
     /// The host does not offer this: it did not declare the capability (nothing was sent), or
     /// it answered -32601 (and will not be asked again).
