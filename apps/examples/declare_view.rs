@@ -44,8 +44,8 @@ fn main() {
         EXTENSION_ID.to_owned(),
         json!({"mimeTypes": [UI_MIME_TYPE]}),
     );
-    let renders = ClientUiCapability::from_extensions(Some(&extensions))
-        .is_some_and(|c| c.renders_apps());
+    let renders =
+        ClientUiCapability::from_extensions(Some(&extensions)).is_some_and(|c| c.renders_apps());
     let silent = ClientUiCapability::from_extensions(None).is_some_and(|c| c.renders_apps());
     assert!(renders && !silent);
 
