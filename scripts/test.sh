@@ -35,6 +35,11 @@ stage "mcp-apps documentation (rustdoc on every public item, no warnings)"
 RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps -p mcp-apps
 RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps -p mcp-apps --target wasm32-unknown-unknown --features testing
 
+stage "mcp-apps packages as a crate on its own (cargo package: its files, metadata, a build from the package)"
+# --allow-dirty: a working tree with changes elsewhere must not fail the suite; the package is
+# still built from what it would contain.
+cargo package --locked --allow-dirty -p mcp-apps
+
 stage "Native tests (unit + integration against the real binary)"
 cargo test --locked -p mcp-apps -p mcp-chat-shared -p mcp-chat -p mcp-chat-view-bundle
 
