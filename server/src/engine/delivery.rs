@@ -210,14 +210,15 @@ impl Engine {
                 .room_for_claim(room_id, &client.client_id)
                 .await?;
             let room = member_of(room, room_id, client)?;
-            let (cursor, unconfirmed) = room
-                .member(&client.client_id)
-                .map_or((0, None), |m| (m.delivered_seq, m.unconfirmed_from));
+            let (cursor, unconfirmed, reads_from) =
+                room.member(&client.client_id).map_or((0, None, 0), |m| {
+                    (m.delivered_seq, m.unconfirmed_from, m.reads_from)
+                });
             let from = match unconfirmed {
                 Some(start) if start < cursor && confirmed < cursor => start,
                 _ => cursor,
             }
-            .max(first_readable(&room, client) - 1);
+            .max(reads_from.saturating_sub(1));
             let to = room.latest_seq.min(from.saturating_add(max_batch));
             if to <= from || cancel.is_cancelled() {
                 return Ok((Vec::new(), room, false));

@@ -33,11 +33,9 @@ pub struct Code {
 
 impl Code {
     pub fn new(room_id: &str) -> Code {
-        let mut bytes = [0u8; SECRET_BYTES];
-        getrandom::fill(&mut bytes).expect("the OS random number generator is available");
         Code {
             room_id: room_id.to_owned(),
-            secret: bytes.iter().map(|b| format!("{b:02x}")).collect(),
+            secret: ids::random_hex::<SECRET_BYTES>(),
         }
     }
 
@@ -64,10 +62,7 @@ impl Code {
 
     /// What the room keeps.
     pub fn digest(&self) -> String {
-        Sha256::digest(self.secret.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        ids::hex(&Sha256::digest(self.secret.as_bytes()))
     }
 }
 
@@ -92,18 +87,11 @@ pub fn admit(room: &mut Room, digest: &str, now: u64) -> Result<String, ChatErro
     Ok(invite.digest.clone())
 }
 
-/// Adds an invitation made by `client`: the owner's right, or every member's if the owner
-/// allowed it.
-pub fn issue(
-    room: &mut Room,
-    client: &ClientRecord,
-    invite: Invite,
-    now: u64,
-) -> Result<(), ChatError> {
-    if room.member(&client.client_id).is_none() {
-        return Err(outsider(room, &client.user_id));
-    }
-    let owner = room.access.owner.as_deref() == Some(client.client_id.as_str());
+/// Whether the member `client_id` may make invitations now: in a private room still open, its
+/// owner, or any member if the owner allowed it. The one rule both `create_invite` and the
+/// rights a room's answers show (`you_can_invite`) follow.
+pub fn may_invite(room: &Room, client_id: &str) -> Result<(), ChatError> {
+    let owner = room.access.owner.as_deref() == Some(client_id);
     if !room.access.private {
         return Err(ChatError::NotAllowed {
             room_id: room.room_id.clone(),
@@ -121,6 +109,21 @@ pub fn issue(
     if room.status == RoomStatus::Ended {
         return Err(ChatError::RoomEnded(room.room_id.clone()));
     }
+    Ok(())
+}
+
+/// Adds an invitation made by `client`: the owner's right, or every member's if the owner
+/// allowed it.
+pub fn issue(
+    room: &mut Room,
+    client: &ClientRecord,
+    invite: Invite,
+    now: u64,
+) -> Result<(), ChatError> {
+    if room.member(&client.client_id).is_none() {
+        return Err(outsider(room, &client.user_id));
+    }
+    may_invite(room, &client.client_id)?;
     prune(room, now);
     if room.access.invites.len() >= MAX_LIVE {
         return Err(ChatError::invalid(

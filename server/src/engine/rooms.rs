@@ -2,7 +2,7 @@
 
 use mcp_chat_shared::chat::{
     HistoryResult, HistoryVisibility, JoinRoomParams, JoinRoomResult, JoinStatus, LeaveResult,
-    MemberInfo, RoomAccess, RoomResult, RoomStatus, SendMessageResult,
+    MemberInfo, RoomAccess, RoomResult, SendMessageResult,
 };
 
 use super::idempotency::RetryKey;
@@ -118,13 +118,9 @@ impl Engine {
                 .await?;
             let committed = self
                 .store
-                .transact_room(
-                    &room_id,
-                    new_room.clone(),
-                    self.limits.max_rooms,
-                    now,
-                    &|room| rules::join(room, &client, entry, now).map(RoomChange::drafts),
-                )
+                .transact_room(&room_id, new_room, self.limits.max_rooms, now, &|room| {
+                    rules::join(room, &client, entry, now).map(RoomChange::drafts)
+                })
                 .await;
             Ok::<_, ChatError>((newly_in, committed?))
         }
@@ -219,8 +215,7 @@ impl Engine {
         if self.live_rooms(&client.client_id).await? <= limit {
             return Ok(());
         }
-        self.leave_room(room_id, &client.client_id, LeaveReason::Left)
-            .await?;
+        self.leave_room(room_id, client, LeaveReason::Left).await?;
         Err(ChatError::TooManyRooms { limit })
     }
 
@@ -249,23 +244,14 @@ impl Engine {
         // No room is created here, so the room limit cannot apply.
         let committed = self
             .store
-            .change_room(
-                &room_id,
-                None,
-                usize::MAX,
-                now,
-                |room| match rules::send_keyed(
-                    room,
-                    &client.client_id,
-                    text,
-                    key.as_ref(),
-                    max,
-                    now,
-                )? {
+            .change_room(&room_id, None, usize::MAX, now, |room| {
+                let sent = rules::send_keyed(room, &client.client_id, text, key.as_ref(), max, now)
+                    .map_err(|e| rules::explained(room, &client.user_id, e))?;
+                match sent {
                     Sent::Appended(drafts) => Ok((drafts, None)),
                     Sent::Earlier(seq) => Ok((Vec::new(), Some(seq))),
-                },
-            )
+                }
+            })
             .await;
         let give_back = async || {
             if let Err(e) = self.store.give_back_token(&bucket, sends).await {
@@ -276,7 +262,7 @@ impl Engine {
             Ok(c) => c,
             Err(e) => {
                 give_back().await;
-                return Err(self.explain_outsider(&room_id, &client, e).await);
+                return Err(e);
             }
         };
         let earlier = match earlier {
@@ -302,23 +288,6 @@ impl Engine {
             members_present: committed.room.members.len() as u32,
             room_status: committed.room.status,
         })
-    }
-
-    /// A rule that knew only the caller's `client_id` answers `NotAMember`; the caller is told
-    /// instead if the owner removed them.
-    pub(super) async fn explain_outsider(
-        &self,
-        room_id: &str,
-        client: &ClientRecord,
-        e: ChatError,
-    ) -> ChatError {
-        match e {
-            ChatError::NotAMember(_) => match self.store.room(room_id).await {
-                Ok(Some(room)) => rules::outsider(&room, &client.user_id),
-                _ => e,
-            },
-            e => e,
-        }
     }
 
     pub(super) async fn member_room(
@@ -347,13 +316,9 @@ impl Engine {
     pub async fn leave(&self, room_id: &str, client_id: &str) -> Result<LeaveResult, ChatError> {
         let room_id = self.limits.room_id(room_id)?;
         let client = self.authenticate(client_id).await?;
-        let committed = match self
-            .leave_room(&room_id, &client.client_id, LeaveReason::Left)
-            .await
-        {
-            Ok(c) => c,
-            Err(e) => return Err(self.explain_outsider(&room_id, &client, e).await),
-        };
+        let committed = self
+            .leave_room(&room_id, &client, LeaveReason::Left)
+            .await?;
         tracing::info!(room_id = %room_id, user_id = %client.user_id, "left room");
         Ok(LeaveResult {
             success: true,
@@ -366,12 +331,13 @@ impl Engine {
     pub(super) async fn leave_room(
         &self,
         room_id: &str,
-        client_id: &str,
+        client: &ClientRecord,
         reason: LeaveReason,
     ) -> Result<store::Committed, ChatError> {
         let now = ids::now_ms();
         self.update_room(room_id, now, |room| {
-            rules::leave(room, client_id, reason, now)
+            rules::leave(room, &client.client_id, reason, now)
+                .map_err(|e| rules::explained(room, &client.user_id, e))
         })
         .await
     }
@@ -447,18 +413,13 @@ pub(super) fn access_info(room: &Room, client_id: &str) -> RoomAccess {
         .owner
         .as_deref()
         .and_then(|owner| room.member(owner));
-    let you_own = owner.is_some_and(|o| o.client_id == client_id);
-    let open = room.status != RoomStatus::Ended;
     RoomAccess {
         private: room.access.private,
         history: room.access.history,
         owner: owner.map(|o| o.participant()),
         members_can_invite: room.access.members_can_invite,
-        you_can_invite: open
-            && room.access.private
-            && owner.is_some()
-            && (you_own || room.access.members_can_invite),
-        you_own,
+        you_can_invite: invites::may_invite(room, client_id).is_ok(),
+        you_own: owner.is_some_and(|o| o.client_id == client_id),
     }
 }
 

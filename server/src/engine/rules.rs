@@ -30,6 +30,16 @@ pub fn outsider(room: &Room, user_id: &str) -> ChatError {
     }
 }
 
+/// `e`, unless it is the `NotAMember` of a rule that knew only a `client_id`: then why the
+/// member `user_id` is not in `room` (the owner may have removed them). Applied in the same
+/// transaction, on the room the rule saw.
+pub fn explained(room: &Room, user_id: &str, e: ChatError) -> ChatError {
+    match e {
+        ChatError::NotAMember(_) => outsider(room, user_id),
+        e => e,
+    }
+}
+
 /// Adds `client` to `room`. Joining a room one is already in changes nothing (and uses no
 /// invitation). A private room is joined only with an invitation (its creator aside); nobody
 /// the owner removed comes back.

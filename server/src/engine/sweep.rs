@@ -28,10 +28,15 @@ impl Engine {
             }
             for room_id in self.store.client_rooms(&client.client_id).await? {
                 match self
-                    .leave_room(&room_id, &client.client_id, LeaveReason::TimedOut)
+                    .leave_room(&room_id, &client, LeaveReason::TimedOut)
                     .await
                 {
-                    Ok(_) | Err(ChatError::NotAMember(_) | ChatError::RoomNotFound(_)) => {}
+                    Ok(_)
+                    | Err(
+                        ChatError::NotAMember(_)
+                        | ChatError::Removed(_)
+                        | ChatError::RoomNotFound(_),
+                    ) => {}
                     Err(e) => return Err(e),
                 }
             }

@@ -84,9 +84,7 @@ fn storage(e: impl std::fmt::Display) -> ChatError {
 }
 
 fn random_token() -> String {
-    let mut bytes = [0u8; 12];
-    getrandom::fill(&mut bytes).expect("the OS random number generator is available");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::engine::ids::random_hex::<12>()
 }
 
 fn parse_room(json: &str) -> Result<Room, ChatError> {
