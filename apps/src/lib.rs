@@ -15,6 +15,11 @@
 //!   `@modelcontextprotocol/ext-apps` 2.0: connect, host context, every request and notification,
 //!   app-provided tools, cancellation, auto-resize and the host's theme. Framework-agnostic:
 //!   plain callbacks and futures.
+//! - `host` (wasm32, feature `host`): the host's side, the Rust counterpart of `AppBridge`:
+//!   mount a View in a sandboxed iframe under its declared policy ([`sandbox`]), answer its
+//!   handshake, deliver tool input and results, route its requests to the embedder's handlers,
+//!   call its own tools, tear it down.
+//! - [`sandbox`] (every target): the View's Content-Security-Policy and iframe attributes.
 //! - `testing` (wasm32, feature `testing`): a host played from a same-origin iframe, so an App's
 //!   conversation with its host can be tested with `wasm-bindgen-test` in a headless browser.
 //!
@@ -26,6 +31,7 @@
 pub mod json;
 pub mod jsonrpc;
 pub mod protocol;
+pub mod sandbox;
 
 #[cfg(target_arch = "wasm32")]
 mod app;
@@ -34,3 +40,6 @@ pub use app::*;
 
 #[cfg(all(target_arch = "wasm32", feature = "testing"))]
 pub mod testing;
+
+#[cfg(all(target_arch = "wasm32", feature = "host"))]
+pub mod host;
