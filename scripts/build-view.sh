@@ -5,6 +5,9 @@
 #   scripts/build-view.sh --check   build, then fail if the shipped document differs from the build
 #   scripts/build-view.sh --app DIR build another MCP App's View the same way (its crate in DIR,
 #                                   with an index.html for trunk), into target/<crate>-dist/<crate>.html
+#   scripts/build-view.sh --page [--check]
+#                                   the same for the browser page `serve` offers at /chat (page/),
+#                                   shipped as server/assets/mcp-chat-page.html
 #
 # The stages, all into target/view-dist/: trunk renders index.html (the page and its inlined CSS),
 # then one MVP-level wasm32 build of the View crate yields both engines the document carries:
@@ -24,15 +27,25 @@ cd "$(dirname "$0")/.."
 
 mode=refresh
 app=
+page=
 while [ $# -gt 0 ]; do
   case "$1" in
     --check) mode=check ;;
     --app) app=${2:?--app needs a directory}; shift ;;
-    *) echo "usage: scripts/build-view.sh [--check | --app DIR]" >&2; exit 2 ;;
+    --page) page=1 ;;
+    *) echo "usage: scripts/build-view.sh [--check] [--page] | --app DIR" >&2; exit 2 ;;
   esac
   shift
 done
-if [ -n "$app" ]; then
+shipped=server/assets/mcp-chat-view.html
+if [ -n "$page" ]; then
+  # The page is built as an App is (its crate, its index.html), and shipped as the View is.
+  stem=mcp-chat-page
+  shipped=server/assets/mcp-chat-page.html
+  dist=target/page-dist
+  work=target/page-build
+  pagedir=page
+elif [ -n "$app" ]; then
   [ "$mode" = refresh ] || { echo "error: --check is for the shipped chat View" >&2; exit 2; }
   [ -f "$app/Cargo.toml" ] && [ -f "$app/index.html" ] ||
     { echo "error: $app needs a Cargo.toml and an index.html" >&2; exit 2; }
@@ -61,7 +74,7 @@ rustc --version | grep -q "^rustc $RUST_VERSION " || export RUSTUP_TOOLCHAIN=$RU
 if [ "$mode" = app ]; then
   dist=target/$stem-dist
   work=target/$stem-build
-else
+elif [ -z "$page" ]; then
   dist=target/view-dist
   work=target/view-build
 fi
@@ -70,6 +83,8 @@ mkdir -p "$work"
 echo "==> Building the View page (trunk)" >&2
 if [ "$mode" = app ]; then
   trunk --offline=true build --release --dist "$dist" "$app/index.html" >&2
+elif [ -n "$page" ]; then
+  trunk --offline=true build --release --dist "$dist" "$pagedir/index.html" >&2
 else
   trunk --offline=true build --release >&2
 fi
@@ -121,10 +136,16 @@ if wasm-dis "$dist/${stem}_bg.wasm" | grep '(import ' | grep -qv '(import "a" ';
   echo "error: wasm-opt left an import module other than \"a\"" >&2; exit 1
 fi
 
-echo "==> Translating to JavaScript (wasm2js)" >&2
-wasm2js -Oz "$dist/${stem}_bg.wasm" -o "$work/wasm2js.js"
-node scripts/lib/js-engine.mjs "$work/wasm2js.js" "$work/engine.js"
-esbuild "$work/engine.js" --minify --log-level=warning --outfile="$dist/$stem.engine.js" --allow-overwrite
+if [ -n "$page" ]; then
+  # The page runs under the server's own policy, which allows WebAssembly: no JavaScript engine
+  # (an empty payload; the loader then has nothing to fall back to, and says so).
+  : >"$dist/$stem.engine.js"
+else
+  echo "==> Translating to JavaScript (wasm2js)" >&2
+  wasm2js -Oz "$dist/${stem}_bg.wasm" -o "$work/wasm2js.js"
+  node scripts/lib/js-engine.mjs "$work/wasm2js.js" "$work/engine.js"
+  esbuild "$work/engine.js" --minify --log-level=warning --outfile="$dist/$stem.engine.js" --allow-overwrite
+fi
 
 # The glue hands its instantiation hooks to the document's loader (view/loader.js): both
 # engines are instantiated there, from the same import object. It becomes a classic script (IIFE)
@@ -156,16 +177,15 @@ if [ "$mode" = app ]; then
   exit 0
 fi
 
-shipped=server/assets/mcp-chat-view.html
-if cmp -s "$dist/mcp-chat-view.html" "$shipped"; then
+if cmp -s "$dist/$stem.html" "$shipped"; then
   echo "    $shipped is up to date" >&2
 elif [ "$mode" = check ]; then
   echo "error: $shipped differs from a fresh build of the View's sources:" >&2
-  echo "       $(wc -c <"$shipped") bytes shipped, $(wc -c <"$dist/mcp-chat-view.html") built ($dist/mcp-chat-view.html)." >&2
-  echo "       Refresh it with \`scripts/build-view.sh\` and commit it with the View change." >&2
+  echo "       $(wc -c <"$shipped") bytes shipped, $(wc -c <"$dist/$stem.html") built ($dist/$stem.html)." >&2
+  echo "       Refresh it with \`scripts/build-view.sh${page:+ --page}\` and commit it with the change." >&2
   exit 1
 else
   mkdir -p "$(dirname "$shipped")"
-  cp "$dist/mcp-chat-view.html" "$shipped"
-  echo "    refreshed $shipped: commit it with the View change" >&2
+  cp "$dist/$stem.html" "$shipped"
+  echo "    refreshed $shipped: commit it with the change" >&2
 fi

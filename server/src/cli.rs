@@ -76,6 +76,13 @@ pub struct ServeArgs {
     #[arg(long = "allowed-origin", value_name = "ORIGIN", value_parser = parse_origin)]
     pub allowed_origins: Vec<Origin>,
 
+    /// Where people reach this server, for the links it hands out (`create_invite`'s and
+    /// `open_chat`'s `url`, opening the browser page at `/chat`): `scheme://host[:port]`, e.g.
+    /// `https://chat.example.com` behind a TLS proxy. Default: the loopback address it listens
+    /// on. Its host is accepted in the Host header like an `--allowed-host`.
+    #[arg(long, env = "MCP_CHAT_PUBLIC_URL", value_name = "URL", value_parser = parse_public_url)]
+    pub public_url: Option<String>,
+
     /// Require `Authorization: Bearer <TOKEN>` on /mcp. Prefer the environment variable:
     /// command lines are visible to other users of the machine.
     #[arg(
@@ -122,6 +129,19 @@ pub struct ServeArgs {
 
 fn parse_origin(value: &str) -> Result<Origin, String> {
     value.parse()
+}
+
+/// A public URL is an origin (links add `/chat#…` to it): a trailing `/` is dropped, a path,
+/// query or fragment refused.
+fn parse_public_url(value: &str) -> Result<String, String> {
+    let trimmed = value.trim().trim_end_matches('/');
+    match trimmed.parse::<Origin>() {
+        Ok(Origin::Site { .. }) => Ok(trimmed.to_owned()),
+        _ => Err(
+            "expected scheme://host[:port] (http or https, no path), e.g. https://chat.example.com"
+                .into(),
+        ),
+    }
 }
 
 /// Where hosts may run the View: settings some hosts need before they show it from a server

@@ -402,6 +402,9 @@ json_struct! {
         pub uses_left: u32,
         /// A line to hand to the person or agent invited, as it is.
         pub share_text: String,
+        /// The invitation as a link to the server's browser page (when it serves one): whoever
+        /// opens it picks a name and is in the room, with no MCP client at all.
+        pub url: Option<String>,
         pub message: String,
     }
 }
@@ -450,6 +453,10 @@ pub struct OpenChatResult {
     #[serde(flatten)]
     pub room: RoomResult,
     pub client_id: String,
+    /// For a client that shows no View: a link that opens the room in a browser as this member
+    /// (once, within 10 minutes: it carries a one-time code, never the `client_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 json_struct! {

@@ -36,10 +36,10 @@ fn engine() -> &'static str {
     let attribute = leptos::prelude::document()
         .document_element()
         .and_then(|root| root.get_attribute("data-engine"));
-    match attribute.as_deref() {
-        Some("wasm") => "WebAssembly",
-        Some("js") => "JavaScript (the host's CSP refuses WebAssembly)",
-        _ => "WebAssembly (loaded without the View's loader)",
+    if attribute.as_deref() == Some("js") {
+        "JavaScript"
+    } else {
+        "WebAssembly"
     }
 }
 
@@ -115,6 +115,12 @@ pub fn ChatView(host: Host) -> impl IntoView {
                 context.set(result.host_context);
                 if state.connection.get_untracked() == Connection::Connecting {
                     state.connection.set(Connection::Idle);
+                }
+                // A host that takes no messages (a browser page, with no assistant): the
+                // controls that hand messages to one are hidden (view/style.css).
+                if let Some(root) = leptos::prelude::document().document_element() {
+                    let alone = !host.supports(methods::MESSAGE);
+                    let _ = root.toggle_attribute_with_force("data-no-message", alone);
                 }
                 host.start_auto_resize();
                 host.send_log("info", format!("running on {}", engine()));

@@ -187,7 +187,6 @@ pub fn MessageList() -> impl IntoView {
         state,
         context,
         selected,
-        host,
         ..
     } = c;
     let window = RwSignal::new(WINDOW);
@@ -298,7 +297,7 @@ pub fn MessageList() -> impl IntoView {
                     on:auxclick=clicks(move |ev| open_clicked_link(c, ev))
                 >
                     <For each=rows key=|(m, _)| m.seq let((message, mine))>
-                        <MessageRow message mine times selected host />
+                        <MessageRow message mine times selected />
                     </For>
                 </ol>
             </div>
@@ -328,7 +327,6 @@ fn MessageRow(
     mine: bool,
     times: Memo<(Option<String>, Option<String>)>,
     selected: RwSignal<Vec<u64>>,
-    host: StoredValue<Host, LocalStorage>,
 ) -> impl IntoView {
     let c = ctx();
     let seq = message.seq;
@@ -358,7 +356,6 @@ fn MessageRow(
             Err(at) => s.insert(at, seq),
         })
     };
-    let can_hand_off = move || host.with_value(|h| h.supports(methods::MESSAGE));
     let reply = move |_| {
         let Some(text) = c
             .state
@@ -397,16 +394,19 @@ fn MessageRow(
                             <time class="time">{dynamic(time)}</time>
                         </div>
                         <p class="text" use:linkify=message.text.clone()></p>
-                        <Show when=when(move || !mine && can_hand_off())>
-                            <button
-                                class="reply"
-                                type="button"
-                                aria-label=reply_label.clone()
-                                on:click=clicks(reply)
-                            >
-                                "Reply with assistant"
-                            </button>
-                        </Show>
+                        {(!mine)
+                            .then(|| {
+                                view! {
+                                    <button
+                                        class="reply"
+                                        type="button"
+                                        aria-label=reply_label
+                                        on:click=clicks(reply)
+                                    >
+                                        "Reply with assistant"
+                                    </button>
+                                }
+                            })}
                     </div>
                 }
                     .into_any()

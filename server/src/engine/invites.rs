@@ -190,6 +190,7 @@ impl Engine {
             expires_at: ids::rfc3339(invite.expires_ms),
             uses_left: uses,
             share_text: String::new(),
+            url: None,
             message: String::new(),
         })
     }

@@ -26,6 +26,7 @@ pub mod idempotency;
 pub mod ids;
 pub mod invites;
 pub mod limits;
+pub mod links;
 pub mod model;
 pub mod moderation;
 pub mod rate;

@@ -4,6 +4,7 @@ mod answered;
 mod connections;
 mod idle;
 pub mod origin;
+pub mod page;
 mod session_store;
 mod sessions;
 
@@ -16,7 +17,7 @@ use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::session::store::SessionStore;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
@@ -71,10 +72,12 @@ pub fn router(
     args: &ServeArgs,
     close_sessions: &CancellationToken,
 ) -> Router {
+    let public_host = args.public_url.as_deref().and_then(public_host);
     let allowed_hosts = LOOPBACK_HOSTS
         .iter()
         .map(|h| h.to_string())
-        .chain(args.allowed_hosts.iter().cloned());
+        .chain(args.allowed_hosts.iter().cloned())
+        .chain(public_host);
     let limits = &args.connections;
     let mut config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(allowed_hosts)
@@ -96,6 +99,7 @@ pub fn router(
         restores,
         warn: Arc::default(),
     };
+    let engine = server.engine();
     let mcp = StreamableHttpService::new(move || Ok(server.clone()), local, config);
 
     let token = args.auth_token.clone().map(Arc::<str>::from);
@@ -106,8 +110,13 @@ pub fn router(
         .layer(middleware::from_fn(sessions::closed_is_no_content))
         .layer(middleware::from_fn(answered::confirm_on_end))
         .layer(middleware::from_fn_with_state(token, require_bearer));
+    let page = Router::new()
+        .route(page::PATH, get(page::page))
+        .route(page::CLAIM_PATH, post(page::claim))
+        .with_state(engine);
     Router::new()
         .route("/healthz", get(healthz))
+        .merge(page)
         .merge(mcp)
         .layer(middleware::from_fn_with_state(origins, origin::check))
 }
@@ -124,6 +133,7 @@ pub async fn run(
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.bind))?;
     let local: SocketAddr = listener.local_addr()?;
+    server.set_public_url(public_url(args.public_url.as_deref(), local));
     if !local.ip().is_loopback() && args.auth_token.is_none() {
         tracing::warn!(
             "listening on a non-loopback address without --auth-token: anyone who can reach {local} can chat"
@@ -138,10 +148,40 @@ pub async fn run(
         header_read_timeout: args.connections.header_read_timeout(),
         idle_timeout: args.connections.idle_timeout(),
     };
-    tracing::info!("listening on http://{local}/mcp");
+    tracing::info!(
+        "listening on http://{local}/mcp; the browser page is http://{local}{}",
+        page::PATH
+    );
     connections::serve(listener, app, limits, shutdown, close_sessions).await;
     tracing::info!("HTTP server stopped");
     Ok(())
+}
+
+/// Where people reach this server: `--public-url`, else the address it listens on, with a
+/// loopback address for an unspecified one (`0.0.0.0` listens on loopback too).
+fn public_url(configured: Option<&str>, local: SocketAddr) -> String {
+    if let Some(url) = configured {
+        return url.to_owned();
+    }
+    let ip = match local.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, local.port()))
+}
+
+/// The host of a public URL, to accept in the Host header.
+fn public_host(url: &str) -> Option<String> {
+    let authority = url.split_once("://")?.1;
+    let authority = authority.parse::<axum::http::uri::Authority>().ok()?;
+    Some(
+        authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned(),
+    )
 }
 
 /// Lets a warning through at most once a minute: a flood of refused clients must not flood the
@@ -222,6 +262,29 @@ mod tests {
     fn request_bodies_fit_the_longest_message() {
         assert_eq!(max_request_body(4096), MAX_REQUEST_BODY);
         assert!(max_request_body(1 << 20) > 6 << 20);
+    }
+
+    #[test]
+    fn links_point_where_people_reach_the_server() {
+        let at = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert_eq!(
+            public_url(None, at("127.0.0.1:8000")),
+            "http://127.0.0.1:8000"
+        );
+        assert_eq!(
+            public_url(None, at("0.0.0.0:9000")),
+            "http://127.0.0.1:9000"
+        );
+        assert_eq!(public_url(None, at("[::]:9000")), "http://[::1]:9000");
+        assert_eq!(
+            public_url(Some("https://chat.example"), at("127.0.0.1:8000")),
+            "https://chat.example"
+        );
+        assert_eq!(
+            public_host("https://chat.example:8443").as_deref(),
+            Some("chat.example")
+        );
+        assert_eq!(public_host("http://[::1]:8000").as_deref(), Some("::1"));
     }
 
     #[test]

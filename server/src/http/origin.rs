@@ -62,7 +62,7 @@ impl FromStr for Origin {
 impl Origin {
     /// True if this is the origin of the server the request was sent to: same host and port
     /// as its `Host` header, over http or https (TLS may end at a proxy in front).
-    fn is_host(&self, host: Option<&HeaderValue>) -> bool {
+    pub fn is_host(&self, host: Option<&HeaderValue>) -> bool {
         let Origin::Site {
             scheme,
             host: origin_host,

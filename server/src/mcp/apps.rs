@@ -51,13 +51,30 @@ fn renders_views(capabilities: &ClientCapabilities) -> bool {
         .is_some_and(|settings| ClientUiCapability::from_settings(settings).renders_apps())
 }
 
+/// Whether this client may call `tool`: View-only tools need a client that shows Views, except
+/// `open_chat` where the server has a browser page (it then answers with a link).
+pub fn callable(tool: &str, has_page: bool, context: &RequestContext<RoleServer>) -> bool {
+    if !VIEW_ONLY_TOOLS.contains(&tool) || (has_page && tool == tools::OpenChat::NAME) {
+        return true;
+    }
+    client_renders_views(context)
+}
+
+/// What `open_chat` says to a client that shows no View, where the server has a browser page.
+const OPEN_CHAT_AS_LINK: &str = "Get a link that opens a room's live chat in a browser, as you: the person you are helping can watch and type there while you chat through the tools. The link works once, within 10 minutes (it carries a one-time code, not your client_id); call again for a new one.";
+
 /// The tool as this client gets it, or `None` when it is View-only and the client shows none.
-pub fn offered(mut tool: Tool, renders_views: bool) -> Option<Tool> {
+/// `has_page`: the server serves the browser page, so `open_chat` stays, as a link.
+pub fn offered(mut tool: Tool, renders_views: bool, has_page: bool) -> Option<Tool> {
     if renders_views {
         return Some(tool);
     }
-    if VIEW_ONLY_TOOLS.contains(&tool.name.as_ref()) {
+    let as_link = has_page && tool.name == tools::OpenChat::NAME;
+    if VIEW_ONLY_TOOLS.contains(&tool.name.as_ref()) && !as_link {
         return None;
+    }
+    if as_link {
+        tool.description = Some(OPEN_CHAT_AS_LINK.into());
     }
     if let Some(meta) = tool.meta.as_mut() {
         meta.0.remove("ui");

@@ -5,6 +5,7 @@
 
 mod apps;
 mod guard;
+mod links;
 mod params;
 mod progress;
 mod replies;
@@ -51,6 +52,10 @@ In the text of messages, each message starts a line `[#seq] Name: …` (a system
 pub struct ChatServer {
     engine: Arc<Engine>,
     tool_router: Arc<ToolRouter<ChatServer>>,
+    /// Where people reach the browser page (`--public-url`, or the address the HTTP server
+    /// bound): set once it is known, never over stdio, which serves no page. Links are made only
+    /// when it is set.
+    public_url: Arc<std::sync::OnceLock<String>>,
 }
 
 fn success<T: Serialize>(value: &T, text: String) -> Result<CallToolResult, ErrorData> {
@@ -122,7 +127,23 @@ impl ChatServer {
         Self {
             engine,
             tool_router: Arc::new(Self::tool_router()),
+            public_url: Arc::default(),
         }
+    }
+
+    /// The engine, for the HTTP routes beside MCP (the browser page's link exchange).
+    pub fn engine(&self) -> Arc<Engine> {
+        self.engine.clone()
+    }
+
+    /// Where people reach the browser page (`scheme://host[:port]`), once the HTTP server knows.
+    pub fn set_public_url(&self, url: String) {
+        let _ = self.public_url.set(url);
+    }
+
+    /// The browser page's address, when this server serves one.
+    fn page_url(&self) -> Option<&str> {
+        self.public_url.get().map(String::as_str)
     }
 
     /// A long-poll with progress notifications while it blocks, if the client asked for them
@@ -206,7 +227,13 @@ expires in 24 hours (`max_uses`, `expires_in_s`)."
         let outcome = self
             .engine
             .create_invite(&p.room_id, &p.client_id, p.max_uses, p.expires_in_s)
-            .await;
+            .await
+            .map(|mut invite| {
+                invite.url = self
+                    .page_url()
+                    .map(|page| links::invite_url(page, &invite.invite));
+                invite
+            });
         respond::<tools::CreateInvite>(outcome.map(replies::invited), |r| r.message.clone())
     }
 
@@ -338,17 +365,31 @@ show MCP Apps). They can read along, type to the other side, and pick messages t
     async fn open_chat(
         &self,
         Parameters(p): Parameters<ParamsOf<tools::OpenChat>>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let outcome = self
-            .engine
-            .room(&p.room_id, &p.client_id)
-            .await
-            .map(|room| OpenChatResult {
-                room,
-                client_id: p.client_id.clone(),
-            });
-        respond::<tools::OpenChat>(outcome, |r| {
-            format!("Opened the chat View. {}", text::room(&r.room))
+        let room = match self.engine.room(&p.room_id, &p.client_id).await {
+            Ok(room) => room,
+            Err(e) => return failure(e),
+        };
+        // A client that shows no View gets a link to the browser page instead (when there is
+        // one): a single-use code, never the client_id.
+        let url = match self.page_url() {
+            Some(page) if !apps::client_renders_views(&context) => {
+                match self.engine.make_link(&p.room_id, &p.client_id).await {
+                    Ok(code) => Some(links::member_url(page, &code)),
+                    Err(e) => return failure(e),
+                }
+            }
+            _ => None,
+        };
+        let result = OpenChatResult {
+            room,
+            client_id: p.client_id.clone(),
+            url,
+        };
+        respond::<tools::OpenChat>(Ok(result), |r| match &r.url {
+            Some(url) => links::opened_in_browser(url, &r.room),
+            None => format!("Opened the chat View. {}", text::room(&r.room)),
         })
     }
 
@@ -408,11 +449,12 @@ impl ServerHandler for ChatServer {
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let renders_views = apps::client_renders_views(&context);
+        let has_page = self.page_url().is_some();
         let tools = self
             .tool_router
             .list_all()
             .into_iter()
-            .filter_map(|tool| apps::offered(tool, renders_views))
+            .filter_map(|tool| apps::offered(tool, renders_views, has_page))
             .collect();
         Ok(ListToolsResult::with_all_items(tools))
     }
@@ -423,7 +465,7 @@ impl ServerHandler for ChatServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let tool = request.name.to_string();
-        if apps::VIEW_ONLY_TOOLS.contains(&tool.as_str()) && !apps::client_renders_views(&context) {
+        if !apps::callable(&tool, self.page_url().is_some(), &context) {
             return view_required(&tool).map(Into::into);
         }
         let caller = guard::caller(&context);

@@ -89,6 +89,12 @@ pub fn invited(mut r: InviteResult) -> InviteResult {
          expires at {}.",
         r.room_id, r.invite, r.expires_at
     );
+    if let Some(url) = &r.url {
+        r.share_text = format!(
+            "{} Without an MCP client, open this link in a browser and pick a name: {url}",
+            r.share_text
+        );
+    }
     r.message = format!(
         "Invitation made: {} (admits {uses}, expires at {}). It is shown only this once. Hand \
          the person or agent you invite this line: {}",
@@ -370,11 +376,22 @@ mod tests {
             expires_at: "2026-12-08T10:00:00.000Z".into(),
             uses_left: 1,
             share_text: String::new(),
+            url: None,
             message: String::new(),
         });
         assert!(r.share_text.contains("join_room") && r.share_text.contains("inv~den~00"));
         assert!(r.share_text.contains("one person") && r.share_text.contains("2026-12-08"));
         assert!(r.message.contains(&r.share_text));
+        assert!(!r.share_text.contains("browser"));
+        let linked = invited(InviteResult {
+            url: Some("http://127.0.0.1:8000/chat#invite=inv~den~00".into()),
+            ..r
+        });
+        assert!(
+            linked
+                .share_text
+                .ends_with("pick a name: http://127.0.0.1:8000/chat#invite=inv~den~00")
+        );
     }
 
     #[test]

@@ -22,6 +22,13 @@ macro_rules! conformance_tests {
             }
 
             #[tokio::test]
+            async fn a_link_opens_its_members_place_once() {
+                let Some((s, _guard)) = store().await else {
+                    return;
+                };
+                c::a_link_opens_its_members_place_once(s).await
+            }
+            #[tokio::test]
             async fn log_is_numbered_without_gaps() {
                 let Some((s, _guard)) = store().await else {
                     return;

@@ -474,3 +474,42 @@ pub async fn guessing_codes_is_rate_limited(store: Arc<dyn Store>) {
         "{outcomes:?}"
     );
 }
+
+/// A browser link opens its member's place once, on any instance: concurrent redemptions of one
+/// code let exactly one through; a wrong, spent or malformed code opens nothing.
+pub async fn a_link_opens_its_members_place_once(store: Arc<dyn Store>) {
+    let e = engine(store.clone());
+    let twin = engine(store);
+    let ann = e.join(&join_params(Some("linked"), "Ann")).await.unwrap();
+    let code = e.make_link("linked", &ann.client_id).await.unwrap();
+    assert!(crate::engine::links::well_formed(&code));
+    assert!(
+        !code.contains(&ann.client_id),
+        "a link never carries the credential"
+    );
+    assert!(matches!(
+        e.make_link("linked", "c_00000000000000000000000000000000")
+            .await,
+        Err(ChatError::UnknownClient)
+    ));
+
+    let (first, second) = tokio::join!(e.redeem_link(&code), twin.redeem_link(&code));
+    let opened: Vec<_> = [first.unwrap(), second.unwrap()]
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(opened.len(), 1, "one redemption wins");
+    assert_eq!(opened[0].room_id, "linked");
+    assert_eq!(opened[0].client_id, ann.client_id);
+    assert_eq!(e.redeem_link(&code).await.unwrap(), None, "spent");
+
+    let wrong = format!("lnk_{}", "0".repeat(32));
+    assert_eq!(e.redeem_link(&wrong).await.unwrap(), None);
+    assert_eq!(
+        e.redeem_link(&wrong).await.unwrap(),
+        None,
+        "a wrong code stays wrong"
+    );
+    assert_eq!(e.redeem_link("lnk_short").await.unwrap(), None);
+    assert_eq!(e.redeem_link(&ann.client_id).await.unwrap(), None);
+}

@@ -41,6 +41,8 @@ use crate::protocol::{
 };
 use crate::sandbox;
 
+pub mod http;
+
 /// How long the View has to answer `ui/resource-teardown` before its frame is removed anyway.
 pub const TEARDOWN_GRACE: Duration = Duration::from_secs(3);
 
