@@ -49,6 +49,9 @@ step "Building the copy from scratch"
 build --check || fail "a second build, elsewhere, differs from $shipped: the View build is not reproducible"
 cmp "$copy/target/view-dist/mcp-chat-view.html" "$shipped"
 step "Reproducible: the copy's build is the shipped document, $(wc -c <"$shipped") bytes"
+build --page --check || fail "a second build, elsewhere, differs from server/assets/mcp-chat-page.html"
+cmp "$copy/target/page-dist/mcp-chat-page.html" server/assets/mcp-chat-page.html
+step "Reproducible: the browser page too, $(wc -c <server/assets/mcp-chat-page.html) bytes"
 
 step "Changing a View source in the copy (a status line's text)"
 changed=view/src/session.rs

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every check and test suite: the shipped View against a fresh build of its sources,
+# Runs every check and test suite: the shipped View and browser page against fresh builds of their sources,
 # formatting, clippy (native and wasm32), the native unit and integration tests, the browser
 # tests of mcp-apps and of the View (wasm-pack, headless Chromium), the end-to-end chat scenarios
 # and the example App (examples/hello-app) in real hosts under both CSPs (JavaScript and
@@ -22,6 +22,9 @@ stage "The shipped View document is what its sources build"
 # must be committed with its rebuilt document. Everything below tests the shipped document.
 scripts/build-view.sh --check
 
+stage "The shipped browser page (/chat) is what its sources build"
+scripts/build-view.sh --page --check
+
 stage "Format"
 cargo fmt --all -- --check
 
@@ -29,11 +32,11 @@ stage "Clippy (native)"
 cargo clippy --locked --workspace --exclude mcp-chat-view --all-targets -- -D warnings
 
 stage "Clippy (wasm32)"
-cargo clippy --locked --target wasm32-unknown-unknown -p mcp-apps -p mcp-chat-view -p mcp-chat-shared -p hello-app --all-targets -- -D warnings
+cargo clippy --locked --target wasm32-unknown-unknown -p mcp-apps -p mcp-chat-view -p mcp-chat-shared -p hello-app -p mcp-chat-page --all-targets -- -D warnings
 
 stage "mcp-apps documentation (rustdoc on every public item, no warnings)"
 RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps -p mcp-apps
-RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps -p mcp-apps --target wasm32-unknown-unknown --features testing
+RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps -p mcp-apps --target wasm32-unknown-unknown --features testing,host
 
 stage "mcp-apps packages as a crate on its own (cargo package: its files, metadata, a build from the package)"
 # --allow-dirty: a working tree with changes elsewhere must not fail the suite; the package is
@@ -69,14 +72,16 @@ stage "The example App on mcp-apps (examples/hello-app): its View and its tiny s
 scripts/build-view.sh --app examples/hello-app
 cargo build --locked -p hello-app --bin hello-app-server
 
-stage "View document in Chromium, under the MCP Apps default CSP (JavaScript engine)"
+stage "In Chromium: the View under the MCP Apps default CSP (JavaScript engine), the browser page, the official example Views in the Rust host"
 # Uses the debug binary the native tests just built. The timeout catches hangs, not slowness: a
-# file's scenarios take about two minutes here (one waits out a server restart), so it is wide. The default policy refuses WebAssembly, so
-# the View must run its wasm2js engine; the chat scenarios then run again where it may compile.
+# file's scenarios take about two minutes here (one waits out a server restart), so it is wide.
+# The default policy refuses WebAssembly, so the View must run its wasm2js engine; the chat
+# scenarios (in hosts and in the browser page) then run again where it may compile. The
+# official example Views (npm, with their servers) run on mcp-apps' `basic_host` example.
 E2E_CSP=strict node --test --test-timeout=300000 e2e/
 
-stage "End-to-end chat and the example App under a CSP with 'wasm-unsafe-eval' (WebAssembly engine)"
-E2E_CSP=wasm node --test --test-timeout=300000 e2e/chat.test.mjs e2e/example-app.test.mjs
+stage "End-to-end chat, the browser page and the example App under a CSP with 'wasm-unsafe-eval' (WebAssembly engine)"
+E2E_CSP=wasm node --test --test-timeout=300000 e2e/chat.test.mjs e2e/example-app.test.mjs e2e/browser-page.test.mjs
 
 stage "The View build is reproducible, and the staleness check catches a source change"
 scripts/check-view-reproducible.sh

@@ -27,6 +27,7 @@ fn main() {
 
 #[cfg(all(target_arch = "wasm32", feature = "host"))]
 mod host {
+    use std::cell::RefCell;
     use std::rc::Rc;
 
     use mcp_apps::host::http::{McpHttpClient, Revision};
@@ -36,6 +37,10 @@ mod host {
         DisplayMode, HostCapabilities, HostContext, Implementation, Theme, ToolResult,
     };
     use serde_json::{Value, json};
+
+    thread_local! {
+        static HOST: RefCell<Option<AppHost>> = const { RefCell::new(None) };
+    }
 
     /// Shows one event on the page: `<li data-kind=KIND>JSON</li>` in `#events`.
     fn record(kind: &str, value: &Value) {
@@ -176,6 +181,8 @@ mod host {
         record("tool-result", &called);
         host.send_tool_result(&result);
         host.initialized().await;
+        // The page hosts this View until it closes.
+        HOST.with(|kept| *kept.borrow_mut() = Some(host));
         Ok(())
     }
 }

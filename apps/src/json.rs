@@ -140,6 +140,12 @@ impl ToJson for f64 {
     }
 }
 
+impl ToJson for Map<String, Value> {
+    fn to_json(&self) -> Value {
+        Value::Object(self.clone())
+    }
+}
+
 impl<T: ToJson> ToJson for Vec<T> {
     fn to_json(&self) -> Value {
         let mut out = Vec::with_capacity(self.len());
@@ -183,6 +189,11 @@ impl JsonType for f64 {
 
 impl<T> JsonType for Vec<T> {
     const TYPE: &'static str = "array";
+}
+
+/// Any JSON at all: no `type` in a schema.
+impl JsonType for Value {
+    const TYPE: &'static str = "";
 }
 
 impl JsonType for Map<String, Value> {

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::json::{Error, Fields, FromJson, object};
+use crate::json::{Error, Fields, FromJson, JsonType, ToJson, object};
 
 /// The `jsonrpc` member of every message.
 pub const VERSION: &str = "2.0";
@@ -251,14 +251,18 @@ impl FromJson for RequestId {
     }
 }
 
-impl RequestId {
-    /// The id as JSON (a number or a string).
-    pub fn to_json(&self) -> Value {
+impl ToJson for RequestId {
+    fn to_json(&self) -> Value {
         match self {
             RequestId::Number(n) => Value::from(*n),
             RequestId::String(s) => Value::from(s.as_str()),
         }
     }
+}
+
+/// A number or a string: no one `type` in a schema.
+impl JsonType for RequestId {
+    const TYPE: &'static str = "";
 }
 
 impl FromJson for RpcError {

@@ -9,6 +9,9 @@
 //! - [`protocol`] (every target): the messages, and the `_meta` a server puts on its UI
 //!   resources and tools ([`protocol::ResourceUiMeta`], [`protocol::ToolUiMeta`]), and the
 //!   client capability that says whether a client renders Views at all.
+//! - [`declare`] (every target): [`json_struct!`] and [`json_enum!`], which declare a wire type
+//!   once and give it serde derives and the small readers and writers of [`json`] alike; the
+//!   protocol types are declared with them.
 //! - [`jsonrpc`] and [`json`] (every target): the framing, and small JSON readers that keep a
 //!   WebAssembly View small (no serde derive is instantiated on the View's side).
 //! - `App` (wasm32 only): the View's side, the Rust counterpart of the JavaScript `App` class of
@@ -28,6 +31,8 @@
 
 #![warn(missing_docs)]
 
+#[macro_use]
+pub mod declare;
 pub mod json;
 pub mod jsonrpc;
 pub mod protocol;

@@ -10,6 +10,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use mcp_apps::host::{AppDocument, AppHost, HostOptions, read_tool_call};
+use mcp_apps::json::ToJson;
 use mcp_apps::protocol::{
     DisplayMode, HostCapabilities, HostContext, Implementation, ResourceCsp, Theme, ToolResult,
 };

@@ -29,6 +29,9 @@ const VIEW_ONLY: [&str; 2] = ["open_chat", "load_room"];
 struct Caller {
     revision: Revision,
     renders_views: bool,
+    /// The server serves the browser page (over HTTP): `open_chat` is offered to every client,
+    /// as a link to a client that shows no View.
+    has_page: bool,
     client: Client,
 }
 
@@ -43,7 +46,10 @@ impl Caller {
     }
 }
 
-async fn callers(mut connect_one: impl AsyncFnMut(Revision, bool) -> Client) -> Vec<Caller> {
+async fn callers(
+    has_page: bool,
+    mut connect_one: impl AsyncFnMut(Revision, bool) -> Client,
+) -> Vec<Caller> {
     let mut callers = Vec::new();
     for revision in Revision::ALL {
         for renders_views in [true, false] {
@@ -51,6 +57,7 @@ async fn callers(mut connect_one: impl AsyncFnMut(Revision, bool) -> Client) -> 
             callers.push(Caller {
                 revision,
                 renders_views,
+                has_page,
                 client,
             });
         }
@@ -63,12 +70,17 @@ async fn check_tool_list(caller: &Caller) {
     let label = caller.label();
     let tools = caller.client.list_all_tools().await.unwrap();
     let names: BTreeSet<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
-    let expected = if caller.renders_views { 14 } else { 12 };
+    let expected = match (caller.renders_views, caller.has_page) {
+        (true, _) => 14,
+        (false, true) => 13,
+        (false, false) => 12,
+    };
     assert_eq!(names.len(), expected, "{label}: {names:?}");
     for tool in VIEW_ONLY {
+        let offered = caller.renders_views || (caller.has_page && tool == "open_chat");
         assert_eq!(
             names.contains(tool),
-            caller.renders_views,
+            offered,
             "{label}: {tool} in {names:?}"
         );
     }
@@ -117,6 +129,14 @@ async fn check_view_calls(caller: &Caller, room: &str) {
             // open_chat answers with the room itself, load_room with the room beside its history.
             let room_id = body.get("room").unwrap_or(&body)["room_id"].clone();
             assert_eq!(room_id, room, "{label}: {tool}: {body}");
+            assert!(body.get("url").is_none(), "{label}: a View needs no link");
+        } else if caller.has_page && tool == "open_chat" {
+            // No View: a link to the browser page, with a one-time code and not the client_id.
+            let body = ok(&answer);
+            assert_eq!(body["room_id"], room, "{label}: {body}");
+            let url = body["url"].as_str().unwrap();
+            assert!(url.contains("/chat#link=lnk_"), "{label}: {url}");
+            assert!(!url.contains(&client_id), "{label}: {url}");
         } else {
             let body = err(&answer, "view_required");
             assert!(
@@ -184,7 +204,7 @@ async fn check_matrix(callers: &[Caller], transport: &str) {
 #[tokio::test]
 async fn every_revision_over_http_gets_its_own_answer() {
     let server = HttpServer::start(&[]).await;
-    let callers = callers(async |revision, renders_views| {
+    let callers = callers(true, async |revision, renders_views| {
         let config = StreamableHttpClientTransportConfig::with_uri(server.url.clone());
         server
             .client_speaking(config, revision, renders_views)
@@ -197,7 +217,7 @@ async fn every_revision_over_http_gets_its_own_answer() {
 #[tokio::test]
 async fn every_revision_over_stdio_gets_its_own_answer() {
     // A stdio server serves one client; each caller gets its own process.
-    let callers = callers(stdio_client_speaking).await;
+    let callers = callers(false, stdio_client_speaking).await;
     check_matrix(&callers, "stdio").await;
 }
 

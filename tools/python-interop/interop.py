@@ -61,7 +61,15 @@ async def check(server: str | StdioServerParameters, mode: str, renders_views: b
 
         tools = (await client.list_tools()).tools
         names = {t.name for t in tools}
-        expected = CHAT_TOOLS | VIEW_ONLY if renders_views else CHAT_TOOLS
+        # Over HTTP the server serves the browser page: a client without Views gets open_chat too,
+        # answering with a link; over stdio there is no page.
+        has_page = isinstance(server, str)
+        if renders_views:
+            expected = CHAT_TOOLS | VIEW_ONLY
+        elif has_page:
+            expected = CHAT_TOOLS | {"open_chat"}
+        else:
+            expected = CHAT_TOOLS
         assert names == expected, f"offered {sorted(names)}"
         for tool in tools:
             meta = tool.meta or {}
@@ -134,6 +142,10 @@ async def check(server: str | StdioServerParameters, mode: str, renders_views: b
         opened = await client.call_tool("open_chat", {"room_id": room, "client_id": ann["client_id"]})
         if renders_views:
             assert ok(opened, "open_chat")["room_id"] == room
+            assert "url" not in ok(opened, "open_chat")
+        elif has_page:
+            url = ok(opened, "open_chat")["url"]
+            assert "/chat#link=lnk_" in url and ann["client_id"] not in url, url
         else:
             assert opened.is_error and opened.structured_content["code"] == "view_required", opened
         return f"{len(names)} tools, {client.protocol_version}"

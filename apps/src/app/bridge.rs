@@ -25,7 +25,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{MessageEvent, Window};
 
-use crate::json::{FromJson, object};
+use crate::json::{FromJson, ToJson, object};
 use crate::jsonrpc::{Incoming, Notification, Request, RequestId, Response, RpcError, codes};
 use crate::protocol::{CancelledParams, Progress, methods};
 

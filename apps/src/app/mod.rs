@@ -23,7 +23,7 @@ pub use resize::{AutoResize, measure};
 pub use theme::{apply_fonts, apply_host_styles, apply_style_variables, apply_theme};
 pub use tools::RegisteredTool;
 
-use crate::json::{FromJson, empty_object, object};
+use crate::json::{FromJson, ToJson, empty_object, object};
 use crate::jsonrpc::{RpcError, codes};
 use crate::protocol::{
     AppCapabilities, AppToolsCapability, ContentBlock, CreateMessageParams, CreateMessageResult,
@@ -432,7 +432,7 @@ impl App {
 
     /// Offers the person files to save (`ui/download-file`).
     pub async fn download_file(&self, items: &[DownloadItem]) -> Result<(), HostError> {
-        let contents = items.iter().map(DownloadItem::to_json).collect();
+        let contents = items.iter().map(ToJson::to_json).collect();
         let answer = self
             .simple(
                 methods::DOWNLOAD_FILE,

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use super::App;
 use super::bridge::Answer;
-use crate::json::{FromJson, object};
+use crate::json::{FromJson, ToJson, object};
 use crate::jsonrpc::{RpcError, codes};
 use crate::protocol::{CallToolParams, ToolDefinition, ToolResult};
 

@@ -140,7 +140,10 @@ impl McpHttpClient {
         self.initialized.set(true);
         let note = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
         let session = self.session.borrow().clone();
-        let mut headers = vec![("MCP-Protocol-Version", self.revision.version())];
+        let mut headers = vec![
+            ("Accept", "application/json, text/event-stream"),
+            ("MCP-Protocol-Version", self.revision.version()),
+        ];
         if let Some(session) = &session {
             headers.push(("Mcp-Session-Id", session));
         }

@@ -32,7 +32,7 @@ use wasm_bindgen::prelude::*;
 use web_sys::{Element, HtmlIFrameElement};
 
 use crate::app::{Answer, Bridge, RequestOptions};
-use crate::json::{FromJson, empty_object, object};
+use crate::json::{FromJson, ToJson, empty_object, object};
 use crate::jsonrpc::{RpcError, codes};
 use crate::protocol::{
     CallToolParams, DisplayMode, HostCapabilities, HostContext, Implementation, InitializeParams,
@@ -116,7 +116,9 @@ fn js_base64_decode(blob: &str) -> Result<JsValue, String> {
 pub type RequestHandler = Rc<dyn Fn(Value) -> Answer>;
 type Listener<T> = RefCell<Option<Rc<dyn Fn(T)>>>;
 
-/// The host of one View. Cheap to clone; clones share the View.
+/// The host of one View. Cheap to clone; clones share the View. The View lives as long as a
+/// clone does: when the last is dropped, its frame is removed and nothing more is answered
+/// (keep one in the page's state, or in the handlers that outlive the call that mounted it).
 #[derive(Clone)]
 pub struct AppHost {
     inner: Rc<Inner>,
@@ -143,6 +145,17 @@ struct Inner {
     on_request_teardown: Listener<()>,
     on_tools_list_changed: Listener<()>,
     waiting_for_initialized: RefCell<Vec<futures::channel::oneshot::Sender<()>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(bridge) = self.bridge.get_mut().take() {
+            bridge.disconnect();
+        }
+        if let Some(frame) = self.frame.get_mut().take() {
+            frame.remove();
+        }
+    }
 }
 
 /// Which capability covers a View request; `None` for those every host answers.

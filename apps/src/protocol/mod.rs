@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::json::{Error, Fields, FromJson, object};
+use crate::json::{Error, Fields, FromJson, JsonType, ToJson, object};
 
 mod meta;
 mod requests;
@@ -79,168 +79,153 @@ pub mod methods {
     pub const PROGRESS: &str = "notifications/progress";
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-/// Who is talking: an App or a host (`appInfo`, `hostInfo`).
-pub struct Implementation {
-    /// A machine name, e.g. `mcp-chat-view`.
-    pub name: String,
-    /// Its version.
-    pub version: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    /// A name for people.
-    pub title: Option<String>,
+json_struct! {
+    /// Who is talking: an App or a host (`appInfo`, `hostInfo`).
+    #[derive(Default)]
+    pub struct Implementation {
+        /// A machine name, e.g. `mcp-chat-view`.
+        pub name: String,
+        /// Its version.
+        pub version: String,
+        /// A name for people.
+        pub title: Option<String>,
+    }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-/// The host's colour scheme.
-pub enum Theme {
-    /// Light.
-    Light,
-    /// Dark.
-    Dark,
-    #[serde(other)]
-    /// A value newer than this crate (treat as light).
-    Other,
+json_enum! {
+    /// The host's colour scheme.
+    pub enum Theme {
+        /// Light.
+        Light = "light",
+        /// Dark.
+        Dark = "dark";
+        /// A value newer than this crate (treat as light).
+        Other = "other",
+    }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-/// Where the host shows the View.
-pub enum DisplayMode {
-    /// In the conversation.
-    Inline,
-    /// Filling the window.
-    Fullscreen,
-    /// Picture-in-picture.
-    Pip,
-    #[serde(other)]
-    /// A value newer than this crate.
-    Other,
+json_enum! {
+    /// Where the host shows the View.
+    pub enum DisplayMode {
+        /// In the conversation.
+        Inline = "inline",
+        /// Filling the window.
+        Fullscreen = "fullscreen",
+        /// Picture-in-picture.
+        Pip = "pip";
+        /// A value newer than this crate.
+        Other = "other",
+    }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-/// What the View declares in `ui/initialize`.
-pub struct AppCapabilities {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    /// The display modes the View can show itself in.
-    pub available_display_modes: Option<Vec<DisplayMode>>,
-    /// Present when the View provides tools the host may list and call.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tools: Option<AppToolsCapability>,
+json_struct! {
+    /// What the View declares in `ui/initialize`.
+    #[derive(Default)]
+    pub struct AppCapabilities {
+        /// The display modes the View can show itself in.
+        pub available_display_modes as "availableDisplayModes": Option<Vec<DisplayMode>>,
+        /// Present when the View provides tools the host may list and call.
+        pub tools: Option<AppToolsCapability>,
+    }
 }
 
-/// `appCapabilities.tools`: the View answers `tools/list` and `tools/call`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AppToolsCapability {
-    /// Whether the View sends `notifications/tools/list_changed`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub list_changed: Option<bool>,
+json_struct! {
+    /// `appCapabilities.tools`: the View answers `tools/list` and `tools/call`.
+    #[derive(Copy, Default, Eq)]
+    pub struct AppToolsCapability {
+        /// Whether the View sends `notifications/tools/list_changed`.
+        pub list_changed as "listChanged": Option<bool>,
+    }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-/// `ui/initialize` parameters.
-pub struct InitializeParams {
-    /// The App's name and version.
-    pub app_info: Implementation,
-    /// What the App offers.
-    pub app_capabilities: AppCapabilities,
-    /// The protocol version the App speaks ([`PROTOCOL_VERSION`]).
-    pub protocol_version: String,
+json_struct! {
+    /// `ui/initialize` parameters.
+    pub struct InitializeParams {
+        /// The App's name and version.
+        pub app_info as "appInfo": Implementation,
+        /// What the App offers.
+        pub app_capabilities as "appCapabilities": AppCapabilities,
+        /// The protocol version the App speaks ([`PROTOCOL_VERSION`]).
+        pub protocol_version as "protocolVersion": String,
+    }
 }
 
-/// What the host offers. Each capability is an object whose presence means "supported";
-/// its contents (e.g. content modalities) are kept as JSON.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct HostCapabilities {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    /// The host opens links (`ui/open-link`).
-    pub open_links: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    /// The host offers files for download (`ui/download-file`).
-    pub download_file: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    /// The host relays `tools/call` to the server.
-    pub server_tools: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    /// The host relays `resources/list` and `resources/read` to the server.
-    pub server_resources: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    /// The host takes log lines.
-    pub logging: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    /// What the sandbox grants (permissions, CSP).
-    pub sandbox: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    /// The host takes `ui/update-model-context` (the content kinds it accepts).
-    pub update_model_context: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    /// The host takes `ui/message` (the content kinds it accepts).
-    pub message: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    /// The host answers `sampling/createMessage`.
-    pub sampling: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    /// Anything experimental the host offers.
-    pub experimental: Option<Value>,
+json_struct! {
+    /// What the host offers. Each capability is an object whose presence means "supported";
+    /// its contents (e.g. content modalities) are kept as JSON.
+    #[derive(Default)]
+    pub struct HostCapabilities {
+        /// The host opens links (`ui/open-link`).
+        pub open_links as "openLinks": Option<Value>,
+        /// The host offers files for download (`ui/download-file`).
+        pub download_file as "downloadFile": Option<Value>,
+        /// The host relays `tools/call` to the server.
+        pub server_tools as "serverTools": Option<Value>,
+        /// The host relays `resources/list` and `resources/read` to the server.
+        pub server_resources as "serverResources": Option<Value>,
+        /// The host takes log lines.
+        pub logging: Option<Value>,
+        /// What the sandbox grants (permissions, CSP).
+        pub sandbox: Option<Value>,
+        /// The host takes `ui/update-model-context` (the content kinds it accepts).
+        pub update_model_context as "updateModelContext": Option<Value>,
+        /// The host takes `ui/message` (the content kinds it accepts).
+        pub message: Option<Value>,
+        /// The host answers `sampling/createMessage`.
+        pub sampling: Option<Value>,
+        /// Anything experimental the host offers.
+        pub experimental: Option<Value>,
+    }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-/// The host's styles (`hostContext.styles`).
-pub struct HostStyles {
-    /// CSS custom properties (`--color-background-primary`, …) to set on `<html>`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub variables: Option<Map<String, Value>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    /// CSS the host provides.
-    pub css: Option<HostCss>,
+json_struct! {
+    /// The host's styles (`hostContext.styles`).
+    #[derive(Default)]
+    pub struct HostStyles {
+        /// CSS custom properties (`--color-background-primary`, …) to set on `<html>`.
+        pub variables: Option<Map<String, Value>>,
+        /// CSS the host provides.
+        pub css: Option<HostCss>,
+    }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-/// CSS rules the host provides.
-pub struct HostCss {
-    /// `@font-face` / `@import` rules for the host's fonts.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fonts: Option<String>,
+json_struct! {
+    /// CSS rules the host provides.
+    #[derive(Default)]
+    pub struct HostCss {
+        /// `@font-face` / `@import` rules for the host's fonts.
+        pub fonts: Option<String>,
+    }
 }
 
-/// `height` fixed or `maxHeight` flexible; the same for width.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ContainerDimensions {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    /// A fixed height: the View fills it.
-    pub height: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    /// A maximum height: the View sizes itself up to it.
-    pub max_height: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    /// A fixed width.
-    pub width: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    /// A maximum width.
-    pub max_width: Option<f64>,
+json_struct! {
+    /// `height` fixed or `maxHeight` flexible; the same for width.
+    #[derive(Copy, Default)]
+    pub struct ContainerDimensions {
+        /// A fixed height: the View fills it.
+        pub height: Option<f64>,
+        /// A maximum height: the View sizes itself up to it.
+        pub max_height as "maxHeight": Option<f64>,
+        /// A fixed width.
+        pub width: Option<f64>,
+        /// A maximum width.
+        pub max_width as "maxWidth": Option<f64>,
+    }
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-/// Insets the View keeps clear (notches, overlays), in CSS pixels.
-pub struct SafeAreaInsets {
-    #[serde(default)]
-    /// Top inset.
-    pub top: f64,
-    #[serde(default)]
-    /// Right inset.
-    pub right: f64,
-    #[serde(default)]
-    /// Bottom inset.
-    pub bottom: f64,
-    #[serde(default)]
-    /// Left inset.
-    pub left: f64,
+json_struct! {
+    /// Insets the View keeps clear (notches, overlays), in CSS pixels.
+    #[derive(Copy, Default)]
+    pub struct SafeAreaInsets {
+        /// Top inset.
+        pub top: f64 = default,
+        /// Right inset.
+        pub right: f64 = default,
+        /// Bottom inset.
+        pub bottom: f64 = default,
+        /// Left inset.
+        pub left: f64 = default,
+    }
 }
 
 macro_rules! host_context {
@@ -262,6 +247,18 @@ macro_rules! host_context {
                 $( if changed.$field.is_some() { self.$field = changed.$field; } )*
                 self.extra.extend(changed.extra);
             }
+        }
+
+        impl ToJson for HostContext {
+            fn to_json(&self) -> Value {
+                let mut map = self.extra.clone();
+                $( if let Some(value) = &self.$field { map.insert($key.into(), value.to_json()); } )*
+                Value::Object(map)
+            }
+        }
+
+        impl JsonType for HostContext {
+            const TYPE: &'static str = "object";
         }
 
         impl FromJson for HostContext {
@@ -309,22 +306,19 @@ host_context! {
     safe_area_insets("safeAreaInsets"): SafeAreaInsets,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-/// The `ui/initialize` result.
-pub struct InitializeResult {
-    #[serde(default)]
-    /// The protocol version the host speaks.
-    pub protocol_version: String,
-    #[serde(default)]
-    /// The host's name and version.
-    pub host_info: Implementation,
-    #[serde(default)]
-    /// What the host offers: gate requests on it.
-    pub host_capabilities: HostCapabilities,
-    #[serde(default)]
-    /// Theme, styles, layout, locale and the tool that opened the View.
-    pub host_context: HostContext,
+json_struct! {
+    /// The `ui/initialize` result.
+    #[derive(Default)]
+    pub struct InitializeResult {
+        /// The protocol version the host speaks.
+        pub protocol_version as "protocolVersion": String = default,
+        /// The host's name and version.
+        pub host_info as "hostInfo": Implementation = default,
+        /// What the host offers: gate requests on it.
+        pub host_capabilities as "hostCapabilities": HostCapabilities = default,
+        /// Theme, styles, layout, locale and the tool that opened the View.
+        pub host_context as "hostContext": HostContext = default,
+    }
 }
 
 /// An MCP content block. Text and images are typed; any other block (audio, resource links,
@@ -376,39 +370,37 @@ impl From<ContentBlock> for Value {
     }
 }
 
-/// `ui/message` parameters: content is an **array** of blocks (hosts reject an object).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MessageParams {
-    /// Always `"user"`: the message is the person's.
-    pub role: String,
-    /// What the message says.
-    pub content: Vec<ContentBlock>,
+json_struct! {
+    /// `ui/message` parameters: content is an **array** of blocks (hosts reject an object).
+    pub struct MessageParams {
+        /// Always `"user"`: the message is the person's.
+        pub role: String,
+        /// What the message says.
+        pub content: Vec<ContentBlock>,
+    }
 }
 
-/// `ui/update-model-context` parameters; each call replaces the previous context.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ModelContextParams {
-    /// What the model reads.
-    pub content: Vec<ContentBlock>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    /// Data beside it.
-    pub structured_content: Option<Value>,
+json_struct! {
+    /// `ui/update-model-context` parameters; each call replaces the previous context.
+    pub struct ModelContextParams {
+        /// What the model reads.
+        pub content: Vec<ContentBlock>,
+        /// Data beside it.
+        pub structured_content as "structuredContent": Option<Value>,
+    }
 }
 
-/// A `tools/call` result as the host relays it (MCP `CallToolResult`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ToolResult {
-    #[serde(default)]
-    /// What the model reads.
-    pub content: Vec<ContentBlock>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    /// Data for programs and Views.
-    pub structured_content: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    /// Whether the tool failed (`true`): the text says why.
-    pub is_error: Option<bool>,
+json_struct! {
+    /// A `tools/call` result as the host relays it (MCP `CallToolResult`).
+    #[derive(Default)]
+    pub struct ToolResult {
+        /// What the model reads.
+        pub content: Vec<ContentBlock> = default,
+        /// Data for programs and Views.
+        pub structured_content as "structuredContent": Option<Value>,
+        /// Whether the tool failed (`true`): the text says why.
+        pub is_error as "isError": Option<bool>,
+    }
 }
 
 impl ToolResult {
@@ -440,18 +432,6 @@ impl ToolResult {
         self.is_error == Some(true)
     }
 
-    /// The result as JSON, as `tools/call` answers it.
-    pub fn to_json(&self) -> Value {
-        let mut entries = vec![("content", blocks(&self.content))];
-        if let Some(structured) = &self.structured_content {
-            entries.push(("structuredContent", structured.clone()));
-        }
-        if let Some(is_error) = self.is_error {
-            entries.push(("isError", Value::Bool(is_error)));
-        }
-        object(entries)
-    }
-
     /// The readable text of the result (what a model would read).
     pub fn text(&self) -> String {
         self.content
@@ -462,188 +442,21 @@ impl ToolResult {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-/// `ui/notifications/size-changed` parameters, in CSS pixels.
-pub struct SizeChanged {
-    /// The document's width.
-    pub width: u32,
-    /// The document's height.
-    pub height: u32,
+json_struct! {
+    /// `ui/notifications/size-changed` parameters, in CSS pixels.
+    #[derive(Copy)]
+    pub struct SizeChanged {
+        /// The document's width.
+        pub width: u32,
+        /// The document's height.
+        pub height: u32,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
-// Hand-written reading and building, for the View (see `crate::json`): same rules as the derives.
+// Content blocks are read and written by hand: their shape depends on their `type`, and a block
+// of a kind this crate does not type is kept whole.
 // ---------------------------------------------------------------------------------------------
-
-impl FromJson for Implementation {
-    fn from_json(value: &Value) -> Result<Self, Error> {
-        let f = Fields::of(value, "struct Implementation")?;
-        Ok(Implementation {
-            name: f.req("name")?,
-            version: f.req("version")?,
-            title: f.opt("title")?,
-        })
-    }
-}
-
-impl Implementation {
-    /// The implementation as JSON.
-    pub fn to_json(&self) -> Value {
-        let mut entries = vec![
-            ("name", Value::from(self.name.as_str())),
-            ("version", Value::from(self.version.as_str())),
-        ];
-        if let Some(title) = &self.title {
-            entries.push(("title", Value::from(title.as_str())));
-        }
-        object(entries)
-    }
-}
-
-impl Theme {
-    /// The name on the wire.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Theme::Light => "light",
-            Theme::Dark => "dark",
-            Theme::Other => "other",
-        }
-    }
-}
-
-impl FromJson for Theme {
-    fn from_json(value: &Value) -> Result<Self, Error> {
-        Ok(match value.as_str() {
-            Some("light") => Theme::Light,
-            Some("dark") => Theme::Dark,
-            Some(_) => Theme::Other,
-            None => return Err("invalid type: expected enum Theme".into()),
-        })
-    }
-}
-
-impl DisplayMode {
-    /// The name on the wire.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DisplayMode::Inline => "inline",
-            DisplayMode::Fullscreen => "fullscreen",
-            DisplayMode::Pip => "pip",
-            DisplayMode::Other => "other",
-        }
-    }
-}
-
-impl FromJson for DisplayMode {
-    fn from_json(value: &Value) -> Result<Self, Error> {
-        Ok(match value.as_str() {
-            Some("inline") => DisplayMode::Inline,
-            Some("fullscreen") => DisplayMode::Fullscreen,
-            Some("pip") => DisplayMode::Pip,
-            Some(_) => DisplayMode::Other,
-            None => return Err("invalid type: expected enum DisplayMode".into()),
-        })
-    }
-}
-
-impl InitializeParams {
-    /// The parameters as JSON.
-    pub fn to_json(&self) -> Value {
-        let mut capabilities = Vec::new();
-        if let Some(modes) = &self.app_capabilities.available_display_modes {
-            let modes = modes.iter().map(|m| Value::from(m.as_str())).collect();
-            capabilities.push(("availableDisplayModes", Value::Array(modes)));
-        }
-        if let Some(tools) = &self.app_capabilities.tools {
-            let mut entries = Vec::new();
-            if let Some(list_changed) = tools.list_changed {
-                entries.push(("listChanged", Value::Bool(list_changed)));
-            }
-            capabilities.push(("tools", object(entries)));
-        }
-        object(vec![
-            ("appInfo", self.app_info.to_json()),
-            ("appCapabilities", object(capabilities)),
-            (
-                "protocolVersion",
-                Value::from(self.protocol_version.as_str()),
-            ),
-        ])
-    }
-}
-
-impl FromJson for HostCapabilities {
-    fn from_json(value: &Value) -> Result<Self, Error> {
-        let f = Fields::of(value, "struct HostCapabilities")?;
-        Ok(HostCapabilities {
-            open_links: f.has("openLinks"),
-            download_file: f.has("downloadFile"),
-            server_tools: f.has("serverTools"),
-            server_resources: f.has("serverResources"),
-            logging: f.has("logging"),
-            sandbox: f.has("sandbox"),
-            update_model_context: f.has("updateModelContext"),
-            message: f.has("message"),
-            sampling: f.has("sampling"),
-            experimental: f.has("experimental"),
-        })
-    }
-}
-
-impl FromJson for HostStyles {
-    fn from_json(value: &Value) -> Result<Self, Error> {
-        let f = Fields::of(value, "struct HostStyles")?;
-        Ok(HostStyles {
-            variables: f.opt("variables")?,
-            css: f.opt("css")?,
-        })
-    }
-}
-
-impl FromJson for HostCss {
-    fn from_json(value: &Value) -> Result<Self, Error> {
-        let f = Fields::of(value, "struct HostCss")?;
-        Ok(HostCss {
-            fonts: f.opt("fonts")?,
-        })
-    }
-}
-
-impl FromJson for ContainerDimensions {
-    fn from_json(value: &Value) -> Result<Self, Error> {
-        let f = Fields::of(value, "struct ContainerDimensions")?;
-        Ok(ContainerDimensions {
-            height: f.opt("height")?,
-            max_height: f.opt("maxHeight")?,
-            width: f.opt("width")?,
-            max_width: f.opt("maxWidth")?,
-        })
-    }
-}
-
-impl FromJson for SafeAreaInsets {
-    fn from_json(value: &Value) -> Result<Self, Error> {
-        let f = Fields::of(value, "struct SafeAreaInsets")?;
-        Ok(SafeAreaInsets {
-            top: f.def("top")?,
-            right: f.def("right")?,
-            bottom: f.def("bottom")?,
-            left: f.def("left")?,
-        })
-    }
-}
-
-impl FromJson for InitializeResult {
-    fn from_json(value: &Value) -> Result<Self, Error> {
-        let f = Fields::of(value, "struct InitializeResult")?;
-        Ok(InitializeResult {
-            protocol_version: f.def("protocolVersion")?,
-            host_info: f.def("hostInfo")?,
-            host_capabilities: f.def("hostCapabilities")?,
-            host_context: f.def("hostContext")?,
-        })
-    }
-}
 
 impl FromJson for ContentBlock {
     /// Never fails: a block of a kind this crate does not type, or one lacking a field, is kept
@@ -672,9 +485,8 @@ impl FromJson for ContentBlock {
     }
 }
 
-impl ContentBlock {
-    /// The block as JSON.
-    pub fn to_json(&self) -> Value {
+impl ToJson for ContentBlock {
+    fn to_json(&self) -> Value {
         match self {
             ContentBlock::Text { text } => object(vec![
                 ("type", Value::from("text")),
@@ -690,40 +502,8 @@ impl ContentBlock {
     }
 }
 
-fn blocks(content: &[ContentBlock]) -> Value {
-    Value::Array(content.iter().map(ContentBlock::to_json).collect())
-}
-
-impl MessageParams {
-    /// The parameters as JSON.
-    pub fn to_json(&self) -> Value {
-        object(vec![
-            ("role", Value::from(self.role.as_str())),
-            ("content", blocks(&self.content)),
-        ])
-    }
-}
-
-impl ModelContextParams {
-    /// The parameters as JSON.
-    pub fn to_json(&self) -> Value {
-        let mut entries = vec![("content", blocks(&self.content))];
-        if let Some(structured) = &self.structured_content {
-            entries.push(("structuredContent", structured.clone()));
-        }
-        object(entries)
-    }
-}
-
-impl FromJson for ToolResult {
-    fn from_json(value: &Value) -> Result<Self, Error> {
-        let f = Fields::of(value, "struct ToolResult")?;
-        Ok(ToolResult {
-            content: f.def("content")?,
-            structured_content: f.opt("structuredContent")?,
-            is_error: f.opt("isError")?,
-        })
-    }
+impl JsonType for ContentBlock {
+    const TYPE: &'static str = "object";
 }
 
 #[cfg(test)]

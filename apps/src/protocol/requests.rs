@@ -2,33 +2,28 @@
 //! sampling, file downloads, cancellation and progress — standard MCP shapes, as the View sends
 //! and reads them.
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::ContentBlock;
-use crate::json::{Error, Fields, FromJson, object};
+use crate::json::{ToJson, object};
 use crate::jsonrpc::RequestId;
 
-/// A tool the View provides (the MCP `Tool` shape its `tools/list` answer carries).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ToolDefinition {
-    /// Its name: the key the host calls it by.
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    /// A name for people.
-    pub title: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    /// What it does, for the model.
-    pub description: Option<String>,
-    /// A JSON Schema whose `type` is `"object"`: hosts validate the list against that.
-    pub input_schema: Value,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    /// A JSON Schema of its `structuredContent`.
-    pub output_schema: Option<Value>,
-    /// MCP tool annotations (`readOnlyHint`, `destructiveHint`, …).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub annotations: Option<Value>,
+json_struct! {
+    /// A tool the View provides (the MCP `Tool` shape its `tools/list` answer carries).
+    pub struct ToolDefinition {
+        /// Its name: the key the host calls it by.
+        pub name: String,
+        /// A name for people.
+        pub title: Option<String>,
+        /// What it does, for the model.
+        pub description: Option<String>,
+        /// A JSON Schema whose `type` is `"object"`: hosts validate the list against that.
+        pub input_schema as "inputSchema": Value,
+        /// A JSON Schema of its `structuredContent`.
+        pub output_schema as "outputSchema": Option<Value>,
+        /// MCP tool annotations (`readOnlyHint`, `destructiveHint`, …).
+        pub annotations: Option<Value>,
+    }
 }
 
 impl ToolDefinition {
@@ -64,229 +59,108 @@ impl ToolDefinition {
         self.annotations = Some(annotations);
         self
     }
+}
 
-    /// The tool as JSON, as `tools/list` answers it.
-    pub fn to_json(&self) -> Value {
-        let mut entries = vec![("name", Value::from(self.name.as_str()))];
-        let text = |s: &Option<String>| s.as_deref().map(Value::from);
-        if let Some(title) = text(&self.title) {
-            entries.push(("title", title));
-        }
-        if let Some(description) = text(&self.description) {
-            entries.push(("description", description));
-        }
-        entries.push(("inputSchema", self.input_schema.clone()));
-        if let Some(schema) = &self.output_schema {
-            entries.push(("outputSchema", schema.clone()));
-        }
-        if let Some(annotations) = &self.annotations {
-            entries.push(("annotations", annotations.clone()));
-        }
-        object(entries)
+json_struct! {
+    /// `tools/call` parameters, in either direction.
+    pub struct CallToolParams {
+        /// The tool's name.
+        pub name: String,
+        /// Its arguments (an object; absent is empty).
+        pub arguments: Map<String, Value> = default,
     }
 }
 
-impl FromJson for ToolDefinition {
-    fn from_json(value: &Value) -> Result<Self, Error> {
-        let f = Fields::of(value, "a tool")?;
-        Ok(ToolDefinition {
-            name: f.req("name")?,
-            title: f.opt("title")?,
-            description: f.opt("description")?,
-            input_schema: f.req("inputSchema")?,
-            output_schema: f.opt("outputSchema")?,
-            annotations: f.opt("annotations")?,
-        })
+json_struct! {
+    /// A resource the server lists (`resources/list` entry).
+    pub struct ResourceInfo {
+        /// Its URI.
+        pub uri: String,
+        /// Its name.
+        pub name: String,
+        /// A name for people.
+        pub title: Option<String>,
+        /// What it is.
+        pub description: Option<String>,
+        /// Its MIME type.
+        pub mime_type as "mimeType": Option<String>,
+        /// Its size in bytes.
+        pub size: Option<u64>,
     }
 }
 
-/// `tools/call` parameters, in either direction.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CallToolParams {
-    /// The tool's name.
-    pub name: String,
-    #[serde(default)]
-    /// Its arguments (an object; absent is empty).
-    pub arguments: Map<String, Value>,
-}
-
-impl FromJson for CallToolParams {
-    fn from_json(value: &Value) -> Result<Self, Error> {
-        let f = Fields::of(value, "tools/call parameters")?;
-        Ok(CallToolParams {
-            name: f.req("name")?,
-            arguments: f.opt("arguments")?.unwrap_or_default(),
-        })
+json_struct! {
+    /// A `resources/list` result: one page, and the cursor of the next if there is one.
+    #[derive(Default)]
+    pub struct ListResourcesResult {
+        /// This page of the list.
+        pub resources: Vec<ResourceInfo> = default,
+        /// Where the next page starts; `None` on the last.
+        pub next_cursor as "nextCursor": Option<String>,
     }
 }
 
-/// A resource the server lists (`resources/list` entry).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ResourceInfo {
-    /// Its URI.
-    pub uri: String,
-    /// Its name.
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    /// A name for people.
-    pub title: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    /// What it is.
-    pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    /// Its MIME type.
-    pub mime_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    /// Its size in bytes.
-    pub size: Option<u64>,
-}
-
-impl FromJson for ResourceInfo {
-    fn from_json(value: &Value) -> Result<Self, Error> {
-        let f = Fields::of(value, "a resource")?;
-        Ok(ResourceInfo {
-            uri: f.req("uri")?,
-            name: f.req("name")?,
-            title: f.opt("title")?,
-            description: f.opt("description")?,
-            mime_type: f.opt("mimeType")?,
-            size: f.opt("size")?,
-        })
+json_struct! {
+    /// One item of a `resources/read` result: text, or binary as base64 in `blob`.
+    pub struct ResourceContents {
+        /// Its URI.
+        pub uri: String,
+        /// Its MIME type.
+        pub mime_type as "mimeType": Option<String>,
+        /// Text contents.
+        pub text: Option<String>,
+        /// Binary contents, base64-encoded.
+        pub blob: Option<String>,
+        /// Its `_meta` (e.g. `ui` for a View).
+        pub meta as "_meta": Option<Map<String, Value>>,
     }
 }
 
-/// A `resources/list` result: one page, and the cursor of the next if there is one.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ListResourcesResult {
-    #[serde(default)]
-    /// This page of the list.
-    pub resources: Vec<ResourceInfo>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    /// Where the next page starts; `None` on the last.
-    pub next_cursor: Option<String>,
-}
-
-impl FromJson for ListResourcesResult {
-    fn from_json(value: &Value) -> Result<Self, Error> {
-        let f = Fields::of(value, "a resources/list result")?;
-        Ok(ListResourcesResult {
-            resources: f.def("resources")?,
-            next_cursor: f.opt("nextCursor")?,
-        })
+json_struct! {
+    /// A `resources/read` result.
+    #[derive(Default)]
+    pub struct ReadResourceResult {
+        /// One entry per resource (or part).
+        pub contents: Vec<ResourceContents> = default,
     }
 }
 
-/// One item of a `resources/read` result: text, or binary as base64 in `blob`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ResourceContents {
-    /// Its URI.
-    pub uri: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    /// Its MIME type.
-    pub mime_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    /// Text contents.
-    pub text: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    /// Binary contents, base64-encoded.
-    pub blob: Option<String>,
-    #[serde(default, rename = "_meta", skip_serializing_if = "Option::is_none")]
-    /// Its `_meta` (e.g. `ui` for a View).
-    pub meta: Option<Map<String, Value>>,
-}
-
-impl FromJson for ResourceContents {
-    fn from_json(value: &Value) -> Result<Self, Error> {
-        let f = Fields::of(value, "resource contents")?;
-        Ok(ResourceContents {
-            uri: f.req("uri")?,
-            mime_type: f.opt("mimeType")?,
-            text: f.opt("text")?,
-            blob: f.opt("blob")?,
-            meta: f.opt("_meta")?,
-        })
+json_enum! {
+    /// Who speaks in a sampled conversation.
+    pub enum Role {
+        /// The person.
+        User = "user",
+        /// The model.
+        Assistant = "assistant",
     }
 }
 
-/// A `resources/read` result.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ReadResourceResult {
-    #[serde(default)]
-    /// One entry per resource (or part).
-    pub contents: Vec<ResourceContents>,
-}
-
-impl FromJson for ReadResourceResult {
-    fn from_json(value: &Value) -> Result<Self, Error> {
-        let f = Fields::of(value, "a resources/read result")?;
-        Ok(ReadResourceResult {
-            contents: f.def("contents")?,
-        })
+json_struct! {
+    /// One turn of a `sampling/createMessage` request.
+    pub struct SamplingMessage {
+        /// Who speaks.
+        pub role: Role,
+        /// What is said.
+        pub content: ContentBlock,
     }
 }
 
-/// Who speaks in a sampled conversation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// The person.
-    User,
-    /// The model.
-    Assistant,
-}
-
-impl Role {
-    /// The name on the wire.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::User => "user",
-            Role::Assistant => "assistant",
-        }
+json_struct! {
+    /// `sampling/createMessage` parameters: ask the host's model for one message.
+    pub struct CreateMessageParams {
+        /// The conversation so far.
+        pub messages: Vec<SamplingMessage>,
+        /// The most the answer may take.
+        pub max_tokens as "maxTokens": u32,
+        /// Instructions for the model.
+        pub system_prompt as "systemPrompt": Option<String>,
+        /// Sampling temperature.
+        pub temperature: Option<f64>,
+        /// Where the answer stops.
+        pub stop_sequences as "stopSequences": Option<Vec<String>>,
+        /// MCP model preferences (hints, cost/speed/intelligence priorities), passed as given.
+        pub model_preferences as "modelPreferences": Option<Value>,
     }
-}
-
-impl FromJson for Role {
-    fn from_json(value: &Value) -> Result<Self, Error> {
-        match value.as_str() {
-            Some("user") => Ok(Role::User),
-            Some("assistant") => Ok(Role::Assistant),
-            _ => Err("invalid role: expected \"user\" or \"assistant\"".into()),
-        }
-    }
-}
-
-/// One turn of a `sampling/createMessage` request.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SamplingMessage {
-    /// Who speaks.
-    pub role: Role,
-    /// What is said.
-    pub content: ContentBlock,
-}
-
-/// `sampling/createMessage` parameters: ask the host's model for one message.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CreateMessageParams {
-    /// The conversation so far.
-    pub messages: Vec<SamplingMessage>,
-    /// The most the answer may take.
-    pub max_tokens: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    /// Instructions for the model.
-    pub system_prompt: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    /// Sampling temperature.
-    pub temperature: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    /// Where the answer stops.
-    pub stop_sequences: Option<Vec<String>>,
-    /// MCP model preferences (hints, cost/speed/intelligence priorities), passed as given.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub model_preferences: Option<Value>,
 }
 
 impl CreateMessageParams {
@@ -304,64 +178,19 @@ impl CreateMessageParams {
             model_preferences: None,
         }
     }
-
-    /// The parameters as JSON.
-    pub fn to_json(&self) -> Value {
-        let messages = self
-            .messages
-            .iter()
-            .map(|m| {
-                object(vec![
-                    ("role", Value::from(m.role.as_str())),
-                    ("content", m.content.to_json()),
-                ])
-            })
-            .collect();
-        let mut entries = vec![
-            ("messages", Value::Array(messages)),
-            ("maxTokens", Value::from(self.max_tokens)),
-        ];
-        if let Some(prompt) = &self.system_prompt {
-            entries.push(("systemPrompt", Value::from(prompt.as_str())));
-        }
-        if let Some(temperature) = self.temperature {
-            entries.push(("temperature", Value::from(temperature)));
-        }
-        if let Some(stops) = &self.stop_sequences {
-            let stops = stops.iter().map(|s| Value::from(s.as_str())).collect();
-            entries.push(("stopSequences", Value::Array(stops)));
-        }
-        if let Some(preferences) = &self.model_preferences {
-            entries.push(("modelPreferences", preferences.clone()));
-        }
-        object(entries)
-    }
 }
 
-/// What the host's model answered.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CreateMessageResult {
-    /// Who speaks (the model: assistant).
-    pub role: Role,
-    /// The answer.
-    pub content: ContentBlock,
-    /// The model that answered.
-    pub model: String,
-    /// `endTurn`, `stopSequence`, `maxTokens`, or another reason.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stop_reason: Option<String>,
-}
-
-impl FromJson for CreateMessageResult {
-    fn from_json(value: &Value) -> Result<Self, Error> {
-        let f = Fields::of(value, "a sampling/createMessage result")?;
-        Ok(CreateMessageResult {
-            role: f.req("role")?,
-            content: f.req("content")?,
-            model: f.req("model")?,
-            stop_reason: f.opt("stopReason")?,
-        })
+json_struct! {
+    /// What the host's model answered.
+    pub struct CreateMessageResult {
+        /// Who speaks (the model: assistant).
+        pub role: Role,
+        /// The answer.
+        pub content: ContentBlock,
+        /// The model that answered.
+        pub model: String,
+        /// `endTurn`, `stopSequence`, `maxTokens`, or another reason.
+        pub stop_reason as "stopReason": Option<String>,
     }
 }
 
@@ -397,9 +226,8 @@ pub enum DownloadItem {
     },
 }
 
-impl DownloadItem {
-    /// The item as JSON.
-    pub fn to_json(&self) -> Value {
+impl ToJson for DownloadItem {
+    fn to_json(&self) -> Value {
         let embedded = |uri: &str, mime: &str, key: &'static str, data: &str| {
             object(vec![
                 ("type", Value::from("resource")),
@@ -443,69 +271,34 @@ impl DownloadItem {
     }
 }
 
-/// `notifications/cancelled`: the sender no longer wants the answer to `request_id`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CancelledParams {
-    /// The id of the request withdrawn.
-    pub request_id: RequestId,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    /// Why.
-    pub reason: Option<String>,
-}
-
-impl CancelledParams {
-    /// The parameters as JSON.
-    pub fn to_json(&self) -> Value {
-        let mut entries = vec![("requestId", self.request_id.to_json())];
-        if let Some(reason) = &self.reason {
-            entries.push(("reason", Value::from(reason.as_str())));
-        }
-        object(entries)
+json_struct! {
+    /// `notifications/cancelled`: the sender no longer wants the answer to `request_id`.
+    pub struct CancelledParams {
+        /// The id of the request withdrawn.
+        pub request_id as "requestId": RequestId,
+        /// Why.
+        pub reason: Option<String>,
     }
 }
 
-impl FromJson for CancelledParams {
-    fn from_json(value: &Value) -> Result<Self, Error> {
-        let f = Fields::of(value, "notifications/cancelled parameters")?;
-        Ok(CancelledParams {
-            request_id: f.req("requestId")?,
-            reason: f.opt("reason")?,
-        })
-    }
-}
-
-/// `notifications/progress`: how far a request the View made has got.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Progress {
-    /// The token the View put in the request's `_meta.progressToken`.
-    pub progress_token: Value,
-    /// How far, in units the sender chooses.
-    pub progress: f64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    /// The whole, when known.
-    pub total: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    /// What is going on.
-    pub message: Option<String>,
-}
-
-impl FromJson for Progress {
-    fn from_json(value: &Value) -> Result<Self, Error> {
-        let f = Fields::of(value, "notifications/progress parameters")?;
-        Ok(Progress {
-            progress_token: f.req("progressToken")?,
-            progress: f.req("progress")?,
-            total: f.opt("total")?,
-            message: f.opt("message")?,
-        })
+json_struct! {
+    /// `notifications/progress`: how far a request the View made has got.
+    pub struct Progress {
+        /// The token the View put in the request's `_meta.progressToken`.
+        pub progress_token as "progressToken": Value,
+        /// How far, in units the sender chooses.
+        pub progress: f64,
+        /// The whole, when known.
+        pub total: Option<f64>,
+        /// What is going on.
+        pub message: Option<String>,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::FromJson;
     use serde_json::json;
 
     /// The hand-written builders write what the derives write (the server side uses those).

@@ -133,7 +133,11 @@ pub async fn run(
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.bind))?;
     let local: SocketAddr = listener.local_addr()?;
-    server.set_public_url(public_url(args.public_url.as_deref(), local));
+    // A browser page cannot present a bearer token (links must not carry it): behind one, the
+    // page is off and no tool hands out links to it.
+    if args.auth_token.is_none() {
+        server.set_public_url(public_url(args.public_url.as_deref(), local));
+    }
     if !local.ip().is_loopback() && args.auth_token.is_none() {
         tracing::warn!(
             "listening on a non-loopback address without --auth-token: anyone who can reach {local} can chat"
@@ -148,10 +152,11 @@ pub async fn run(
         header_read_timeout: args.connections.header_read_timeout(),
         idle_timeout: args.connections.idle_timeout(),
     };
-    tracing::info!(
-        "listening on http://{local}/mcp; the browser page is http://{local}{}",
-        page::PATH
-    );
+    tracing::info!("listening on http://{local}/mcp");
+    if args.auth_token.is_none() {
+        let page_url = public_url(args.public_url.as_deref(), local);
+        tracing::info!("the room in a browser: {page_url}{}", page::PATH);
+    }
     connections::serve(listener, app, limits, shutdown, close_sessions).await;
     tracing::info!("HTTP server stopped");
     Ok(())

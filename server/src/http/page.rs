@@ -46,7 +46,7 @@ fn inline_script_hashes(html: &str) -> Vec<String> {
         };
         let tag = &after[..open_end];
         if !tag.contains(" src=") {
-            let digest = Sha256::digest(body[..close].as_bytes());
+            let digest = Sha256::digest(&body.as_bytes()[..close]);
             hashes.push(format!(
                 "'sha256-{}'",
                 base64::engine::general_purpose::STANDARD.encode(digest)
