@@ -145,17 +145,23 @@ test('an invitation link brings a person with only a browser into a private room
   assert.deepEqual(await axeViolations(frame), [], 'the View in the page is axe-clean');
 
   // A reload keeps who they are, and the history. How long after the page's navigation began
-  // the history was on screen (BENCHMARKS.md, "The room in a browser"), checked every frame in
-  // the View: wall-clock times, as the page and its frame each count from their own start.
-  await page.reload();
-  await page.waitForSelector('#room iframe', { timeout: 20000 });
-  const historyAt = await viewFrame(page).waitForFunction(
-    () => [...document.querySelectorAll('li .text')].some((e) => e.textContent === 'hi Pat') && performance.timeOrigin + performance.now(),
-    null,
-    { timeout: 20000, polling: 'raf' },
-  );
-  const pageStart = await page.evaluate(() => performance.timeOrigin);
-  console.log(`# page: history shown ${Math.round((await historyAt.jsonValue()) - pageStart)} ms after the page's load began (${ENGINE} engine)`);
+  // the history was on screen (BENCHMARKS.md, "The room in a browser"): checked every frame in
+  // the View, in wall-clock time (the page and its frame each count from their own start);
+  // the median of five reloads.
+  const shown = [];
+  for (let i = 0; i < 5; i++) {
+    await page.reload();
+    await page.waitForSelector('#room iframe', { timeout: 20000 });
+    const at = await viewFrame(page).waitForFunction(
+      () => [...document.querySelectorAll('li .text')].some((e) => e.textContent === 'hi Pat') && performance.timeOrigin + performance.now(),
+      null,
+      { timeout: 20000, polling: 'raf' },
+    );
+    const start = await page.evaluate(() => performance.timeOrigin);
+    shown.push(Math.round((await at.jsonValue()) - start));
+  }
+  shown.sort((a, b) => a - b);
+  console.log(`# page: history shown ${shown[2]} ms after the page's load began, median of 5 reloads (${shown.join(', ')}; ${ENGINE} engine)`);
   await viewReady(page);
   await seesInView(page, 'hello agent');
   await seesInView(page, 'hi Pat');

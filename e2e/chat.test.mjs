@@ -203,7 +203,7 @@ test('a send the host never answers is withdrawn on its timeout, and the draft s
   await view('alice').fill('textarea', '');
 });
 
-test('the model is offered what it may use: helpers hidden, no View for clients without one', async () => {
+test('the model is offered what it may use: helpers hidden, no View for clients without one (a browser link instead)', async () => {
   const forHost = await hosts.alice.page.evaluate(() => window.host.listTools());
   const byName = Object.fromEntries(forHost.tools.map((t) => [t.name, t]));
   assert.deepEqual(byName.load_room._meta.ui.visibility, ['app'], 'a helper only the View calls');
@@ -212,7 +212,10 @@ test('the model is offered what it may use: helpers hidden, no View for clients 
   const plain = await agent();
   const forAgent = (await plain.listTools()).tools;
   const names = forAgent.map((t) => t.name);
-  assert.ok(!names.includes('open_chat') && !names.includes('load_room'), names.join());
+  assert.ok(!names.includes('load_room'), names.join());
+  // Over HTTP, open_chat stays for a client without Views: it answers with a browser link.
+  const openChat = forAgent.find((t) => t.name === 'open_chat');
+  assert.match(openChat?.description ?? '', /link that opens a room's live chat in a browser/);
   assert.ok(forAgent.every((t) => t._meta?.ui === undefined), 'no View links');
   await plain.close();
 });

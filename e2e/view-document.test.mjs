@@ -5,9 +5,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { connectStdio } from './lib/mcp-stdio.mjs';
 import { launch } from './lib/browser.mjs';
 import { CSP, withCsp } from './lib/csp.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 let server;
 let browser;
@@ -78,6 +83,20 @@ test('the View document is one self-contained HTML file, within its size budgets
     `${wasmPath} bytes without the JavaScript engine (${payloads[3]} bytes)`);
   assert.ok(raw <= 400 * 1024, `the document with both engines is ${raw} bytes, over 400 KiB`);
   assert.ok(wasmPath <= 150 * 1024, `the WebAssembly path is ${wasmPath} bytes, over 150 KiB`);
+});
+
+test('the browser page (/chat) and the View it hosts fit their budgets', () => {
+  // The page is served as one document and reads the View (the document above) through MCP:
+  // together they are what a browser downloads to show a room.
+  const page = readFileSync(path.join(root, 'server/assets/mcp-chat-page.html'));
+  const payloads = [...page.toString('utf8').matchAll(/\["[^"]*",\d+\]/g)].map((m) => m[0].length);
+  assert.equal(payloads.length, 4, 'four payloads (the last, a JavaScript engine, empty)');
+  const total = page.length + Buffer.byteLength(html);
+  const hostGzip = gzipSync(page, { level: 9 }).length;
+  console.log(`Browser page: ${page.length} bytes raw, ${hostGzip} bytes gzip; with the View ${total} bytes`);
+  assert.ok(total <= 450 * 1024, `page and View are ${total} bytes, over 450 KiB`);
+  assert.ok(hostGzip <= 100 * 1024, `the page (the host) is ${hostGzip} bytes gzip, over 100 KiB`);
+  assert.ok(payloads[3] < 40, 'the page carries no JavaScript engine');
 });
 
 for (const [engine, policy] of Object.entries(POLICIES)) {

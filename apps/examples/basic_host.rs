@@ -147,15 +147,7 @@ mod host {
                 ..HostContext::default()
             },
         });
-        host.handle(
-            "tools/call",
-            server.forward("tools/call", &["name", "arguments"]),
-        );
-        host.handle("resources/read", server.forward("resources/read", &["uri"]));
-        host.handle(
-            "resources/list",
-            server.forward("resources/list", &["cursor"]),
-        );
+        server.serve(&host);
         host.handle("ui/message", shown("message", json!({})));
         host.handle("ui/update-model-context", shown("model-context", json!({})));
         // Shown, not opened: a test host has no browser tabs to spare.

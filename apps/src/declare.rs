@@ -2,7 +2,8 @@
 //!
 //! Servers read and write these types with serde (and may describe them with schemars); a
 //! WebAssembly View, where every serde derive costs kilobytes of wasm, with the small
-//! [`FromJson`] and [`ToJson`] of [`crate::json`]. [`json_struct!`] and [`json_enum!`] emit the
+//! [`FromJson`] and [`ToJson`] of [`crate::json`]. [`json_struct!`](crate::json_struct) and
+//! [`json_enum!`](crate::json_enum) emit the
 //! type with its serde derives *and* its `FromJson` / `ToJson` from one field list, so a field
 //! cannot be renamed, added or made optional on one side only. This crate's protocol types are
 //! declared with them, and so are the types of crates built on it (MCP Chat's contract).

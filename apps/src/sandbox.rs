@@ -1,6 +1,6 @@
 //! How a host sandboxes a View: the Content-Security-Policy it puts on the View's document, and
 //! the iframe's `sandbox` and `allow` attributes. Plain text in, plain text out, so a host on any
-//! target (the browser host in [`crate::host`], a server that serves Views itself) builds the
+//! target (the browser host in `mcp_apps::host`, a server that serves Views itself) builds the
 //! same policy, and the rules are tested natively.
 //!
 //! The policy follows the MCP Apps specification (2026-01-26, "Security"): with no declaration,

@@ -75,6 +75,20 @@ fn options(height: Option<f64>) -> HostOptions {
     }
 }
 
+/// The answer to the `resources/read` the document sent before this program started
+/// (index.html: it saves the time the WebAssembly takes to load). `None` if it failed: the page
+/// asks again.
+async fn early_read() -> Option<Value> {
+    let window = web_sys::window()?;
+    let pending = js_sys::Reflect::get(&window, &"mcpChatView".into()).ok()?;
+    let pending = pending.dyn_into::<js_sys::Promise>().ok()?;
+    let body = wasm_bindgen_futures::JsFuture::from(pending)
+        .await
+        .ok()?
+        .as_string()?;
+    mcp_apps::host::http::result_of(&body, 0).ok()
+}
+
 fn room_height() -> Option<f64> {
     let room = ui::element::<HtmlElement>("room")?;
     Some(f64::from(room.client_height())).filter(|h| *h > 0.0)
@@ -86,10 +100,15 @@ pub async fn open(member: Credential) {
     ui::status("Opening the room…");
     ui::show_where(&format!("Room {}", member.room_id));
     let server = mcp::server();
-    let read = match server
-        .request("resources/read", json!({"uri": VIEW_URI}))
-        .await
-    {
+    let read = match early_read().await {
+        Some(read) => Ok(read),
+        None => {
+            server
+                .request("resources/read", json!({"uri": VIEW_URI}))
+                .await
+        }
+    };
+    let read = match read {
         Ok(read) => read,
         Err(e) => return ui::fail(&format!("The room cannot be shown: {}", e.message)),
     };
@@ -103,15 +122,7 @@ pub async fn open(member: Credential) {
     container.set_hidden(false);
     let host = AppHost::new(options(room_height()));
     host.set_auto_height(false);
-    host.handle(
-        "tools/call",
-        server.forward("tools/call", &["name", "arguments"]),
-    );
-    host.handle("resources/read", server.forward("resources/read", &["uri"]));
-    host.handle(
-        "resources/list",
-        server.forward("resources/list", &["cursor"]),
-    );
+    server.serve(&host);
     let frame = match host.mount(&container, &document) {
         Ok(frame) => frame,
         Err(_) => return ui::fail("The room cannot be shown: the browser refused the frame."),

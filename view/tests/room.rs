@@ -332,14 +332,8 @@ async fn selected_messages_go_to_the_conversation_as_one_user_message() {
     assert_eq!(m.count(".handoff"), 0, "selection cleared after sending");
     assert_eq!(m.text(".notice"), "Sent to the assistant.");
 
-    let root = web_sys::window()
-        .unwrap()
-        .document()
-        .unwrap()
-        .document_element()
-        .unwrap();
     assert!(
-        !root.has_attribute("data-no-message"),
+        !document_root().has_attribute("data-no-message"),
         "the hand-off controls show"
     );
     m.element("li[data-seq=\"3\"] button.reply").click();
@@ -386,18 +380,22 @@ async fn the_model_is_kept_aware_of_the_room() {
     );
 }
 
+/// The document's root element, where the View marks what its host offers.
+fn document_root() -> web_sys::Element {
+    web_sys::window()
+        .unwrap()
+        .document()
+        .unwrap()
+        .document_element()
+        .unwrap()
+}
+
 #[wasm_bindgen_test]
 async fn optional_requests_respect_host_capabilities() {
     // No `message` / `updateModelContext`: the View offers no hand-off and sends no context.
     let (m, wait) = open_room(json!({"serverTools": {}}), initial_history()).await;
     // The hand-off controls are hidden by the stylesheet, keyed on this attribute.
-    let root = web_sys::window()
-        .unwrap()
-        .document()
-        .unwrap()
-        .document_element()
-        .unwrap();
-    assert!(root.has_attribute("data-no-message"));
+    assert!(document_root().has_attribute("data-no-message"));
     m.element("li[data-seq=\"3\"] input.select").click();
     settle().await;
     assert_eq!(

@@ -101,6 +101,26 @@ fn answer_in(text: &str, id: i64) -> Option<Value> {
         .find(|message| message["id"] == json!(id))
 }
 
+/// The result of request `id` in an HTTP answer's body (JSON or SSE), or its JSON-RPC error.
+/// Public for pages that send a request before their WebAssembly starts (a `fetch` in the
+/// document) and read its answer here.
+pub fn result_of(body: &str, id: i64) -> Result<Value, RpcError> {
+    let answer =
+        answer_in(body, id).ok_or_else(|| failed("the server's answer could not be read"))?;
+    if let Some(error) = answer.get("error") {
+        return Err(RpcError::new(
+            error["code"].as_i64().unwrap_or(codes::INTERNAL_ERROR),
+            error["message"]
+                .as_str()
+                .unwrap_or("the server refused the request"),
+        ));
+    }
+    answer
+        .get("result")
+        .cloned()
+        .ok_or_else(|| failed("the server's answer has no result"))
+}
+
 impl McpHttpClient {
     /// A client of the MCP endpoint at `endpoint` (absolute, or relative to the page).
     pub fn new(
@@ -204,26 +224,28 @@ impl McpHttpClient {
             };
             return Err(failed(why));
         }
-        let answer =
-            answer_in(&text, id).ok_or_else(|| failed("the server's answer could not be read"))?;
-        if let Some(error) = answer.get("error") {
-            return Err(RpcError::new(
-                error["code"].as_i64().unwrap_or(codes::INTERNAL_ERROR),
-                error["message"]
-                    .as_str()
-                    .unwrap_or("the server refused the request"),
-            ));
-        }
-        answer
-            .get("result")
-            .cloned()
-            .ok_or_else(|| failed("the server's answer has no result"))
+        result_of(&text, id)
     }
 
     /// Calls a tool; its `CallToolResult` as JSON, failed (`isError`) or not.
     pub async fn call_tool(&self, name: &str, arguments: Value) -> Result<Value, RpcError> {
         self.request("tools/call", json!({"name": name, "arguments": arguments}))
             .await
+    }
+
+    /// Routes the View's server requests (`tools/call`, `resources/read`, `resources/list`) on
+    /// `host` to this server. They are answered only while `host` offers `serverTools` and
+    /// `serverResources`.
+    pub fn serve(self: &Rc<Self>, host: &crate::host::AppHost) {
+        host.handle(
+            "tools/call",
+            self.forward("tools/call", &["name", "arguments"]),
+        );
+        host.handle("resources/read", self.forward("resources/read", &["uri"]));
+        host.handle(
+            "resources/list",
+            self.forward("resources/list", &["cursor"]),
+        );
     }
 
     /// A handler for [`crate::host::AppHost::handle`] that forwards the View's `method` to this

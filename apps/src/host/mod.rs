@@ -25,7 +25,6 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
-use serde::Serialize;
 use serde_json::{Map, Value};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -507,15 +506,15 @@ impl AppHost {
     }
 
     fn initialize(&self, params: Value) -> Answer {
-        let outcome = match serde_json::from_value::<InitializeParams>(params) {
+        let outcome = match InitializeParams::from_json(&params) {
             Ok(app) => {
                 *self.inner.app.borrow_mut() = Some(app);
                 let options = self.inner.options.borrow();
                 Ok(object(vec![
                     ("protocolVersion", Value::from(PROTOCOL_VERSION)),
-                    ("hostInfo", to_value(&options.host_info)),
-                    ("hostCapabilities", to_value(&options.capabilities)),
-                    ("hostContext", to_value(&options.context)),
+                    ("hostInfo", options.host_info.to_json()),
+                    ("hostCapabilities", options.capabilities.to_json()),
+                    ("hostContext", options.context.to_json()),
                 ]))
             }
             Err(e) => Err(RpcError::new(
@@ -596,12 +595,8 @@ fn emit<T>(listener: &Listener<T>, value: T) {
     }
 }
 
-fn to_value(value: &impl Serialize) -> Value {
-    serde_json::to_value(value).unwrap_or_else(|_| empty_object())
-}
-
 fn to_map(context: &HostContext) -> Map<String, Value> {
-    match to_value(context) {
+    match context.to_json() {
         Value::Object(map) => map,
         _ => Map::new(),
     }
