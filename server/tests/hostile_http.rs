@@ -330,3 +330,80 @@ async fn foreign_origins_are_refused() {
         .unwrap();
     assert_eq!(answer.status(), 200);
 }
+
+/// The browser page and its link exchange, tried from outside the page: `/chat` is served under
+/// a policy that runs no script but its own, and `/chat/claim` spends a code only for a request
+/// from the page's own origin, refuses a spent or made-up code with one answer, and charges every
+/// attempt to the caller's address.
+#[tokio::test]
+async fn the_browser_page_and_its_links_hold_against_other_sites() {
+    let server = HttpServer::start(&["--creations-per-minute", "1", "--creation-burst", "5"]).await;
+    let http = reqwest::Client::new();
+    let own = format!("http://{}", server.addr);
+
+    let page = http.get(format!("{own}/chat")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let policy = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(policy.contains("frame-ancestors 'none'") && policy.contains("connect-src 'self'"));
+    assert!(!policy.contains("'unsafe-eval'") && !policy.contains("script-src 'self'"));
+    assert_eq!(page.headers()["x-frame-options"], "DENY");
+
+    let c = server
+        .client_speaking(
+            StreamableHttpClientTransportConfig::with_uri(server.url.clone()),
+            Revision::Stateless2026,
+            false,
+        )
+        .await;
+    let ann = common::join(&c, "porch", "Ann").await;
+    let opened = common::ok(
+        &common::call(
+            &c,
+            "open_chat",
+            json!({"room_id": "porch", "client_id": ann}),
+        )
+        .await,
+    );
+    let url = opened["url"].as_str().unwrap();
+    assert!(url.starts_with(&format!("{own}/chat#link=lnk_")), "{url}");
+    let code = url.split("#link=").nth(1).unwrap().to_owned();
+
+    let claim = |origin: Option<&str>, code: &str| {
+        let mut request = http
+            .post(format!("{own}/chat/claim"))
+            .json(&json!({ "link": code }));
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        request.send()
+    };
+    // Another site, or no browser at all, cannot spend it.
+    assert_eq!(
+        claim(Some("http://evil.example"), &code)
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    assert_eq!(claim(None, &code).await.unwrap().status(), 403);
+    // The page can, once.
+    let first = claim(Some(&own), &code).await.unwrap();
+    assert_eq!(first.status(), 200);
+    let member: Value = first.json().await.unwrap();
+    assert_eq!(member, json!({"room_id": "porch", "client_id": ann}));
+    let again = claim(Some(&own), &code).await.unwrap();
+    assert_eq!(again.status(), 410);
+    assert!(again.text().await.unwrap().contains("works once"));
+    // Made-up codes get the same answer, until the address has used its allowance.
+    let mut statuses = Vec::new();
+    for i in 0..4 {
+        let guess = format!("lnk_{i:032x}");
+        statuses.push(claim(Some(&own), &guess).await.unwrap().status().as_u16());
+    }
+    assert!(statuses.contains(&410), "{statuses:?}");
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    c.cancel().await.unwrap();
+}

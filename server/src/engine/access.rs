@@ -106,6 +106,20 @@ impl Engine {
         .await
     }
 
+    /// Charges the caller's address for presenting a browser link's code, at the rate of
+    /// creations: as for invitations, guessing stays out of reach, and a flood of wrong codes
+    /// cannot fill the store with the records their lookups leave.
+    pub(super) async fn take_link_token(&self) -> Result<(), ChatError> {
+        let bucket = format!("link:{}", source::current());
+        self.take_token(&bucket, self.limits.creation_rate(), || {
+            format!(
+                "links opened: at most {} per minute from one address",
+                self.limits.creations_per_minute
+            )
+        })
+        .await
+    }
+
     /// Returns a token [`Self::take_creation_token`] took for a call that created nothing.
     pub(super) async fn give_back_creation_token(&self) {
         if let Err(e) = self

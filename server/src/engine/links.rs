@@ -58,7 +58,10 @@ impl Engine {
     /// Spends `code`: the room and member it opens, the first time within its lifetime; `None`
     /// for a code that is wrong, expired or spent (one answer for all: which one it was would
     /// only help someone guessing).
+    /// Every attempt is charged to the caller's address (`ChatError::RateLimited` past the
+    /// rate of creations).
     pub async fn redeem_link(&self, code: &str) -> Result<Option<Opened>, ChatError> {
+        self.take_link_token().await?;
         let code = code.trim();
         if !well_formed(code) {
             return Ok(None);

@@ -19,8 +19,9 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::origin::Origin;
-use crate::engine::Engine;
 use crate::engine::links::LIFETIME;
+use crate::engine::source::{self, Caller, PeerIp};
+use crate::engine::{ChatError, Engine};
 use crate::view;
 
 /// The page document, built from `page/` by `scripts/build-view.sh --page` and checked against a
@@ -128,6 +129,7 @@ pub async fn claim(State(engine): State<Arc<Engine>>, request: Request) -> Respo
             "Only the chat page of this server may use a link.",
         );
     }
+    let peer = request.extensions().get::<PeerIp>().copied();
     let body = match axum::body::to_bytes(request.into_body(), 4096).await {
         Ok(body) => body,
         Err(_) => return refuse(StatusCode::PAYLOAD_TOO_LARGE, "The request is too large."),
@@ -138,7 +140,11 @@ pub async fn claim(State(engine): State<Arc<Engine>>, request: Request) -> Respo
     let Some(code) = code else {
         return refuse(StatusCode::BAD_REQUEST, "Expected {\"link\": CODE}.");
     };
-    match engine.redeem_link(&code).await {
+    let caller = match peer {
+        Some(PeerIp(ip)) => Caller::at(ip),
+        None => Caller::default(),
+    };
+    match source::scope(caller, engine.redeem_link(&code)).await {
         Ok(Some(opened)) => Json(json!({
             "room_id": opened.room_id,
             "client_id": opened.client_id,
@@ -151,6 +157,10 @@ pub async fn claim(State(engine): State<Arc<Engine>>, request: Request) -> Respo
                  minutes. Ask for a new one (open_chat).",
                 LIFETIME.as_secs() / 60
             ),
+        ),
+        Err(ChatError::RateLimited { .. }) => refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many links opened from this address; wait a minute.",
         ),
         Err(e) => {
             tracing::warn!(error = %e, "a link could not be redeemed");
