@@ -295,77 +295,88 @@ impl clap::builder::TypedValueParser for StoreParser {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Limits")]
 pub struct LimitArgs {
-    /// Largest message, in UTF-8 bytes.
-    #[arg(long, default_value_t = 4096)]
+    /// Largest message a member may send, in UTF-8 bytes; a longer one is refused with
+    /// `invalid_argument` and nothing is stored (the HTTP body limit grows with it).
+    #[arg(long, default_value_t = 4096, value_name = "BYTES")]
     pub max_message_bytes: usize,
-    /// Longest display name, in characters.
-    #[arg(long, default_value_t = 64)]
+    /// Longest display name, in characters; a longer one is refused with `invalid_argument`.
+    #[arg(long, default_value_t = 64, value_name = "CHARS")]
     pub max_display_name_chars: usize,
-    /// Longest room id, in characters.
-    #[arg(long, default_value_t = 64)]
+    /// Longest room name (`room_id`), in characters; a longer one is refused with
+    /// `invalid_argument`.
+    #[arg(long, default_value_t = 64, value_name = "CHARS")]
     pub max_room_id_chars: usize,
-    /// Messages per second one client may send, sustained.
-    #[arg(long, default_value_t = 20)]
+    /// Messages per second one client_id may send, sustained. Beyond it `send_message` answers
+    /// `rate_limited` with retry_after_ms, and the message is not stored.
+    #[arg(long, default_value_t = 20, value_name = "N")]
     pub messages_per_second: u32,
-    /// Messages one client may send in a burst before the per-second rate applies.
-    #[arg(long, default_value_t = 120)]
+    /// Messages one client_id may send in a burst before --messages-per-second applies.
+    #[arg(long, default_value_t = 120, value_name = "N")]
     pub message_burst: u32,
-    /// Rooms the server holds at most.
-    #[arg(long, default_value_t = 10_000)]
+    /// Rooms the server (or every instance sharing a store) holds at most; a join that would
+    /// create one more answers `server_full`. Idle rooms expire (--room-idle-ttl).
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
     pub max_rooms: usize,
-    /// Clients the server knows at most.
-    #[arg(long, default_value_t = 100_000)]
+    /// Identities (client_ids) the server knows at most; a call that would create one more
+    /// answers `server_full`. Idle clients expire (--client-idle-ttl).
+    #[arg(long, default_value_t = 100_000, value_name = "N")]
     pub max_clients: usize,
     /// Rooms one client may be in at once (ended rooms do not count); beyond it `join_room`
     /// and `enter_queue` answer `too_many_rooms`. Holds across instances sharing a store.
-    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 20, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_rooms_per_client: u64,
     /// wait_for_message (and waiting enter_queue) calls one client may have in progress at
     /// once; beyond it the call answers `too_many_waits`. Counted per instance.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_waits_per_client: u64,
     /// Tool calls per second one client_id may make, sustained (every tool; sends are also
     /// held to --messages-per-second). Beyond it: `rate_limited` with retry_after_ms.
-    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 50, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub calls_per_second: u32,
     /// Tool calls one client_id may make in a burst before --calls-per-second applies.
-    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 200, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub call_burst: u32,
     /// New identities and rooms per minute from one source address (behind a proxy, every
-    /// client shares the proxy's address: raise it there). Beyond it: `rate_limited`.
-    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..))]
+    /// client shares the proxy's address: raise it there; a load generator from one address
+    /// needs it raised too). Invitation codes and browser links presented are counted at the
+    /// same rate, separately. Beyond it: `rate_limited` with retry_after_ms.
+    #[arg(long, default_value_t = 60, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub creations_per_minute: u32,
     /// New identities and rooms one address may create in a burst before
     /// --creations-per-minute applies.
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 30, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub creation_burst: u32,
-    /// Largest `capacity` a room may be created with (rooms hold 2 by default).
-    #[arg(long, default_value_t = 50)]
+    /// Largest `capacity` a room may be created with (rooms hold 2 by default); a larger one is
+    /// refused with `invalid_argument`.
+    #[arg(long, default_value_t = 50, value_name = "N")]
     pub max_room_capacity: u32,
-    /// Messages a room's log holds at most.
-    #[arg(long, default_value_t = 20_000)]
+    /// Messages a room's log holds at most; a send beyond it answers `room_log_full` (members
+    /// keep reading; a new room is needed to go on).
+    #[arg(long, default_value_t = 20_000, value_name = "N")]
     pub max_messages_per_room: usize,
-    /// Longest wait_for_message, in seconds (kept below the ~60 s after which clients give up).
-    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=55))]
+    /// Longest wait_for_message, in seconds: a longer `timeout` is shortened to it (kept below
+    /// the ~60 s after which clients give up on a tool call).
+    #[arg(long, default_value_t = 50, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=55))]
     pub max_wait: u64,
     /// wait_for_message timeout when the caller gives none, in seconds.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
     pub default_wait: u64,
-    /// Seconds without any call after which a client is removed (and leaves its rooms).
-    #[arg(long, default_value_t = 1800)]
+    /// Seconds without any call after which a client is removed (and leaves its rooms; the
+    /// others see it leave).
+    #[arg(long, default_value_t = 1800, value_name = "SECS")]
     pub client_idle_ttl: u64,
-    /// Seconds after which an ended or empty room with no activity is removed.
-    #[arg(long, default_value_t = 900)]
+    /// Seconds after which an ended or empty room with no activity is removed, history included.
+    #[arg(long, default_value_t = 900, value_name = "SECS")]
     pub room_idle_ttl: u64,
     /// Seconds a queue place is kept without the client polling for its match.
-    #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 90, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
     pub queue_ttl: u64,
     /// Milliseconds between sweeps of expired clients, rooms and queue places.
-    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(10..))]
+    #[arg(long, default_value_t = 5000, value_name = "MS", value_parser = clap::value_parser!(u64).range(10..))]
     pub sweep_interval_ms: u64,
     /// Milliseconds between progress notifications during a blocked wait (sent only to clients
     /// that supplied a progress token).
-    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(10..))]
+    #[arg(long, default_value_t = 10_000, value_name = "MS", value_parser = clap::value_parser!(u64).range(10..))]
     pub progress_interval_ms: u64,
 }
 
