@@ -83,6 +83,18 @@ pub struct ServeArgs {
     #[arg(long, env = "MCP_CHAT_PUBLIC_URL", value_name = "URL", value_parser = parse_public_url)]
     pub public_url: Option<String>,
 
+    /// Seconds between a SIGTERM (or SIGINT) and the stop: meanwhile `/readyz` answers 503 so
+    /// that a load balancer moves new work elsewhere, while requests already here are served.
+    /// Then parked waits are answered `shutting_down` and the process exits. A second signal
+    /// stops it at once. Behind a balancer, set it above the balancer's health-check interval.
+    #[arg(
+        long,
+        default_value_t = 0,
+        value_name = "SECS",
+        env = "MCP_CHAT_DRAIN_GRACE"
+    )]
+    pub drain_grace: u64,
+
     /// Require `Authorization: Bearer <TOKEN>` on /mcp. Prefer the environment variable:
     /// command lines are visible to other users of the machine.
     #[arg(

@@ -82,7 +82,12 @@ async fn run() -> anyhow::Result<()> {
     });
 
     let stop = CancellationToken::new();
-    shutdown::cancel_on_signal(stop.clone());
+    let draining = CancellationToken::new();
+    let grace = match &cli.command {
+        Command::Serve(args) => std::time::Duration::from_secs(args.drain_grace),
+        Command::Stdio(_) => std::time::Duration::ZERO,
+    };
+    shutdown::cancel_on_signal(stop.clone(), draining.clone(), grace);
     let (limits, store) = match &cli.command {
         Command::Serve(args) => (args.limits.to_limits(), &args.store),
         Command::Stdio(args) => (args.limits.to_limits(), &args.store),
@@ -96,7 +101,9 @@ async fn run() -> anyhow::Result<()> {
     let sweeper = engine.spawn_sweeper();
     let server = ChatServer::new(engine);
     let result = match cli.command {
-        Command::Serve(args) => http::run(server, opened.shared, args, stop.clone()).await,
+        Command::Serve(args) => {
+            http::run(server, opened.shared, args, stop.clone(), draining).await
+        }
         Command::Stdio(_) => stdio::run(server, stop.clone()).await,
     };
     sweeper.abort();

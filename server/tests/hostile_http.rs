@@ -48,6 +48,57 @@ async fn sigterm_with_no_connection_exits_cleanly() {
     server.stop_with("TERM").await;
 }
 
+/// On SIGTERM with a drain grace, `/readyz` turns 503 first while the instance still serves
+/// (a load balancer moves on), then it stops as without one and exits 0.
+#[tokio::test]
+async fn readiness_flips_before_the_stop() {
+    let mut server = HttpServer::start(&["--drain-grace", "2"]).await;
+    let http = reqwest::Client::new();
+    let ready = format!("http://{}/readyz", server.addr);
+    let answer = http.get(&ready).send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.json::<Value>().await.unwrap()["status"], "ready");
+
+    let pid = server.child.id().unwrap();
+    let sent = Instant::now();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut draining = None;
+    while sent.elapsed() < Duration::from_millis(1500) {
+        let answer = http.get(&ready).send().await.unwrap();
+        if answer.status() == 503 {
+            draining = Some(answer.json::<Value>().await.unwrap());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        draining.expect("unready within the grace")["status"],
+        "draining"
+    );
+    // Still serving meanwhile.
+    let health = http
+        .get(format!("http://{}/healthz", server.addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let exit = tokio::time::timeout(Duration::from_secs(10), server.child.wait())
+        .await
+        .expect("stops after the grace")
+        .unwrap();
+    assert!(exit.success(), "{exit:?}");
+    assert!(
+        sent.elapsed() >= Duration::from_secs(2),
+        "not before the grace"
+    );
+}
+
 #[tokio::test]
 async fn sigint_with_no_connection_exits_cleanly() {
     let mut server = HttpServer::start(&[]).await;

@@ -87,6 +87,11 @@ impl Engine {
         &self.limits
     }
 
+    /// Whether the store answers a read (one that finds nothing: cheap on every store).
+    pub async fn store_answers(&self) -> Result<(), ChatError> {
+        self.store.client("c_readiness_probe").await.map(|_| ())
+    }
+
     /// Sweeps every `limits.sweep_interval` until shutdown.
     pub fn spawn_sweeper(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let engine = self.clone();

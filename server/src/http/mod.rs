@@ -71,6 +71,7 @@ pub fn router(
     shared: Option<SharedRecords>,
     args: &ServeArgs,
     close_sessions: &CancellationToken,
+    draining: CancellationToken,
 ) -> Router {
     let public_host = args.public_url.as_deref().and_then(public_host);
     let allowed_hosts = LOOPBACK_HOSTS
@@ -110,12 +111,16 @@ pub fn router(
         .layer(middleware::from_fn(sessions::closed_is_no_content))
         .layer(middleware::from_fn(answered::confirm_on_end))
         .layer(middleware::from_fn_with_state(token, require_bearer));
+    let ready = Router::new()
+        .route("/readyz", get(readyz))
+        .with_state((engine.clone(), draining));
     let page = Router::new()
         .route(page::PATH, get(page::page))
         .route(page::CLAIM_PATH, post(page::claim))
         .with_state(engine);
     Router::new()
         .route("/healthz", get(healthz))
+        .merge(ready)
         .merge(page)
         .merge(mcp)
         .layer(middleware::from_fn_with_state(origins, origin::check))
@@ -128,6 +133,7 @@ pub async fn run(
     shared: Option<SharedRecords>,
     args: ServeArgs,
     shutdown: CancellationToken,
+    draining: CancellationToken,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
@@ -146,7 +152,7 @@ pub async fn run(
     // Sessions close only once in-flight requests have been answered: closing them at once
     // would cut parked waits off before the engine's `shutting_down` answer reached them.
     let close_sessions = CancellationToken::new();
-    let app = router(server, shared, &args, &close_sessions);
+    let app = router(server, shared, &args, &close_sessions, draining);
     let limits = connections::Limits {
         max_connections: args.connections.max_connections(),
         header_read_timeout: args.connections.header_read_timeout(),
@@ -215,6 +221,35 @@ async fn healthz() -> impl IntoResponse {
         "version": env!("CARGO_PKG_VERSION"),
     }))
 }
+
+/// Whether this instance should be sent work: not once a signal started its drain, and not
+/// while its store does not answer (within [`READY_WITHIN`]). `/healthz` says only that the
+/// process answers; this is what a load balancer's health check should ask.
+async fn readyz(
+    State((engine, draining)): State<(Arc<crate::engine::Engine>, CancellationToken)>,
+) -> Response {
+    let not_ready = |status: &str| {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({ "status": status })),
+        )
+            .into_response()
+    };
+    if draining.is_cancelled() {
+        return not_ready("draining");
+    }
+    match tokio::time::timeout(READY_WITHIN, engine.store_answers()).await {
+        Ok(Ok(())) => axum::Json(serde_json::json!({ "status": "ready" })).into_response(),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "not ready: the store failed");
+            not_ready("store_unavailable")
+        }
+        Err(_) => not_ready("store_unavailable"),
+    }
+}
+
+/// How long `/readyz` waits for the store.
+const READY_WITHIN: Duration = Duration::from_secs(2);
 
 async fn require_bearer(
     State(token): State<Option<Arc<str>>>,
