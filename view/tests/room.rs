@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use leptos::prelude::*;
-use mcp_apps::testing::{TestHost, query_text};
+use mcp_apps::testing::{TestHost, query_text, root};
 use mcp_apps::{App, Bridge, measure, sleep};
 use mcp_chat_view::app::{ChatView, app_info};
 use serde_json::{Value, json};
@@ -333,7 +333,7 @@ async fn selected_messages_go_to_the_conversation_as_one_user_message() {
     assert_eq!(m.text(".notice"), "Sent to the assistant.");
 
     assert!(
-        !document_root().has_attribute("data-no-message"),
+        !root().has_attribute("data-no-message"),
         "the hand-off controls show"
     );
     m.element("li[data-seq=\"3\"] button.reply").click();
@@ -380,22 +380,12 @@ async fn the_model_is_kept_aware_of_the_room() {
     );
 }
 
-/// The document's root element, where the View marks what its host offers.
-fn document_root() -> web_sys::Element {
-    web_sys::window()
-        .unwrap()
-        .document()
-        .unwrap()
-        .document_element()
-        .unwrap()
-}
-
 #[wasm_bindgen_test]
 async fn optional_requests_respect_host_capabilities() {
     // No `message` / `updateModelContext`: the View offers no hand-off and sends no context.
     let (m, wait) = open_room(json!({"serverTools": {}}), initial_history()).await;
     // The hand-off controls are hidden by the stylesheet, keyed on this attribute.
-    assert!(document_root().has_attribute("data-no-message"));
+    assert!(root().has_attribute("data-no-message"));
     m.element("li[data-seq=\"3\"] input.select").click();
     settle().await;
     assert_eq!(

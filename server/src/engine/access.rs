@@ -96,24 +96,23 @@ impl Engine {
     /// Charges the caller's address for presenting an invitation, at the rate of creations:
     /// a code's 128 random bits are out of reach of guessing, and this keeps it so.
     pub(super) async fn take_invite_token(&self) -> Result<(), ChatError> {
-        let bucket = format!("invite:{}", source::current());
-        self.take_token(&bucket, self.limits.creation_rate(), || {
-            format!(
-                "invitations presented: at most {} per minute from one address",
-                self.limits.creations_per_minute
-            )
-        })
-        .await
+        self.take_code_token("invite", "invitations presented")
+            .await
     }
 
     /// Charges the caller's address for presenting a browser link's code, at the rate of
     /// creations: as for invitations, guessing stays out of reach, and a flood of wrong codes
     /// cannot fill the store with the records their lookups leave.
     pub(super) async fn take_link_token(&self) -> Result<(), ChatError> {
-        let bucket = format!("link:{}", source::current());
+        self.take_code_token("link", "links opened").await
+    }
+
+    /// One bucket per kind of code and address, refilled at the rate of creations.
+    async fn take_code_token(&self, kind: &str, what: &str) -> Result<(), ChatError> {
+        let bucket = format!("{kind}:{}", source::current());
         self.take_token(&bucket, self.limits.creation_rate(), || {
             format!(
-                "links opened: at most {} per minute from one address",
+                "{what}: at most {} per minute from one address",
                 self.limits.creations_per_minute
             )
         })

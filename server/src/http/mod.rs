@@ -141,8 +141,12 @@ pub async fn run(
     let local: SocketAddr = listener.local_addr()?;
     // A browser page cannot present a bearer token (links must not carry it): behind one, the
     // page is off and no tool hands out links to it.
-    if args.auth_token.is_none() {
-        server.set_public_url(public_url(args.public_url.as_deref(), local));
+    let page_url = args
+        .auth_token
+        .is_none()
+        .then(|| public_url(args.public_url.as_deref(), local));
+    if let Some(url) = &page_url {
+        server.set_public_url(url.clone());
     }
     if !local.ip().is_loopback() && args.auth_token.is_none() {
         tracing::warn!(
@@ -159,9 +163,8 @@ pub async fn run(
         idle_timeout: args.connections.idle_timeout(),
     };
     tracing::info!("listening on http://{local}/mcp");
-    if args.auth_token.is_none() {
-        let page_url = public_url(args.public_url.as_deref(), local);
-        tracing::info!("the room in a browser: {page_url}{}", page::PATH);
+    if let Some(url) = &page_url {
+        tracing::info!("the room in a browser: {url}{}", page::PATH);
     }
     connections::serve(listener, app, limits, shutdown, close_sessions).await;
     tracing::info!("HTTP server stopped");
