@@ -346,6 +346,15 @@ pub async fn a_room_revived_after_listing_is_kept(store: Arc<dyn Store>) {
         .unwrap();
     let cutoff = t0 + 1_000;
     assert_eq!(store.idle_rooms(cutoff).await.unwrap(), ["revived"]);
+    let listed = store.all_rooms().await.unwrap();
+    assert_eq!(
+        listed
+            .iter()
+            .map(|r| r.room_id.as_str())
+            .collect::<Vec<_>>(),
+        ["revived"]
+    );
+    assert_eq!(store.client_count().await.unwrap(), 0);
 
     // Activity after the listing.
     store

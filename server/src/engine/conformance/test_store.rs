@@ -140,6 +140,12 @@ impl Store for TestStore {
     async fn room_count(&self) -> Result<usize, ChatError> {
         self.inner.room_count().await
     }
+    async fn all_rooms(&self) -> Result<Vec<Room>, ChatError> {
+        self.inner.all_rooms().await
+    }
+    async fn client_count(&self) -> Result<usize, ChatError> {
+        self.inner.client_count().await
+    }
     async fn transact_queue(&self, tx: QueueTx<'_>) -> Result<(u64, Output), ChatError> {
         let twice = |queue: &mut Queue| self.maybe_twice(queue, tx);
         self.inner.transact_queue(&twice).await

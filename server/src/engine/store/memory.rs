@@ -162,6 +162,19 @@ impl Store for MemoryStore {
         Ok(self.lock().rooms.len())
     }
 
+    async fn all_rooms(&self) -> Result<Vec<Room>, ChatError> {
+        Ok(self
+            .lock()
+            .rooms
+            .values()
+            .map(|slot| slot.room.clone())
+            .collect())
+    }
+
+    async fn client_count(&self) -> Result<usize, ChatError> {
+        Ok(self.lock().clients.len())
+    }
+
     async fn transact_queue(&self, tx: QueueTx<'_>) -> Result<(u64, Output), ChatError> {
         let mut state = self.lock();
         let mut queue = state.queue.clone();

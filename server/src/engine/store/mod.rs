@@ -181,6 +181,11 @@ pub trait Store: Send + Sync + 'static {
     /// since must survive. Returns whether it was removed.
     async fn remove_room(&self, room_id: &str, cutoff_ms: u64) -> Result<bool, ChatError>;
     async fn room_count(&self) -> Result<usize, ChatError>;
+    /// Every room the store holds, in no order: for operators (`mcp-chat admin rooms`) and the
+    /// metrics' census, never a request. It reads every room.
+    async fn all_rooms(&self) -> Result<Vec<Room>, ChatError>;
+    /// How many clients the store knows.
+    async fn client_count(&self) -> Result<usize, ChatError>;
 
     /// Applies `tx` to the queue atomically; returns the queue's new version and what the
     /// committed run of `tx` returned.

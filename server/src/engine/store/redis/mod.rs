@@ -613,6 +613,33 @@ impl Store for RedisStore {
             .await
     }
 
+    async fn all_rooms(&self) -> Result<Vec<Room>, ChatError> {
+        let ids: Vec<String> = self
+            .conn
+            .query(redis::cmd("ZRANGE").arg(self.keys.rooms()).arg(0).arg(-1))
+            .await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for id in &ids {
+            pipe.cmd("GET").arg(self.keys.room(id));
+        }
+        let states: Vec<Option<String>> = self.conn.query_pipe(&pipe).await?;
+        // A room whose key expired while its index entry stayed is gone: the sweep cleans it.
+        states
+            .iter()
+            .flatten()
+            .map(|json| parse_room(json))
+            .collect()
+    }
+
+    async fn client_count(&self) -> Result<usize, ChatError> {
+        self.conn
+            .query(redis::cmd("ZCARD").arg(self.keys.clients()))
+            .await
+    }
+
     async fn transact_queue(&self, tx_fn: QueueTx<'_>) -> Result<(u64, Output), ChatError> {
         let mut attempts = Attempts::new();
         loop {

@@ -388,6 +388,20 @@ impl Store for SqliteStore {
         Ok(self.lock().mirror.rooms.len())
     }
 
+    async fn all_rooms(&self) -> Result<Vec<Room>, ChatError> {
+        Ok(self
+            .lock()
+            .mirror
+            .rooms
+            .values()
+            .map(|slot| slot.room.clone())
+            .collect())
+    }
+
+    async fn client_count(&self) -> Result<usize, ChatError> {
+        Ok(self.lock().mirror.clients.len())
+    }
+
     async fn transact_queue(&self, tx: QueueTx<'_>) -> Result<(u64, Output), ChatError> {
         let (version, open) = self.change(|state| {
             let mut queue = state.mirror.queue.clone();
