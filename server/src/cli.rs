@@ -24,6 +24,26 @@ use crate::http::origin::Origin;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+
+    /// `text` (the default: one readable line per event) or `json` (one JSON object per line,
+    /// for log collectors, with a line per tool call: tool, outcome, duration, room, request
+    /// ids; never message text or client ids at info). The per-call lines are on by default
+    /// in `json` only; in `text`, `RUST_LOG=info,mcp_chat::calls=info` shows them.
+    #[arg(
+        long,
+        global = true,
+        default_value = "text",
+        env = "MCP_CHAT_LOG_FORMAT",
+        value_name = "FORMAT"
+    )]
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written (`--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -94,6 +114,12 @@ pub struct ServeArgs {
         env = "MCP_CHAT_DRAIN_GRACE"
     )]
     pub drain_grace: u64,
+
+    /// Serve metrics (Prometheus text format) at `/metrics` on this address, a listener of its
+    /// own: `PORT` (on loopback) or `HOST:PORT`. Off unless given. Keep it off the public
+    /// network: it needs no token.
+    #[arg(long, env = "MCP_CHAT_METRICS_BIND", value_name = "[HOST:]PORT", value_parser = crate::metrics::parse_bind)]
+    pub metrics_bind: Option<SocketAddr>,
 
     /// Require `Authorization: Bearer <TOKEN>` on /mcp. Prefer the environment variable:
     /// command lines are visible to other users of the machine.

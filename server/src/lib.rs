@@ -13,6 +13,7 @@ pub mod cli;
 pub mod engine;
 pub mod http;
 pub mod mcp;
+pub mod metrics;
 pub mod shutdown;
 pub mod stdio;
 #[cfg(any(test, feature = "testing"))]

@@ -2,14 +2,15 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
-use tracing_subscriber::filter::Targets;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-use mcp_chat::cli::{Cli, Command, ServeArgs};
+use mcp_chat::cli::{Cli, Command, LogFormat, ServeArgs};
 use mcp_chat::engine::Engine;
 use mcp_chat::mcp::ChatServer;
-use mcp_chat::{http, shutdown, stdio, view};
+use mcp_chat::mcp::calls;
+use mcp_chat::{http, metrics, shutdown, stdio, view};
 
 /// Per-request allocations dominate under load; mimalloc halves what glibc's malloc costs there
 /// (see BENCHMARKS.md).
@@ -38,6 +39,7 @@ fn main() -> ExitCode {
 async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let default_filter: Targets = DEFAULT_LOG_FILTER.parse().expect("a valid filter");
+    let asked_for_calls = std::env::var("RUST_LOG").is_ok_and(|v| v.contains(calls::TARGET));
     let (filter, unreadable) = match std::env::var("RUST_LOG") {
         // Empty directives are skipped, as EnvFilter did (`Targets` reads "" as `error`), and
         // a blank RUST_LOG counts as unset.
@@ -55,14 +57,24 @@ async fn run() -> anyhow::Result<()> {
         Err(_) => (default_filter, None),
     };
     // stderr only: in stdio mode stdout is the MCP transport.
-    tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
-                .with_ansi(false),
-        )
-        .with(filter)
-        .init();
+    let lines = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(false);
+    match cli.log_format {
+        LogFormat::Text => tracing_subscriber::registry()
+            .with(lines)
+            .with(if asked_for_calls {
+                filter
+            } else {
+                // A line per call suits a collector, not a terminal: asked for by name here.
+                filter.with_target(calls::TARGET, LevelFilter::OFF)
+            })
+            .init(),
+        LogFormat::Json => tracing_subscriber::registry()
+            .with(lines.json().flatten_event(true).with_current_span(false))
+            .with(filter)
+            .init(),
+    }
     if let Some((value, e)) = unreadable {
         tracing::warn!("RUST_LOG={value:?} is not a filter ({e}); logging at {DEFAULT_LOG_FILTER}");
     }
@@ -98,6 +110,23 @@ async fn run() -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot open the store: {e}"))?;
     tracing::info!("store: {}", store.describe());
     let engine = Engine::new(opened.store, limits, stop.clone());
+    if let Command::Serve(ServeArgs {
+        metrics_bind: Some(address),
+        ..
+    }) = &cli.command
+    {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|e| anyhow::anyhow!("--metrics-bind: cannot listen on {address}: {e}"))?;
+        let local = listener.local_addr()?;
+        if !local.ip().is_loopback() {
+            tracing::warn!(
+                "metrics on a non-loopback address ({local}): anyone who reaches it reads them"
+            );
+        }
+        tracing::info!("metrics at http://{local}/metrics");
+        tokio::spawn(metrics::serve(listener, engine.clone(), stop.clone()));
+    }
     let sweeper = engine.spawn_sweeper();
     let server = ChatServer::new(engine);
     let result = match cli.command {

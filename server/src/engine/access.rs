@@ -9,6 +9,7 @@ use mcp_chat_shared::chat::RoomStatus;
 use super::model::ClientRecord;
 use super::rate::{Rate, Taken};
 use super::{ChatError, Engine, ids, source};
+use crate::metrics::metrics;
 
 /// How stale a client's `last_seen_ms` may be (at most a tenth of the idle expiry).
 pub(super) const TOUCH_RESOLUTION: Duration = Duration::from_secs(1);
@@ -22,6 +23,7 @@ pub(super) struct WaitSlot<'a> {
 
 impl Drop for WaitSlot<'_> {
     fn drop(&mut self) {
+        metrics().parked_waits.dec();
         let mut waits = self.engine.waits.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(n) = waits.get_mut(&self.key) {
             *n -= 1;
@@ -141,6 +143,7 @@ impl Engine {
             });
         }
         *n += 1;
+        metrics().parked_waits.inc();
         Ok(WaitSlot { engine: self, key })
     }
 

@@ -77,6 +77,11 @@ impl Engine {
         {
             tracing::warn!(error = %e, "could not record a client's activity");
         }
+        if let Ok(delivered) = &result {
+            crate::metrics::metrics()
+                .messages_delivered
+                .inc_by(delivered.messages.len() as u64);
+        }
         result
     }
 

@@ -72,6 +72,15 @@ pub struct SweepReport {
     pub queue_places: usize,
 }
 
+/// What the store holds (every instance sharing it sees the same).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Census {
+    pub rooms: usize,
+    pub clients: usize,
+    /// Members summed over rooms: a client in two rooms counts twice.
+    pub members: usize,
+}
+
 impl Engine {
     pub fn new(store: Arc<dyn Store>, limits: Limits, shutdown: CancellationToken) -> Arc<Engine> {
         Arc::new(Engine {
@@ -85,6 +94,16 @@ impl Engine {
 
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// What the store holds, for the metrics: it reads every room, so only at a scrape.
+    pub async fn census(&self) -> Result<Census, ChatError> {
+        let rooms = self.store.all_rooms().await?;
+        Ok(Census {
+            rooms: rooms.len(),
+            clients: self.store.client_count().await?,
+            members: rooms.iter().map(|room| room.members.len()).sum(),
+        })
     }
 
     /// Whether the store answers a read (one that finds nothing: cheap on every store).

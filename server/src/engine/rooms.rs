@@ -279,6 +279,9 @@ impl Engine {
             .as_ref()
             .or(committed.appended.first())
             .ok_or_else(|| ChatError::Storage("the store appended nothing".into()))?;
+        if earlier.is_none() {
+            crate::metrics::metrics().messages_sent.inc();
+        }
         tracing::debug!(room_id = %room_id, seq = message.seq, retried = earlier.is_some(), text = %message.text, "message sent");
         Ok(SendMessageResult {
             success: true,

@@ -38,6 +38,23 @@ use tower::ServiceExt;
 use super::Throttle;
 use super::idle::{self, ActivityIo};
 use crate::engine::source::PeerIp;
+use crate::metrics::metrics;
+
+/// Counts a connection in `mcp_chat_http_connections` while it lives.
+struct OpenConnection;
+
+impl OpenConnection {
+    fn counted() -> OpenConnection {
+        metrics().connections.inc();
+        OpenConnection
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        metrics().connections.dec();
+    }
+}
 
 /// The largest request head (request line and headers) accepted, and hyper's read buffer size.
 pub const REQUEST_HEAD_LIMIT: usize = 8 * 1024;
@@ -109,6 +126,7 @@ pub async fn serve(
                     "turning connections away: at --max-connections"
                 );
             }
+            metrics().refused("max_connections");
             turn_away(tcp, &turning_away);
             continue;
         };
@@ -127,6 +145,7 @@ pub async fn serve(
         let watcher = connections.watcher();
         tokio::spawn(async move {
             let _slot = slot;
+            let _open = OpenConnection::counted();
             let (io, activity) = ActivityIo::new(tcp);
             let connection = watcher.watch(builder.serve_connection(TokioIo::new(io), service));
             tokio::select! {

@@ -94,6 +94,7 @@ pub fn router(
     local.session_config.keep_alive = Some(limits.session_idle_timeout());
     local.session_config.channel_capacity = SESSION_CHANNEL_CAPACITY;
     let local = Arc::new(local);
+    crate::metrics::metrics().watch_sessions(&local);
     let cap = sessions::SessionCap {
         sessions: local.clone(),
         max: limits.max_sessions(),

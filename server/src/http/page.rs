@@ -158,10 +158,13 @@ pub async fn claim(State(engine): State<Arc<Engine>>, request: Request) -> Respo
                 LIFETIME.as_secs() / 60
             ),
         ),
-        Err(ChatError::RateLimited { .. }) => refuse(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many links opened from this address; wait a minute.",
-        ),
+        Err(ChatError::RateLimited { .. }) => {
+            crate::metrics::metrics().refused("rate_limited");
+            refuse(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many links opened from this address; wait a minute.",
+            )
+        }
         Err(e) => {
             tracing::warn!(error = %e, "a link could not be redeemed");
             refuse(

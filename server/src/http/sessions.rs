@@ -50,6 +50,7 @@ pub async fn limit(State(cap): State<SessionCap>, request: Request, next: Next) 
         let known = id.is_some_and(|id| held.contains_key(id));
         if !known && held.len() >= cap.max {
             drop(held);
+            crate::metrics::metrics().refused("max_sessions");
             if cap.warn.ready() {
                 tracing::warn!(
                     max = cap.max,

@@ -18,6 +18,7 @@ use rmcp::RoleServer;
 use rmcp::model::{CallToolResponse, CallToolResult, ErrorCode};
 use rmcp::service::RequestContext;
 
+use super::calls::Call;
 use crate::engine::answered::AnswerHook;
 use crate::engine::source::{self, Caller, PeerIp};
 
@@ -40,6 +41,7 @@ static PANIC_IN_TOOL: LazyLock<Option<String>> =
 pub fn call<F>(
     tool: &str,
     caller: Caller,
+    record: Call,
     call: F,
 ) -> impl Future<Output = Result<CallToolResponse, ErrorData>> + use<F>
 where
@@ -53,7 +55,7 @@ where
     };
     let tool = tool.to_owned();
     source::scope(caller, AssertUnwindSafe(call).catch_unwind()).map(move |outcome| {
-        match outcome {
+        let answer = match outcome {
             Ok(Err(e)) if is_argument_error(&e) => Ok(argument_error(e).into()),
             Ok(result) => result,
             Err(panic) => {
@@ -68,7 +70,9 @@ where
                     None,
                 ))
             }
-        }
+        };
+        record.end(&answer);
+        answer
     })
 }
 
@@ -108,7 +112,7 @@ fn argument_error(e: ErrorData) -> CallToolResult {
 
 #[cfg(test)]
 mod tests {
-    use rmcp::model::ContentBlock;
+    use rmcp::model::{ContentBlock, RequestId};
     use serde_json::json;
 
     use super::*;
@@ -132,7 +136,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_panic_becomes_an_internal_error() {
-        let answer = call("send_message", Caller::default(), async {
+        let record = Call::start("send_message", None, RequestId::Number(1));
+        let answer = call("send_message", Caller::default(), record, async {
             let empty: Vec<u8> = Vec::new();
             let _ = empty[usize::from(empty.is_empty())]; // out of bounds: panics
             Ok(CallToolResult::success(vec![]).into())
@@ -145,9 +150,15 @@ mod tests {
 
     #[tokio::test]
     async fn the_call_runs_with_its_address() {
-        let seen = call("get_room", Caller::at([198, 51, 100, 4].into()), async {
-            Ok(CallToolResult::success(vec![ContentBlock::text(source::current())]).into())
-        })
+        let record = Call::start("get_room", None, RequestId::Number(1));
+        let seen = call(
+            "get_room",
+            Caller::at([198, 51, 100, 4].into()),
+            record,
+            async {
+                Ok(CallToolResult::success(vec![ContentBlock::text(source::current())]).into())
+            },
+        )
         .await
         .unwrap();
         let CallToolResponse::Complete(result) = seen else {

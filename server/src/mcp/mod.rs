@@ -4,6 +4,7 @@
 //! and a short text for the model.
 
 mod apps;
+pub mod calls;
 mod guard;
 mod links;
 mod params;
@@ -465,12 +466,15 @@ impl ServerHandler for ChatServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let tool = request.name.to_string();
+        let record = calls::Call::start(&tool, request.arguments.as_ref(), context.id.clone());
         if !apps::callable(&tool, self.page_url().is_some(), &context) {
-            return view_required(&tool).map(Into::into);
+            let answer = view_required(&tool).map(Into::into);
+            record.end(&answer);
+            return answer;
         }
         let caller = guard::caller(&context);
         let call = ToolCallContext::new(self, request, context);
-        guard::call(&tool, caller, self.tool_router.call(call)).await
+        guard::call(&tool, caller, record, self.tool_router.call(call)).await
     }
 
     /// Accepted so that a client which sets a level is not refused (2025-11-25 clients may, and

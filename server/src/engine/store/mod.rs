@@ -15,6 +15,7 @@ pub mod memory;
 pub mod mirror;
 pub mod redis;
 pub mod sqlite;
+pub mod timed;
 
 use std::any::Any;
 use std::path::PathBuf;
@@ -299,26 +300,32 @@ impl StoreSpec {
     /// Opens the store. `limits` tells a store that expires keys on its own how long the
     /// engine keeps things, so that it never drops them first.
     pub async fn open(&self, limits: &Limits) -> Result<Opened, ChatError> {
-        let store: Arc<dyn Store> = match self {
-            StoreSpec::Memory => Arc::new(memory::MemoryStore::new()),
+        let (store, shared): (Arc<dyn Store>, _) = match self {
+            StoreSpec::Memory => (Arc::new(memory::MemoryStore::new()), None),
             StoreSpec::Sqlite(path) => {
                 let path = path.clone().unwrap_or_else(Self::default_sqlite_path);
-                Arc::new(sqlite::SqliteStore::open(&path)?)
+                (Arc::new(sqlite::SqliteStore::open(&path)?), None)
             }
             StoreSpec::Redis(target) => {
                 let ttl = redis_key_ttl(target, limits);
                 let store = redis::RedisStore::open(target, ttl).await?;
                 let shared = store.shared_records(ttl);
-                return Ok(Opened {
-                    store: Arc::new(store),
-                    shared: Some(shared),
-                });
+                (Arc::new(store), Some(shared))
             }
         };
         Ok(Opened {
-            store,
-            shared: None,
+            store: Arc::new(timed::Timed::around(store, self.kind())),
+            shared,
         })
+    }
+
+    /// The backend's name, as the metrics label it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StoreSpec::Memory => "memory",
+            StoreSpec::Sqlite(_) => "sqlite",
+            StoreSpec::Redis(_) => "redis",
+        }
     }
 
     /// For the log: never contains a password.

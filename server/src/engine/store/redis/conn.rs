@@ -86,6 +86,8 @@ impl Conn {
                 Ok(v) => return Ok(v),
                 Err(e) if transient(&e) && started.elapsed() < RETRY_BUDGET => {
                     tracing::debug!(error = %e, "redis command failed; retrying");
+                    // The connection manager reconnects under the retry.
+                    crate::metrics::metrics().redis_reconnected("commands");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(1));
                 }

@@ -118,8 +118,9 @@ impl Wakers {
         match keys.parse_channel(channel) {
             Some(Channel::Room(room_id)) => self.wake_room(room_id),
             Some(Channel::Queue) => self.wake_queue(),
-            None => {}
+            None => return,
         }
+        crate::metrics::metrics().redis_wakeups.inc();
     }
 }
 
@@ -146,6 +147,7 @@ pub fn spawn_subscriber(
                 Ok(pubsub) => {
                     if lost {
                         tracing::info!("reconnected to redis at {target}");
+                        crate::metrics::metrics().redis_reconnected("wakeups");
                     }
                     delay = RECONNECT_MIN_DELAY;
                     // Whatever was published while nobody listened is lost: everyone checks.
