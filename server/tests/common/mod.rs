@@ -177,7 +177,8 @@ impl HttpServer {
             while let Some(line) = lines.next_line().await.unwrap() {
                 log.lock().unwrap().push(line.clone());
                 if let Some(rest) = line.split("listening on http://").nth(1) {
-                    return rest.trim_end_matches("/mcp").to_owned();
+                    // The address ends at the path, in a plain or a JSON line alike.
+                    return rest.split('/').next().unwrap_or_default().to_owned();
                 }
             }
             panic!(
