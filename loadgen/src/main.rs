@@ -85,6 +85,10 @@ struct Args {
     /// idle: probe messages sent (one at a time) while the others stay parked.
     #[arg(long, default_value_t = 200)]
     probes: usize,
+    /// Start the server with metrics (`--metrics-bind`) and scrape them before the load, every
+    /// second during it and after it; prints each series as it was at those three points.
+    #[arg(long)]
+    scrape: bool,
 }
 
 /// What one mode measured.
@@ -281,8 +285,22 @@ async fn main() -> anyhow::Result<()> {
         None
     };
     let store = redis.as_ref().map_or(args.store.clone(), |r| r.url.clone());
+    let metrics = if args.scrape {
+        // A free port, for the server to bind next (its log at this level does not say).
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        Some(format!("127.0.0.1:{port}"))
+    } else {
+        None
+    };
+    let metrics_flag: Vec<&str> = match &metrics {
+        Some(address) => vec!["--metrics-bind", address],
+        None => Vec::new(),
+    };
     let mut server = tokio::process::Command::new(&args.server)
         .args(["serve", "--bind", "127.0.0.1:0", "--store", &store])
+        .args(&metrics_flag)
         .args([
             "--messages-per-second",
             "100000",
@@ -350,6 +368,11 @@ async fn main() -> anyhow::Result<()> {
     }
     pings.sort();
 
+    let metrics_url = metrics.map(|address| format!("http://{address}/metrics"));
+    let scraper = match &metrics_url {
+        Some(url) => Some(Scraper::start(http.clone(), url.clone()).await?),
+        None => None,
+    };
     let cpu_before = (cpu_time(&pid.to_string()), cpu_time("self"));
     let (title, mut outcome) = match args.mode {
         Mode::Pairs => (
@@ -382,6 +405,10 @@ async fn main() -> anyhow::Result<()> {
         cpu_time(&pid.to_string()).saturating_sub(cpu_before.0),
         cpu_time("self").saturating_sub(cpu_before.1),
     );
+    let scraped = match scraper {
+        Some(scraper) => Some(scraper.finish().await?),
+        None => None,
+    };
     outcome.latencies.sort();
     let (rss_now, rss_peak) = memory_kib(pid);
     let delivered = outcome.latencies.len();
@@ -432,6 +459,9 @@ async fn main() -> anyhow::Result<()> {
     );
     for note in &outcome.notes {
         println!("{note}");
+    }
+    if let Some(scraped) = scraped {
+        scraped.print();
     }
     let repeated = REPEATED.load(std::sync::atomic::Ordering::Relaxed);
     if repeated > 0 {
@@ -783,4 +813,97 @@ async fn pair(
         }
     }
     Ok((latencies, lost))
+}
+
+/// `--scrape`: the server's metrics before, during and after the load.
+struct Scraper {
+    http: reqwest::Client,
+    url: String,
+    before: Vec<(String, String)>,
+    during: tokio::task::JoinHandle<Vec<(String, String)>>,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+/// The series of a scrape that are worth a line: values, counts and sums, not every bucket.
+async fn scrape(http: &reqwest::Client, url: &str) -> anyhow::Result<Vec<(String, String)>> {
+    let text = http
+        .get(url)
+        .send()
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    Ok(text
+        .lines()
+        .filter(|line| !line.starts_with('#') && !line.contains("_bucket{"))
+        .filter_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            Some((series.to_owned(), value.to_owned()))
+        })
+        .collect())
+}
+
+impl Scraper {
+    async fn start(http: reqwest::Client, url: String) -> anyhow::Result<Scraper> {
+        let before = scrape(&http, &url).await.context("scraping the metrics")?;
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let during = {
+            let (http, url) = (http.clone(), url.clone());
+            tokio::spawn(async move {
+                let mut last = Vec::new();
+                loop {
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        _ = stopped.changed() => return last,
+                    }
+                    if let Ok(scraped) = scrape(&http, &url).await {
+                        last = scraped;
+                    }
+                }
+            })
+        };
+        Ok(Scraper {
+            http,
+            url,
+            before,
+            during,
+            stop,
+        })
+    }
+
+    async fn finish(self) -> anyhow::Result<Scraped> {
+        let _ = self.stop.send(true);
+        let during = self.during.await?;
+        let after = scrape(&self.http, &self.url).await?;
+        Ok(Scraped {
+            before: self.before,
+            during,
+            after,
+        })
+    }
+}
+
+struct Scraped {
+    before: Vec<(String, String)>,
+    during: Vec<(String, String)>,
+    after: Vec<(String, String)>,
+}
+
+impl Scraped {
+    fn print(&self) {
+        let find = |scrape: &[(String, String)], series: &str| {
+            scrape
+                .iter()
+                .find(|(s, _)| s == series)
+                .map_or("-".to_owned(), |(_, v)| v.clone())
+        };
+        println!("metrics (before → during the last full second → after):");
+        for (series, after) in &self.after {
+            println!(
+                "  {series}: {} → {} → {after}",
+                find(&self.before, series),
+                find(&self.during, series)
+            );
+        }
+    }
 }
