@@ -32,6 +32,59 @@ pub enum Command {
     Serve(ServeArgs),
     /// Serve MCP over stdin/stdout for a single client (logs go to stderr).
     Stdio(StdioArgs),
+    /// Operator commands on a store (list, export, delete rooms; back up), server running or not.
+    Admin(AdminArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(
+    long_about = "Operator commands on a store, whether its server is running or not.\n\n\
+        Reads (rooms, export, backup) never disturb a running server. A delete on a SQLite \
+        store is done by the server that holds the file when one runs (over the socket \
+        FILE.admin it creates), else directly.",
+    after_help = "Results go to stdout, progress and errors to stderr; a failure exits non-zero."
+)]
+pub struct AdminArgs {
+    /// The store to work on, as `serve` names it: `sqlite` (the default file), `sqlite:PATH`,
+    /// `redis://…` or `memory` (which lives inside its server: nothing to do from outside).
+    #[arg(
+        long,
+        global = true,
+        default_value = "sqlite",
+        env = "MCP_CHAT_STORE",
+        hide_env_values = true,
+        value_name = "STORE",
+        value_parser = StoreParser
+    )]
+    pub store: StoreSpec,
+
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// List every room: members, messages in its log, status and last activity.
+    Rooms {
+        /// One JSON object per room and line, instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a room's history to stdout as JSON lines, one message each, oldest first.
+    Export {
+        /// The room's name (`room_id`).
+        room: String,
+    },
+    /// Delete a room and its log: its members' waits return, and it is gone for everyone.
+    Delete {
+        /// The room's name (`room_id`).
+        room: String,
+    },
+    /// Copy a SQLite store to PATH while its server runs, then check the copy.
+    Backup {
+        /// Where to write the copy; refused if something is there already.
+        path: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -7,9 +7,10 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 use mcp_chat::cli::{Cli, Command, ServeArgs};
+use mcp_chat::engine::store::StoreSpec;
 use mcp_chat::engine::Engine;
 use mcp_chat::mcp::ChatServer;
-use mcp_chat::{http, shutdown, stdio, view};
+use mcp_chat::{admin, http, shutdown, stdio, view};
 
 /// Per-request allocations dominate under load; mimalloc halves what glibc's malloc costs there
 /// (see BENCHMARKS.md).
@@ -67,6 +68,11 @@ async fn run() -> anyhow::Result<()> {
         tracing::warn!("RUST_LOG={value:?} is not a filter ({e}); logging at {DEFAULT_LOG_FILTER}");
     }
 
+    // Before anything a server starts: an admin command opens no listener and handles no signal.
+    if let Command::Admin(args) = &cli.command {
+        return admin::run(args).await;
+    }
+
     if let Command::Serve(ServeArgs {
         view_file: Some(path),
         ..
@@ -79,6 +85,7 @@ async fn run() -> anyhow::Result<()> {
     view::host_with(match &cli.command {
         Command::Serve(args) => args.view_hosting.clone(),
         Command::Stdio(args) => args.view_hosting.clone(),
+        Command::Admin(_) => unreachable!("admin commands returned above"),
     });
 
     let stop = CancellationToken::new();
@@ -86,11 +93,13 @@ async fn run() -> anyhow::Result<()> {
     let grace = match &cli.command {
         Command::Serve(args) => std::time::Duration::from_secs(args.drain_grace),
         Command::Stdio(_) => std::time::Duration::ZERO,
+        Command::Admin(_) => unreachable!("admin commands returned above"),
     };
     shutdown::cancel_on_signal(stop.clone(), draining.clone(), grace);
     let (limits, store) = match &cli.command {
         Command::Serve(args) => (args.limits.to_limits(), &args.store),
         Command::Stdio(args) => (args.limits.to_limits(), &args.store),
+        Command::Admin(_) => unreachable!("admin commands returned above"),
     };
     let opened = store
         .open(&limits)
@@ -99,12 +108,31 @@ async fn run() -> anyhow::Result<()> {
     tracing::info!("store: {}", store.describe());
     let engine = Engine::new(opened.store, limits, stop.clone());
     let sweeper = engine.spawn_sweeper();
+    // The file is this process's now: operators' changes to it come through here.
+    let _admin_socket = match store {
+        StoreSpec::Sqlite(path) => {
+            let path = path.clone().unwrap_or_else(StoreSpec::default_sqlite_path);
+            match admin::socket::listen(&path, engine.clone(), stop.clone()) {
+                Ok(listening) => Some(listening),
+                Err(e) => {
+                    tracing::warn!(
+                        "no admin socket at {} ({e}): `mcp-chat admin delete` needs this server \
+                         stopped",
+                        admin::socket::path_for(&path).display()
+                    );
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
     let server = ChatServer::new(engine);
     let result = match cli.command {
         Command::Serve(args) => {
             http::run(server, opened.shared, args, stop.clone(), draining).await
         }
         Command::Stdio(_) => stdio::run(server, stop.clone()).await,
+        Command::Admin(_) => unreachable!("admin commands returned above"),
     };
     sweeper.abort();
     stop.cancel();
