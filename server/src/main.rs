@@ -7,8 +7,8 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 use mcp_chat::cli::{Cli, Command, ServeArgs};
-use mcp_chat::engine::store::StoreSpec;
 use mcp_chat::engine::Engine;
+use mcp_chat::engine::store::StoreSpec;
 use mcp_chat::mcp::ChatServer;
 use mcp_chat::{admin, http, shutdown, stdio, view};
 

@@ -67,8 +67,7 @@ fn plain(e: ChatError) -> anyhow::Error {
 }
 
 fn sqlite_path(path: &Option<PathBuf>) -> PathBuf {
-    path.clone()
-        .unwrap_or_else(StoreSpec::default_sqlite_path)
+    path.clone().unwrap_or_else(StoreSpec::default_sqlite_path)
 }
 
 /// Where rooms and logs are read from.
@@ -145,7 +144,14 @@ fn names(room: &Room) -> Vec<&str> {
 
 /// One row per room, aligned, with a header.
 fn write_table(rooms: &[Room], out: &mut impl Write) -> std::io::Result<()> {
-    let header = ["ROOM", "STATUS", "MEMBERS", "MESSAGES", "LAST ACTIVITY", "NAMES"];
+    let header = [
+        "ROOM",
+        "STATUS",
+        "MEMBERS",
+        "MESSAGES",
+        "LAST ACTIVITY",
+        "NAMES",
+    ];
     let rows: Vec<[String; 6]> = rooms
         .iter()
         .map(|room| {
@@ -299,7 +305,10 @@ async fn delete_sqlite(path: &Path, room_id: &str) -> anyhow::Result<Deleted> {
             answer.error.unwrap_or_default(),
         ))),
         Err(socket::AskError::Failed(why)) => {
-            bail!("a server seems to hold {}, but asking it failed: {why}", path.display())
+            bail!(
+                "a server seems to hold {}, but asking it failed: {why}",
+                path.display()
+            )
         }
         Err(socket::AskError::NoServer(why)) => match SqliteStore::open(path) {
             // No server: this process owns the file until the store is dropped (closed and
@@ -323,15 +332,20 @@ fn backup(spec: &StoreSpec, dest: &Path) -> anyhow::Result<()> {
     let reader = SqliteReader::open(&source).map_err(plain)?;
     eprintln!("backing up {} to {}", source.display(), dest.display());
     let mut shown = false;
-    let report = reader.backup_to(dest, |copied, total| {
-        // Nothing to show for a file copied in one step.
-        if copied < total || shown {
-            shown = true;
-            let percent = if total == 0 { 100 } else { copied * 100 / total };
-            eprintln!("copied {copied} of {total} pages ({percent}%)");
-        }
-    })
-    .map_err(plain)?;
+    let report = reader
+        .backup_to(dest, |copied, total| {
+            // Nothing to show for a file copied in one step.
+            if copied < total || shown {
+                shown = true;
+                let percent = if total == 0 {
+                    100
+                } else {
+                    copied * 100 / total
+                };
+                eprintln!("copied {copied} of {total} pages ({percent}%)");
+            }
+        })
+        .map_err(plain)?;
     println!(
         "backup written to {}: {} rooms, {} messages, {} clients, {} bytes; integrity check ok",
         dest.display(),
@@ -372,7 +386,10 @@ mod tests {
 
     #[test]
     fn the_table_is_aligned_and_says_everything() {
-        let rooms = [room("lobby", &["Ada", "Bob"], 12), room("a-much-longer-room", &[], 0)];
+        let rooms = [
+            room("lobby", &["Ada", "Bob"], 12),
+            room("a-much-longer-room", &[], 0),
+        ];
         let mut out = Vec::new();
         write_table(&rooms, &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();

@@ -279,10 +279,7 @@ mod tests {
             Limits::default(),
             CancellationToken::new(),
         );
-        let joined = engine
-            .join_room("r1", "A", None, None, None)
-            .await
-            .unwrap();
+        let joined = engine.join_room("r1", "A", None, None, None).await.unwrap();
         let listening = listen(&db, engine.clone(), CancellationToken::new()).unwrap();
         let mode = std::os::unix::fs::PermissionsExt::mode(
             &std::fs::metadata(listening.path()).unwrap().permissions(),

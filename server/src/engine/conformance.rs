@@ -389,7 +389,10 @@ pub async fn an_operator_deletes_a_room(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(chats(&got), ["still here"]);
     assert_eq!(store.client_rooms(&c).await.unwrap(), ["kept"]);
-    assert!(store.client(&a).await.unwrap().is_some(), "its members remain");
+    assert!(
+        store.client(&a).await.unwrap().is_some(),
+        "its members remain"
+    );
 }
 
 /// A sweep acts on a listing that may be stale (several sweeps, several instances): a room that

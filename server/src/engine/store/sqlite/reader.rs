@@ -121,9 +121,22 @@ impl SqliteReader {
     pub fn backup_to(
         &self,
         dest: &Path,
+        progress: impl FnMut(u64, u64),
+    ) -> Result<BackupReport, ChatError> {
+        self.backup_in_steps(dest, BACKUP_STEP_PAGES, progress)
+    }
+
+    fn backup_in_steps(
+        &self,
+        dest: &Path,
+        step_pages: i32,
         mut progress: impl FnMut(u64, u64),
     ) -> Result<BackupReport, ChatError> {
-        for taken in [dest.to_owned(), sibling(dest, "-wal"), sibling(dest, "-shm")] {
+        for taken in [
+            dest.to_owned(),
+            sibling(dest, "-wal"),
+            sibling(dest, "-shm"),
+        ] {
             if std::fs::symlink_metadata(&taken).is_ok() {
                 return Err(storage(format!(
                     "{} exists already: a backup never overwrites a file; name a new one",
@@ -135,22 +148,34 @@ impl SqliteReader {
         // either. Private, as the store's file: it holds every conversation.
         create_private(dest)
             .map_err(|e| storage(format!("cannot create {}: {e}", dest.display())))?;
-        let copied = self.copy_to(dest, &mut progress).and_then(|pages| {
-            let mut report = verify(dest)?;
-            report.pages = pages;
-            Ok(report)
-        });
+        let copied = self
+            .copy_to(dest, step_pages, &mut progress)
+            .and_then(|pages| {
+                let mut report = verify(dest)?;
+                report.pages = pages;
+                Ok(report)
+            });
         if copied.is_err() {
             // Only what this call created: a half-made copy must not pass for a backup.
-            for made in [dest.to_owned(), sibling(dest, "-wal"), sibling(dest, "-shm")] {
+            for made in [
+                dest.to_owned(),
+                sibling(dest, "-wal"),
+                sibling(dest, "-shm"),
+            ] {
                 let _ = std::fs::remove_file(made);
             }
         }
         copied
     }
 
-    fn copy_to(&self, dest: &Path, progress: &mut impl FnMut(u64, u64)) -> Result<u64, ChatError> {
-        let failed = |e: rusqlite::Error| storage(format!("backup to {} failed: {e}", dest.display()));
+    fn copy_to(
+        &self,
+        dest: &Path,
+        step_pages: i32,
+        progress: &mut impl FnMut(u64, u64),
+    ) -> Result<u64, ChatError> {
+        let failed =
+            |e: rusqlite::Error| storage(format!("backup to {} failed: {e}", dest.display()));
         let mut to = Connection::open(dest).map_err(failed)?;
         // One snapshot for every step: with no read transaction of its own, each step would
         // start one, and a commit by the server in between would restart the copy (forever,
@@ -162,7 +187,7 @@ impl SqliteReader {
         let pages = {
             let backup = rusqlite::backup::Backup::new(&snapshot, &mut to).map_err(failed)?;
             loop {
-                let step = backup.step(BACKUP_STEP_PAGES).map_err(failed)?;
+                let step = backup.step(step_pages).map_err(failed)?;
                 let p = backup.progress();
                 let total = p.pagecount.max(0) as u64;
                 progress(total - (p.remaining.max(0) as u64).min(total), total);
@@ -229,4 +254,71 @@ fn create_private(path: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     options.open(path).map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use mcp_chat_shared::chat::MessageKind;
+
+    use super::*;
+    use crate::engine::model::{Draft, RoomKind};
+    use crate::engine::store::sqlite::temp_path;
+    use crate::engine::store::{RoomChange, Store};
+
+    #[tokio::test]
+    async fn a_backup_in_many_steps_is_one_moment_while_the_file_changes() {
+        let path = temp_path();
+        let store = SqliteStore::open(&path).unwrap();
+        for i in 0..40u64 {
+            let create = Room::new("big".into(), RoomKind::Named, 2, i);
+            store
+                .transact_room("big", Some(create), 10, i, &|_| {
+                    Ok(RoomChange::drafts(vec![Draft {
+                        kind: MessageKind::Chat,
+                        sender: None,
+                        text: "x".repeat(2000),
+                    }]))
+                })
+                .await
+                .unwrap();
+        }
+        let reader = SqliteReader::open(&path).unwrap();
+        assert_eq!(reader.rooms().unwrap()[0].latest_seq, 40);
+        assert_eq!(reader.messages_after("big", 38, 10).unwrap().len(), 2);
+
+        // Another connection writes between every step: the copy neither restarts (this would
+        // never end) nor takes the new rows in.
+        let writer = Connection::open(&path).unwrap();
+        writer.busy_timeout(Duration::from_secs(5)).unwrap();
+        let dest = temp_path();
+        let mut steps = Vec::new();
+        let report = reader
+            .backup_in_steps(&dest, 4, |copied, total| {
+                assert!(steps.len() < 1000, "the backup keeps restarting");
+                steps.push((copied, total));
+                writer
+                    .execute(
+                        "INSERT INTO messages (room_id, seq, body) VALUES ('other', ?1, '{}')",
+                        [steps.len() as i64],
+                    )
+                    .unwrap();
+            })
+            .unwrap();
+        assert!(steps.len() > 3, "{steps:?}");
+        assert!(steps.windows(2).all(|w| w[0].0 <= w[1].0), "{steps:?}");
+        let (copied, total) = *steps.last().unwrap();
+        assert_eq!(copied, total);
+        assert_eq!((report.rooms, report.messages), (1, 40));
+        assert_eq!(report.pages, total);
+
+        // The copy is a store: it opens, with what the backup held.
+        let copy = SqliteReader::open(&dest).unwrap();
+        assert_eq!(copy.messages_after("big", 0, 100).unwrap().len(), 40);
+        assert!(!copy.has_room("other").unwrap());
+        drop(copy);
+        let refused = reader.backup_to(&dest, |_, _| {}).unwrap_err().to_string();
+        assert!(refused.contains("exists already"), "{refused}");
+        assert_eq!(SqliteReader::open(&dest).unwrap().rooms().unwrap().len(), 1);
+        drop(store);
+    }
 }
