@@ -337,11 +337,7 @@ fn backup(spec: &StoreSpec, dest: &Path) -> anyhow::Result<()> {
             // Nothing to show for a file copied in one step.
             if copied < total || shown {
                 shown = true;
-                let percent = if total == 0 {
-                    100
-                } else {
-                    copied * 100 / total
-                };
+                let percent = (copied * 100).checked_div(total).unwrap_or(100);
                 eprintln!("copied {copied} of {total} pages ({percent}%)");
             }
         })
