@@ -16,8 +16,9 @@ use crate::http::origin::Origin;
     about = "Real-time chat rooms for people and AI agents, over the Model Context Protocol.",
     long_about = "Real-time chat rooms for people and AI agents, over the Model Context Protocol.\n\n\
         `serve` runs the shared server over streamable HTTP (everyone who chats connects to it); \
-        `stdio` runs a private server for one client that launches it as a subprocess.\n\
-        Both serve the chat tools and the room View (ui://mcp-chat/room.html) for MCP Apps hosts.",
+        `stdio` runs a private server for one client that launches it as a subprocess; `admin` lists, \
+        exports, deletes rooms and backs up a store.\n\
+        `serve` and `stdio` both serve the chat tools and the room View (ui://mcp-chat/room.html) for MCP Apps hosts.",
     after_help = "Logging goes to stderr; set RUST_LOG (e.g. RUST_LOG=debug) to change its level. \
         Message text and secrets are only ever logged at debug level or below."
 )]
@@ -52,6 +53,59 @@ pub enum Command {
     Serve(ServeArgs),
     /// Serve MCP over stdin/stdout for a single client (logs go to stderr).
     Stdio(StdioArgs),
+    /// Operator commands on a store (list, export, delete rooms; back up), server running or not.
+    #[command(
+        long_about = "Operator commands on a store, whether its server is running or not.\n\n\
+        Reads (rooms, export, backup) never disturb a running server. A delete on a SQLite \
+        store is done by the server that holds the file when one runs (over the socket \
+        FILE.admin it creates), else directly.",
+        after_help = "Results go to stdout, progress and errors to stderr; a failure exits non-zero."
+    )]
+    Admin(AdminArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    /// The store to work on, as `serve` names it: `sqlite` (the default file), `sqlite:PATH`,
+    /// `redis://…` or `memory` (which lives inside its server: nothing to do from outside).
+    #[arg(
+        long,
+        global = true,
+        default_value = "sqlite",
+        env = "MCP_CHAT_STORE",
+        hide_env_values = true,
+        value_name = "STORE",
+        value_parser = StoreParser
+    )]
+    pub store: StoreSpec,
+
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// List every room: members, messages in its log, status and last activity.
+    Rooms {
+        /// One JSON object per room and line, instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a room's history to stdout as JSON lines, one message each, oldest first.
+    Export {
+        /// The room's name (`room_id`).
+        room: String,
+    },
+    /// Delete a room and its log: its members' waits return, and it is gone for everyone.
+    Delete {
+        /// The room's name (`room_id`).
+        room: String,
+    },
+    /// Copy a SQLite store to PATH while its server runs, then check the copy.
+    Backup {
+        /// Where to write the copy; refused if something is there already.
+        path: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -476,6 +530,36 @@ mod tests {
             panic!("serve")
         };
         assert!(args.store.describe().contains("redis://127.0.0.1:6379"));
+    }
+
+    #[test]
+    fn admin_takes_its_store_before_or_after_the_command() {
+        use crate::cli::AdminCommand;
+        use crate::engine::store::StoreSpec;
+        for args in [
+            &["mcp-chat", "admin", "--store", "memory", "export", "lobby"][..],
+            &["mcp-chat", "admin", "export", "lobby", "--store", "memory"],
+        ] {
+            let Command::Admin(admin) = Cli::try_parse_from(args).unwrap().command else {
+                panic!("admin")
+            };
+            assert_eq!(admin.store, StoreSpec::Memory);
+            assert!(matches!(admin.command, AdminCommand::Export { room } if room == "lobby"));
+        }
+        let err = Cli::try_parse_from([
+            "mcp-chat",
+            "admin",
+            "--store",
+            "redis://:pw9@h/?prefix=*",
+            "rooms",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("invalid --store") && !err.contains("pw9"),
+            "{err}"
+        );
+        assert!(Cli::try_parse_from(["mcp-chat", "admin", "backup"]).is_err());
     }
 
     #[test]

@@ -6,11 +6,12 @@ use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-use mcp_chat::cli::{Cli, Command, LogFormat, ServeArgs};
+use mcp_chat::cli::{Cli, Command, LogFormat, ServeArgs, StdioArgs};
 use mcp_chat::engine::Engine;
+use mcp_chat::engine::store::StoreSpec;
 use mcp_chat::mcp::ChatServer;
 use mcp_chat::mcp::calls;
-use mcp_chat::{http, metrics, shutdown, stdio, view};
+use mcp_chat::{admin, http, metrics, shutdown, stdio, view};
 
 /// Per-request allocations dominate under load; mimalloc halves what glibc's malloc costs there
 /// (see BENCHMARKS.md).
@@ -22,6 +23,12 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// `Targets`, not its `EnvFilter`, whose span and field matching would compile a regex engine
 /// into the server (regex: 23 s of a cold build's CPU) for a feature nobody here uses.
 const DEFAULT_LOG_FILTER: &str = "info,rmcp=warn";
+
+/// What runs once the admin commands are set aside.
+enum Server {
+    Http(ServeArgs),
+    Stdio(StdioArgs),
+}
 
 fn main() -> ExitCode {
     // A failure is one readable line (with its causes), never a backtrace: these are errors a
@@ -79,30 +86,37 @@ async fn run() -> anyhow::Result<()> {
         tracing::warn!("RUST_LOG={value:?} is not a filter ({e}); logging at {DEFAULT_LOG_FILTER}");
     }
 
-    if let Command::Serve(ServeArgs {
+    // Before anything a server starts: an admin command opens no listener and handles no signal.
+    let command = match cli.command {
+        Command::Admin(args) => return admin::run(&args).await,
+        Command::Serve(args) => Server::Http(args),
+        Command::Stdio(args) => Server::Stdio(args),
+    };
+
+    if let Server::Http(ServeArgs {
         view_file: Some(path),
         ..
-    }) = &cli.command
+    }) = &command
     {
         view::serve_from_file(path.clone())
             .map_err(|e| anyhow::anyhow!("--view-file {}: {e}", path.display()))?;
     }
 
-    view::host_with(match &cli.command {
-        Command::Serve(args) => args.view_hosting.clone(),
-        Command::Stdio(args) => args.view_hosting.clone(),
+    view::host_with(match &command {
+        Server::Http(args) => args.view_hosting.clone(),
+        Server::Stdio(args) => args.view_hosting.clone(),
     });
 
     let stop = CancellationToken::new();
     let draining = CancellationToken::new();
-    let grace = match &cli.command {
-        Command::Serve(args) => std::time::Duration::from_secs(args.drain_grace),
-        Command::Stdio(_) => std::time::Duration::ZERO,
+    let grace = match &command {
+        Server::Http(args) => std::time::Duration::from_secs(args.drain_grace),
+        Server::Stdio(_) => std::time::Duration::ZERO,
     };
     shutdown::cancel_on_signal(stop.clone(), draining.clone(), grace);
-    let (limits, store) = match &cli.command {
-        Command::Serve(args) => (args.limits.to_limits(), &args.store),
-        Command::Stdio(args) => (args.limits.to_limits(), &args.store),
+    let (limits, store) = match &command {
+        Server::Http(args) => (args.limits.to_limits(), &args.store),
+        Server::Stdio(args) => (args.limits.to_limits(), &args.store),
     };
     let opened = store
         .open(&limits)
@@ -110,10 +124,10 @@ async fn run() -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot open the store: {e}"))?;
     tracing::info!("store: {}", store.describe());
     let engine = Engine::new(opened.store, limits, stop.clone());
-    if let Command::Serve(ServeArgs {
+    if let Server::Http(ServeArgs {
         metrics_bind: Some(address),
         ..
-    }) = &cli.command
+    }) = &command
     {
         let listener = tokio::net::TcpListener::bind(address)
             .await
@@ -128,12 +142,28 @@ async fn run() -> anyhow::Result<()> {
         tokio::spawn(metrics::serve(listener, engine.clone(), stop.clone()));
     }
     let sweeper = engine.spawn_sweeper();
-    let server = ChatServer::new(engine);
-    let result = match cli.command {
-        Command::Serve(args) => {
-            http::run(server, opened.shared, args, stop.clone(), draining).await
+    // The file is this process's now: operators' changes to it come through here.
+    let _admin_socket = match store {
+        StoreSpec::Sqlite(path) => {
+            let path = path.clone().unwrap_or_else(StoreSpec::default_sqlite_path);
+            match admin::socket::listen(&path, engine.clone(), stop.clone()) {
+                Ok(listening) => Some(listening),
+                Err(e) => {
+                    tracing::warn!(
+                        "no admin socket at {} ({e}): `mcp-chat admin delete` needs this server \
+                         stopped",
+                        admin::socket::path_for(&path).display()
+                    );
+                    None
+                }
+            }
         }
-        Command::Stdio(_) => stdio::run(server, stop.clone()).await,
+        _ => None,
+    };
+    let server = ChatServer::new(engine);
+    let result = match command {
+        Server::Http(args) => http::run(server, opened.shared, args, stop.clone(), draining).await,
+        Server::Stdio(_) => stdio::run(server, stop.clone()).await,
     };
     sweeper.abort();
     stop.cancel();

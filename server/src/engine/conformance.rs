@@ -331,6 +331,70 @@ pub async fn sweeping_expires_idle_state(store: Arc<dyn Store>) {
     assert_eq!(store.room_count().await.unwrap(), 0);
 }
 
+/// An operator's delete (`mcp-chat admin delete`): a parked wait returns with the end, the room
+/// and its log go with every membership, other rooms are untouched.
+pub async fn an_operator_deletes_a_room(store: Arc<dyn Store>) {
+    let e = engine(store.clone());
+    let (a, b) = pair(&e, "doomed").await;
+    let (c, d) = pair(&e, "kept").await;
+    e.send("doomed", &a, "before", None).await.unwrap();
+    e.wait(&waiting(Some("doomed"), &b, 0.0), &never())
+        .await
+        .unwrap();
+    let parked = {
+        let e = e.clone();
+        let b = b.clone();
+        tokio::spawn(async move {
+            let start = Instant::now();
+            let r = e.wait(&waiting(Some("doomed"), &b, 20.0), &never()).await;
+            (start.elapsed(), r)
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    e.delete_room("doomed").await.unwrap();
+    let (elapsed, woken) = tokio::time::timeout(Duration::from_secs(5), parked)
+        .await
+        .expect("the parked wait returns")
+        .unwrap();
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+    match woken {
+        Ok(r) => {
+            assert_eq!(r.room_status, Some(RoomStatus::Ended), "{r:?}");
+            assert_eq!(r.messages.last().unwrap().kind, MessageKind::RoomEnded);
+        }
+        Err(e) => assert!(matches!(e, ChatError::RoomNotFound(_)), "{e:?}"),
+    }
+    assert!(store.room("doomed").await.unwrap().is_none());
+    assert!(
+        store
+            .messages_after("doomed", 0, 10)
+            .await
+            .map(|m| m.is_empty())
+            .unwrap_or(true)
+    );
+    assert!(store.client_rooms(&a).await.unwrap().is_empty());
+    assert!(matches!(
+        e.send("doomed", &a, "after", None).await,
+        Err(ChatError::RoomNotFound(_))
+    ));
+    assert!(matches!(
+        e.delete_room("doomed").await,
+        Err(ChatError::RoomNotFound(_))
+    ));
+    // Nothing else changed.
+    e.send("kept", &c, "still here", None).await.unwrap();
+    let got = e
+        .wait(&waiting(Some("kept"), &d, 1.0), &never())
+        .await
+        .unwrap();
+    assert_eq!(chats(&got), ["still here"]);
+    assert_eq!(store.client_rooms(&c).await.unwrap(), ["kept"]);
+    assert!(
+        store.client(&a).await.unwrap().is_some(),
+        "its members remain"
+    );
+}
+
 /// A sweep acts on a listing that may be stale (several sweeps, several instances): a room that
 /// came back to life after it was listed must survive its removal.
 pub async fn a_room_revived_after_listing_is_kept(store: Arc<dyn Store>) {

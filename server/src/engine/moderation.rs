@@ -1,4 +1,5 @@
-//! What a private room's owner may do to it: remove a member for good, close it.
+//! What a private room's owner may do to it: remove a member for good, close it; and what an
+//! operator may do to any room: delete it (`mcp-chat admin delete`).
 
 use mcp_chat_shared::chat::{MessageKind, ModerationResult, Participant, RoomStatus};
 
@@ -73,6 +74,22 @@ pub fn close(room: &mut Room, by: &ClientRecord, now: u64) -> Result<Vec<Draft>,
     }])
 }
 
+/// Ends the room because an operator is deleting it: its members hear why, and a parked wait
+/// returns with that event. Ending an ended room again changes nothing.
+pub fn end_for_deletion(room: &mut Room, now: u64) -> Vec<Draft> {
+    if room.status == RoomStatus::Ended {
+        return Vec::new();
+    }
+    room.status = RoomStatus::Ended;
+    room.access.invites.clear();
+    room.last_activity_ms = now;
+    vec![Draft {
+        kind: MessageKind::RoomEnded,
+        sender: None,
+        text: "The chat has ended: the server's operator deleted the room.".into(),
+    }]
+}
+
 impl Engine {
     pub async fn remove_member(
         &self,
@@ -121,5 +138,21 @@ impl Engine {
             removed: None,
             message: String::new(),
         })
+    }
+
+    /// Deletes room `room_id` and its log, for an operator. First ends it (one transaction,
+    /// with a `room_ended` event that wakes every parked wait, on every instance sharing the
+    /// store), then removes it as the sweep removes an idle room: atomically, waking waiters
+    /// again, cleaning every membership index. Nobody can join or write to an ended room, so
+    /// the removal cannot miss it. Returns `RoomNotFound` for a room that does not exist.
+    pub async fn delete_room(&self, room_id: &str) -> Result<(), ChatError> {
+        let room_id = self.limits.room_id(room_id)?;
+        let now = ids::now_ms();
+        self.update_room(&room_id, now, |room| Ok(end_for_deletion(room, now)))
+            .await?;
+        // `false` only when it is gone already (a sweep got there first): deleted all the same.
+        let removed = self.store.remove_room(&room_id, u64::MAX).await?;
+        tracing::info!(room_id = %room_id, removed, "room deleted by the operator");
+        Ok(())
     }
 }

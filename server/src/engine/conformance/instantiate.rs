@@ -29,6 +29,13 @@ macro_rules! conformance_tests {
                 c::a_link_opens_its_members_place_once(s).await
             }
             #[tokio::test]
+            async fn an_operator_deletes_a_room() {
+                let Some((s, _guard)) = store().await else {
+                    return;
+                };
+                c::an_operator_deletes_a_room(s).await
+            }
+            #[tokio::test]
             async fn log_is_numbered_without_gaps() {
                 let Some((s, _guard)) = store().await else {
                     return;

@@ -27,6 +27,23 @@ pub(super) fn load(conn: &Connection) -> rusqlite::Result<Mirror> {
         mirror.clients.insert(client.client_id.clone(), client);
     }
 
+    for room in load_rooms(conn)? {
+        mirror.load_room(room);
+    }
+
+    let (state, version): (String, i64) =
+        conn.query_row("SELECT state, version FROM queue WHERE id = 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    mirror.queue =
+        serde_json::from_str(&state).map_err(|e| invalid_column(format!("queue: {e}")))?;
+    mirror.queue_version = version as u64;
+    Ok(mirror)
+}
+
+/// Every room with its members, in no order, as the file holds them now. The store reads them at
+/// open; `mcp-chat admin` reads them through a read-only connection while the server runs.
+pub(super) fn load_rooms(conn: &Connection) -> rusqlite::Result<Vec<Room>> {
     let mut rooms = std::collections::HashMap::new();
     let mut stmt = conn.prepare(
         "SELECT room_id, kind, capacity, status, created_ms, last_activity_ms, latest_seq, \
@@ -74,6 +91,7 @@ pub(super) fn load(conn: &Connection) -> rusqlite::Result<Mirror> {
     // has the newer counters.
     let mut newest = conn
         .prepare("SELECT seq, body FROM messages WHERE room_id = ?1 ORDER BY seq DESC LIMIT 1")?;
+    let mut loaded = Vec::with_capacity(rooms.len());
     for mut room in rooms.into_values() {
         let last = newest
             .query_row([&room.room_id], |r| {
@@ -86,15 +104,7 @@ pub(super) fn load(conn: &Connection) -> rusqlite::Result<Mirror> {
             room.latest_seq = seq;
             room.last_activity_ms = room.last_activity_ms.max(message.timestamp_ms);
         }
-        mirror.load_room(room);
+        loaded.push(room);
     }
-
-    let (state, version): (String, i64) =
-        conn.query_row("SELECT state, version FROM queue WHERE id = 1", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
-    mirror.queue =
-        serde_json::from_str(&state).map_err(|e| invalid_column(format!("queue: {e}")))?;
-    mirror.queue_version = version as u64;
-    Ok(mirror)
+    Ok(loaded)
 }

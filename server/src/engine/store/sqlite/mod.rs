@@ -29,17 +29,21 @@
 //!
 //! Files: `schema.rs` (migrations), `rows.rs` (row codecs, statements, savepoints), `load.rs`
 //! (file → mirror), `write.rs` (a room change → its rows), `batch.rs` (group commit), `lock.rs`
-//! (one process per file), `checkpoint.rs` (WAL checkpoints), and here the `Store` itself.
+//! (one process per file), `checkpoint.rs` (WAL checkpoints), `reader.rs` (another process's
+//! read-only access and online backups, for `mcp-chat admin`), and here the `Store` itself.
 
 mod batch;
 mod checkpoint;
 mod load;
 mod lock;
+mod reader;
 mod rows;
 mod schema;
 #[cfg(test)]
 mod tests;
 mod write;
+
+pub use self::reader::{BackupReport, SqliteReader, sibling};
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
