@@ -131,7 +131,7 @@ mod tests {
     use super::*;
 
     fn error(code: &str) -> Result<CallToolResponse, ErrorData> {
-        Ok(super::super::tool_error(ErrorResult::new(code, "x".into())).into())
+        Ok(super::super::tool_error(ErrorResult::new(code, "x")).into())
     }
 
     #[test]
