@@ -5,9 +5,9 @@
 #   quick      one small case of each mode
 #   instance-kill  the instance-kill test (server/tests/instance_kill.rs) on the release build,
 #              30 pairs x 200 messages, three times: its figures (lost, stored twice, refusals)
-#   compare BEFORE_BIN [BEFORE_GEN]  the Redis store's CPU per message, this build against
-#              another mcp-chat binary (say, main's; driven by its own load generator if given),
-#              alternating in one run, three rounds
+#   compare BEFORE_BIN [BEFORE_GEN]  CPU per message on each store (memory, SQLite, Redis),
+#              this build against another mcp-chat binary (say, main's; driven by its own load
+#              generator if given), alternating in one run, three rounds
 #   revisions  MCP 2025-11-25 (sessions) against 2026-07-28 (stateless) in one run, interleaved:
 #              CPU per message at 100 pairs (memory, SQLite) and memory per parked client
 set -euo pipefail
@@ -48,11 +48,18 @@ fi
 if [ "${1:-}" = compare ]; then
   before=${2:?usage: scripts/bench.sh compare BEFORE_BIN [BEFORE_GEN]}
   before_gen=${3:-$gen}
+  stores=(memory sqlite)
+  command -v redis-server >/dev/null && stores+=(redis)
   for round in 1 2 3; do
-    echo
-    echo "\$ $before_gen --store redis --pairs 100 --rounds 50 --server $before"
-    "$before_gen" --pairs 100 --rounds 50 --store redis --server "$before" 2>&1 | grep -v '^\s*$'
-    run --pairs 100 --rounds 50 --store redis --server target/release/mcp-chat
+    for store in "${stores[@]}"; do
+      [ "$store" = sqlite ] && store="sqlite:$db/bench.db"
+      rm -f "$db"/bench.db*
+      echo
+      echo "\$ $before_gen --store $store --pairs 100 --rounds 50 --server $before"
+      "$before_gen" --pairs 100 --rounds 50 --store "$store" --server "$before" 2>&1 | grep -v '^\s*$'
+      rm -f "$db"/bench.db*
+      run --pairs 100 --rounds 50 --store "$store" --server target/release/mcp-chat
+    done
   done
   exit 0
 fi
