@@ -46,25 +46,29 @@ const OUTCOMES: &[&str] = &[
 
 /// One tool call being served.
 pub struct Call {
-    tool: &'static str,
+    /// Its index in `SERVER_TOOLS`; `None` for a name the server does not know.
+    tool: Option<usize>,
+    /// For the log line, kept only when it is written.
     room: Option<Box<str>>,
     rpc_id: RequestId,
     started: Instant,
+}
+
+/// Whether the per-call lines are written (the subscriber caches the answer per call site).
+fn logging() -> bool {
+    tracing::enabled!(target: TARGET, tracing::Level::INFO)
 }
 
 impl Call {
     /// Starts the clock on a call of `tool` with `arguments`.
     pub fn start(tool: &str, arguments: Option<&JsonObject>, rpc_id: RequestId) -> Call {
         let room = arguments
+            .filter(|_| logging())
             .and_then(|a| a.get("room_id"))
             .and_then(|v| v.as_str())
             .map(|room| room.chars().take(ROOM_IN_LOG).collect());
         Call {
-            tool: SERVER_TOOLS
-                .iter()
-                .find(|known| **known == tool)
-                .copied()
-                .unwrap_or("unknown"),
+            tool: SERVER_TOOLS.iter().position(|known| *known == tool),
             room,
             rpc_id,
             started: Instant::now(),
@@ -75,12 +79,12 @@ impl Call {
     pub fn end(self, answer: &Result<CallToolResponse, ErrorData>) {
         let outcome = outcome(answer);
         metrics().tool_call(self.tool, outcome, self.started);
-        if tracing::enabled!(target: TARGET, tracing::Level::INFO) {
+        if logging() {
             let room = self.room.as_deref().or_else(|| room_in(answer));
             static NEXT: AtomicU64 = AtomicU64::new(1);
             tracing::info!(
                 target: TARGET,
-                tool = self.tool,
+                tool = self.tool.map_or("unknown", |index| SERVER_TOOLS[index]),
                 outcome,
                 duration_ms = (self.started.elapsed().as_secs_f64() * 1e6).round() / 1e3,
                 room,
@@ -149,7 +153,7 @@ mod tests {
             "protocol_error"
         );
         let call = Call::start("no_such_tool", None, RequestId::Number(1));
-        assert_eq!(call.tool, "unknown");
+        assert_eq!(call.tool, None);
     }
 
     /// Every code the engine can answer with is a label of its own.
