@@ -897,13 +897,16 @@ impl Scraped {
                 .find(|(s, _)| s == series)
                 .map_or("-".to_owned(), |(_, v)| v.clone())
         };
-        println!("metrics (before → during the last full second → after):");
+        println!("metrics that moved (before → at the last scrape during the load → after):");
+        let mut still = 0;
         for (series, after) in &self.after {
-            println!(
-                "  {series}: {} → {} → {after}",
-                find(&self.before, series),
-                find(&self.during, series)
-            );
+            let (before, during) = (find(&self.before, series), find(&self.during, series));
+            if before == *after && during == *after {
+                still += 1;
+                continue;
+            }
+            println!("  {series}: {before} → {during} → {after}");
         }
+        println!("  ({still} series did not move)");
     }
 }

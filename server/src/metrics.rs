@@ -28,7 +28,7 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use tokio_util::sync::CancellationToken;
@@ -90,14 +90,20 @@ pub struct Metrics {
     succeeded: Vec<Histogram>,
 }
 
-/// Tool calls last from a millisecond (a send) to the longest wait (50 s by default).
+/// Tool calls last from half a millisecond (a send) to the longest wait (50 s by default).
 fn tool_call_histogram() -> Histogram {
-    Histogram::new(exponential_buckets(0.0005, 2.5, 14))
+    Histogram::new([
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+        60.0,
+    ])
 }
 
-/// Store operations: tens of microseconds (a mirror read) to a second (a Redis retry).
+/// Store operations: microseconds (a mirror read) to a second (a Redis retry).
 fn store_histogram() -> Histogram {
-    Histogram::new(exponential_buckets(0.00002, 2.5, 14))
+    Histogram::new([
+        0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+        0.05, 0.1, 0.25, 1.0,
+    ])
 }
 
 impl Metrics {
