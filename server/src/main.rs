@@ -24,7 +24,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// into the server (regex: 23 s of a cold build's CPU) for a feature nobody here uses.
 const DEFAULT_LOG_FILTER: &str = "info,rmcp=warn";
 
-/// What runs once the admin commands are set aside.
+/// What runs once the admin commands are set aside. Made once, at startup.
+#[allow(clippy::large_enum_variant)]
 enum Server {
     Http(ServeArgs),
     Stdio(StdioArgs),
