@@ -84,7 +84,7 @@ pub async fn join_with_invite(invite: &str) -> Result<Credential, String> {
             let code = result["structuredContent"]["code"]
                 .as_str()
                 .unwrap_or_default();
-            if code == "invalid_invite" || code == "room_full" || code == "room_ended" {
+            if !worth_another_try(code) {
                 form.set_hidden(true);
                 return Err(why);
             }
@@ -97,6 +97,17 @@ pub async fn join_with_invite(invite: &str) -> Result<Credential, String> {
         credential.keep();
         return Ok(credential);
     }
+}
+
+/// Whether sending the form again may work after a refusal with `code`: another name (an
+/// invalid one), or the same a moment later (too fast, the server busy or restarting). Any
+/// other refusal is about the invitation or the room (spent, withdrawn, full, ended, gone, the
+/// person removed) and is final: the form goes, the reason stays.
+fn worth_another_try(code: &str) -> bool {
+    matches!(
+        code,
+        "invalid_argument" | "rate_limited" | "storage_error" | "shutting_down"
+    )
 }
 
 /// The next name the person submits (trimmed, not empty).
