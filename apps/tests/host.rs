@@ -277,3 +277,29 @@ async fn a_declared_policy_reaches_the_view_and_undeclared_tools_are_refused() {
     assert_eq!(host.list_tools().await.unwrap_err().code, -32601);
     host.teardown(None).await;
 }
+
+/// A resource's document arrives as `text`, or as a `blob` of base64 UTF-8 (decoded byte for
+/// byte, so a name outside ASCII survives); anything else is refused with a reason.
+#[wasm_bindgen_test]
+fn a_document_is_read_from_text_or_blob() {
+    let html = "<p>Zoë — 会话</p>";
+    let text = json!({"contents": [{"uri": "ui://x", "text": html,
+        "_meta": {"ui": {"csp": {"connectDomains": ["https://api.example.com"]}}}}]});
+    let document = AppDocument::from_read_result(&text).unwrap();
+    assert_eq!(document.html, html);
+    assert!(document.csp.is_some());
+
+    // "<p>Zoë — 会话</p>" in UTF-8, base64.
+    let blob = json!({"contents": [{"uri": "ui://x", "blob": "PHA+Wm/DqyDigJQg5Lya6K+dPC9wPg=="}]});
+    let document = AppDocument::from_read_result(&blob).unwrap();
+    assert_eq!(document.html, html);
+    assert!(document.csp.is_none());
+
+    let refused = |contents: Value| {
+        AppDocument::from_read_result(&json!({"contents": [contents]})).unwrap_err()
+    };
+    assert!(refused(json!({"uri": "ui://x", "blob": "not base64!"})).contains("base64"));
+    // 0xff 0xfe: bytes, not UTF-8.
+    assert!(refused(json!({"uri": "ui://x", "blob": "//4="})).contains("UTF-8"));
+    assert!(refused(json!({"uri": "ui://x"})).contains("no text or blob"));
+}

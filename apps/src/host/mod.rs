@@ -83,10 +83,7 @@ impl AppDocument {
         let item = &result["contents"][0];
         let html = match (item["text"].as_str(), item["blob"].as_str()) {
             (Some(text), _) => text.to_owned(),
-            (None, Some(blob)) => {
-                let bytes = js_sys::Uint8Array::new(&js_base64_decode(blob)?);
-                String::from_utf8(bytes.to_vec()).map_err(|_| "the View's blob is not UTF-8")?
-            }
+            (None, Some(blob)) => decode_blob(blob)?,
             _ => return Err("the resource has no text or blob content".into()),
         };
         let ui = &item["_meta"]["ui"];
@@ -99,16 +96,18 @@ impl AppDocument {
     }
 }
 
-fn js_base64_decode(blob: &str) -> Result<JsValue, String> {
+/// A `blob` resource's document: base64 of UTF-8. The browser's `atob` decodes it (no base64
+/// code in the wasm) into a "binary string", one character per byte.
+fn decode_blob(blob: &str) -> Result<String, String> {
+    let not_base64 = || "the View's blob is not base64".to_owned();
     let window = web_sys::window().ok_or("no window")?;
-    let binary = window
-        .atob(blob)
-        .map_err(|_| "the View's blob is not base64")?;
-    let bytes = js_sys::Uint8Array::new_with_length(binary.len() as u32);
-    for (i, c) in binary.chars().enumerate() {
-        bytes.set_index(i as u32, c as u32 as u8);
-    }
-    Ok(bytes.buffer().into())
+    let binary = window.atob(blob).map_err(|_| not_base64())?;
+    let bytes = binary
+        .chars()
+        .map(|c| u8::try_from(u32::from(c)))
+        .collect::<Result<Vec<u8>, _>>()
+        .map_err(|_| not_base64())?;
+    String::from_utf8(bytes).map_err(|_| "the View's blob is not UTF-8".into())
 }
 
 /// A request handler: the View's params in, the result (or a JSON-RPC error) out, later.
