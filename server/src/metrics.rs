@@ -12,12 +12,12 @@
 //! - **this instance's**: tool calls and their latency, quota refusals, store operations,
 //!   messages sent and delivered by this process, parked waits, MCP sessions, connections,
 //!   Redis reconnects and wake-ups;
-//! - **the store's** (every instance sharing it reports the same): rooms, clients, members,
-//!   read at each scrape (the [`census`]).
+//! - **the store's** (every instance sharing it reports the same): rooms and clients, counted
+//!   at each scrape, and members, counted at most every 30 s (it reads every room).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::{Arc, LazyLock, OnceLock, Weak};
-use std::time::Instant;
+use std::sync::{Arc, LazyLock, Mutex, OnceLock, Weak};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::State;
@@ -88,7 +88,13 @@ pub struct Metrics {
     session_manager: OnceLock<Weak<LocalSessionManager>>,
     /// `tool_calls` of each tool (as `SERVER_TOOLS` orders them) with outcome `ok`.
     succeeded: Vec<Histogram>,
+    /// When `room_members` was last counted: it reads every room (on Redis, every room's
+    /// record over the network), so frequent scrapes reuse it for [`MEMBERS_MAX_AGE`].
+    members_counted: Mutex<Option<Instant>>,
 }
+
+/// How old `room_members` may be at a scrape.
+const MEMBERS_MAX_AGE: Duration = Duration::from_secs(30);
 
 /// Tool calls last from half a millisecond (a send) to the longest wait (50 s by default).
 fn tool_call_histogram() -> Histogram {
@@ -126,6 +132,7 @@ impl Metrics {
             census_failures: Counter::default(),
             session_manager: OnceLock::new(),
             succeeded: Vec::new(),
+            members_counted: Mutex::new(None),
         };
         metrics.register()
     }
@@ -202,7 +209,8 @@ impl Metrics {
         );
         r.register(
             "room_members",
-            "Members of the store's rooms, summed over rooms",
+            "Members of the store's rooms, summed over rooms; counted at most every 30 s (it \
+             reads every room)",
             self.members.clone(),
         );
         r.register(
@@ -254,18 +262,31 @@ impl Metrics {
             .inc();
     }
 
+    fn members_due(&self) -> bool {
+        self.members_counted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_none_or(|at| at.elapsed() >= MEMBERS_MAX_AGE)
+    }
+
     /// The exposition, after a census of the store.
     pub async fn scrape(&self, engine: &Engine) -> String {
-        match engine.census().await {
-            Ok(census) => {
-                self.rooms.set(census.rooms as i64);
-                self.clients.set(census.clients as i64);
-                self.members.set(census.members as i64);
+        let counted = async {
+            let census = engine.census().await?;
+            self.rooms.set(census.rooms as i64);
+            self.clients.set(census.clients as i64);
+            if self.members_due() {
+                self.members.set(engine.members().await? as i64);
+                *self
+                    .members_counted
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
             }
-            Err(e) => {
-                self.census_failures.inc();
-                tracing::warn!(error = %e, "metrics: cannot count the store");
-            }
+            Ok::<_, crate::engine::ChatError>(())
+        };
+        if let Err(e) = counted.await {
+            self.census_failures.inc();
+            tracing::warn!(error = %e, "metrics: cannot count the store");
         }
         if let Some(manager) = self.session_manager.get().and_then(Weak::upgrade) {
             self.sessions
@@ -349,6 +370,39 @@ mod tests {
             "0.0.0.0:9100".parse().unwrap()
         );
         assert!(parse_bind("localhost").unwrap_err().contains("HOST:PORT"));
+    }
+
+    /// Rooms and clients are counted at every scrape; members, which reads every room, at most
+    /// every 30 s.
+    #[tokio::test]
+    async fn the_census_counts_members_now_and_then() {
+        use crate::engine::store::memory::MemoryStore;
+        let engine = Engine::new(
+            Arc::new(MemoryStore::new()),
+            crate::engine::Limits::default(),
+            CancellationToken::new(),
+        );
+        let m = Metrics::new();
+        engine
+            .join_room("one", "Ann", None, None, None)
+            .await
+            .unwrap();
+        let first = m.scrape(&engine).await;
+        assert!(first.contains("mcp_chat_room_members 1\n"), "{first}");
+        engine
+            .join_room("two", "Bea", None, None, None)
+            .await
+            .unwrap();
+        let second = m.scrape(&engine).await;
+        assert!(second.contains("mcp_chat_rooms 2\n"), "{second}");
+        assert!(second.contains("mcp_chat_clients 2\n"), "{second}");
+        assert!(
+            second.contains("mcp_chat_room_members 1\n"),
+            "not counted again yet"
+        );
+        *m.members_counted.lock().unwrap() = Some(Instant::now() - MEMBERS_MAX_AGE);
+        let third = m.scrape(&engine).await;
+        assert!(third.contains("mcp_chat_room_members 2\n"), "{third}");
     }
 
     #[test]
