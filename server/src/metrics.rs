@@ -114,9 +114,20 @@ fn store_histogram() -> Histogram {
 
 impl Metrics {
     fn new() -> Metrics {
+        let tool_calls: Histograms<ToolCall> =
+            Family::new_with_constructor(tool_call_histogram as fn() -> Histogram);
+        let succeeded = SERVER_TOOLS
+            .iter()
+            .map(|tool| {
+                tool_calls.get_or_create_owned(&ToolCall {
+                    tool,
+                    outcome: "ok",
+                })
+            })
+            .collect();
         let metrics = Metrics {
             registry: Registry::with_prefix("mcp_chat"),
-            tool_calls: Family::new_with_constructor(tool_call_histogram as fn() -> Histogram),
+            tool_calls,
             quota_refusals: Family::default(),
             store_operations: Family::new_with_constructor(store_histogram as fn() -> Histogram),
             messages_sent: Counter::default(),
@@ -131,7 +142,7 @@ impl Metrics {
             members: Gauge::default(),
             census_failures: Counter::default(),
             session_manager: OnceLock::new(),
-            succeeded: Vec::new(),
+            succeeded,
             members_counted: Mutex::new(None),
         };
         metrics.register()
@@ -139,15 +150,6 @@ impl Metrics {
 
     /// Registers clones (metrics share their values with their clones).
     fn register(mut self) -> Metrics {
-        self.succeeded = SERVER_TOOLS
-            .iter()
-            .map(|tool| {
-                self.tool_calls.get_or_create_owned(&ToolCall {
-                    tool,
-                    outcome: "ok",
-                })
-            })
-            .collect();
         let r = &mut self.registry;
         r.register(
             "tool_call_duration_seconds",

@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::{AdminArgs, AdminCommand};
 use crate::engine::model::Room;
 use crate::engine::store::StoreSpec;
-use crate::engine::store::sqlite::{SqliteReader, SqliteStore};
+use crate::engine::store::sqlite::{SqliteReader, SqliteStore, no_store_at};
 use crate::engine::{ChatError, Engine, Limits, Store, ids};
 
 /// Messages read per page of an export: memory stays bounded whatever the log's length.
@@ -289,10 +289,7 @@ async fn delete_here(store: Arc<dyn Store>, room_id: &str) -> Deleted {
 /// Through the running server if one holds the file, else directly under the file's lock.
 async fn delete_sqlite(path: &Path, room_id: &str) -> anyhow::Result<Deleted> {
     if !path.is_file() {
-        bail!(
-            "no SQLite store at {} (the server creates it when it first starts there)",
-            path.display()
-        );
+        bail!(no_store_at(path));
     }
     let socket = socket::path_for(path);
     let request = socket::Request::DeleteRoom {

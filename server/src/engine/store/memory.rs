@@ -163,12 +163,7 @@ impl Store for MemoryStore {
     }
 
     async fn all_rooms(&self) -> Result<Vec<Room>, ChatError> {
-        Ok(self
-            .lock()
-            .rooms
-            .values()
-            .map(|slot| slot.room.clone())
-            .collect())
+        Ok(self.lock().all_rooms())
     }
 
     async fn client_count(&self) -> Result<usize, ChatError> {

@@ -231,6 +231,11 @@ impl Mirror {
             .ok_or_else(|| ChatError::RoomNotFound(room_id.to_owned()))
     }
 
+    /// A copy of every room (their logs aside).
+    pub fn all_rooms(&self) -> Vec<Room> {
+        self.rooms.values().map(|slot| slot.room.clone()).collect()
+    }
+
     /// Clients last seen before `cutoff_ms`.
     pub fn idle_clients(&self, cutoff_ms: u64) -> Vec<ClientRecord> {
         self.clients

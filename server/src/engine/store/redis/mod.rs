@@ -266,6 +266,18 @@ impl RedisStore {
 
     /// Members of an activity index (a sorted set scored by last activity) idle since before
     /// `cutoff_ms`.
+    /// The JSON of each room in `ids`, in one round trip (`None` for one that is gone).
+    async fn read_rooms(&self, ids: &[String]) -> Result<Vec<Option<String>>, ChatError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for id in ids {
+            pipe.cmd("GET").arg(self.keys.room(id));
+        }
+        self.conn.query_pipe(&pipe).await
+    }
+
     async fn idle_ids(&self, index: String, cutoff_ms: u64) -> Result<Vec<String>, ChatError> {
         self.conn
             .query(
@@ -544,14 +556,7 @@ impl Store for RedisStore {
 
     async fn idle_rooms(&self, cutoff_ms: u64) -> Result<Vec<String>, ChatError> {
         let ids = self.idle_ids(self.keys.rooms(), cutoff_ms).await?;
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut pipe = redis::pipe();
-        for id in &ids {
-            pipe.cmd("GET").arg(self.keys.room(id));
-        }
-        let states: Vec<Option<String>> = self.conn.query_pipe(&pipe).await?;
+        let states = self.read_rooms(&ids).await?;
         let mut listed = Vec::new();
         for (id, state) in ids.into_iter().zip(states) {
             let closable = match state {
@@ -618,14 +623,7 @@ impl Store for RedisStore {
             .conn
             .query(redis::cmd("ZRANGE").arg(self.keys.rooms()).arg(0).arg(-1))
             .await?;
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut pipe = redis::pipe();
-        for id in &ids {
-            pipe.cmd("GET").arg(self.keys.room(id));
-        }
-        let states: Vec<Option<String>> = self.conn.query_pipe(&pipe).await?;
+        let states = self.read_rooms(&ids).await?;
         // A room whose key expired while its index entry stayed is gone: the sweep cleans it.
         states
             .iter()

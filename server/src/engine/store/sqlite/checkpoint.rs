@@ -180,8 +180,7 @@ mod tests {
             checkpointer.nudge();
             std::thread::sleep(Duration::from_micros(100));
         }
-        let mut wal = path.as_os_str().to_owned();
-        wal.push("-wal");
+        let wal = super::super::sibling(&path, "-wal");
         let frames = std::fs::metadata(&wal).unwrap().len() as i64 / (4096 + 24);
         assert!(
             frames < commits / 3,

@@ -1,15 +1,14 @@
 //! One process per file: the lock on `PATH.lock`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::rows::storage;
+use super::sibling;
 use crate::engine::error::ChatError;
 
 /// Locks `PATH.lock` for as long as the returned file stays open, or says who holds it.
 pub(super) fn take_ownership(path: &Path) -> Result<std::fs::File, ChatError> {
-    let mut lock_path = path.as_os_str().to_owned();
-    lock_path.push(".lock");
-    let lock_path = PathBuf::from(lock_path);
+    let lock_path = sibling(path, ".lock");
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)

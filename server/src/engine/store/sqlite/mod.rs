@@ -43,7 +43,7 @@ mod schema;
 mod tests;
 mod write;
 
-pub use self::reader::{BackupReport, SqliteReader, sibling};
+pub use self::reader::{BackupReport, SqliteReader, no_store_at};
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -393,13 +393,7 @@ impl Store for SqliteStore {
     }
 
     async fn all_rooms(&self) -> Result<Vec<Room>, ChatError> {
-        Ok(self
-            .lock()
-            .mirror
-            .rooms
-            .values()
-            .map(|slot| slot.room.clone())
-            .collect())
+        Ok(self.lock().mirror.all_rooms())
     }
 
     async fn client_count(&self) -> Result<usize, ChatError> {
@@ -488,6 +482,14 @@ impl Store for SqliteStore {
         self.settled(open).await?;
         Ok(earlier)
     }
+}
+
+/// `path` with `suffix` added to its name (`chat.db` → `chat.db-wal`): the files SQLite and
+/// this store keep beside the database.
+pub fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
 }
 
 #[cfg(test)]

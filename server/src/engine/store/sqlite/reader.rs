@@ -11,17 +11,16 @@ use std::time::Duration;
 use mcp_chat_shared::chat::ChatMessage;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
-use super::SqliteStore;
 use super::load::load_rooms;
 use super::rows::storage;
 use super::schema::MIGRATIONS;
+use super::{SqliteStore, sibling};
 use crate::engine::error::ChatError;
 use crate::engine::model::Room;
 
 /// A read-only connection to a store's file.
 pub struct SqliteReader {
     conn: Connection,
-    path: PathBuf,
 }
 
 /// What a finished backup holds, as read back from the copy.
@@ -43,10 +42,7 @@ impl SqliteReader {
     /// is not the one this build reads (an older file is upgraded by starting the server on it).
     pub fn open(path: &Path) -> Result<SqliteReader, ChatError> {
         if !path.is_file() {
-            return Err(storage(format!(
-                "no SQLite store at {} (the server creates it when it first starts there)",
-                path.display()
-            )));
+            return Err(storage(no_store_at(path)));
         }
         let conn = Connection::open_with_flags(
             path,
@@ -69,14 +65,7 @@ impl SqliteReader {
                 }
             )));
         }
-        Ok(SqliteReader {
-            conn,
-            path: path.to_owned(),
-        })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
+        Ok(SqliteReader { conn })
     }
 
     /// Every room with its members, in no order, from one snapshot of the file.
@@ -132,11 +121,7 @@ impl SqliteReader {
         step_pages: i32,
         mut progress: impl FnMut(u64, u64),
     ) -> Result<BackupReport, ChatError> {
-        for taken in [
-            dest.to_owned(),
-            sibling(dest, "-wal"),
-            sibling(dest, "-shm"),
-        ] {
+        for taken in files_of(dest) {
             if std::fs::symlink_metadata(&taken).is_ok() {
                 return Err(storage(format!(
                     "{} exists already: a backup never overwrites a file; name a new one",
@@ -157,11 +142,7 @@ impl SqliteReader {
             });
         if copied.is_err() {
             // Only what this call created: a half-made copy must not pass for a backup.
-            for made in [
-                dest.to_owned(),
-                sibling(dest, "-wal"),
-                sibling(dest, "-shm"),
-            ] {
+            for made in files_of(dest) {
                 let _ = std::fs::remove_file(made);
             }
         }
@@ -206,6 +187,23 @@ impl SqliteReader {
     }
 }
 
+/// Why there is nothing to read at `path`.
+pub fn no_store_at(path: &Path) -> String {
+    format!(
+        "no SQLite store at {} (the server creates it when it first starts there)",
+        path.display()
+    )
+}
+
+/// The files a store at `path` is made of: the database, its WAL and its shared-memory index.
+fn files_of(path: &Path) -> [PathBuf; 3] {
+    [
+        path.to_owned(),
+        sibling(path, "-wal"),
+        sibling(path, "-shm"),
+    ]
+}
+
 /// Checks a finished copy and counts what it holds.
 fn verify(dest: &Path) -> Result<BackupReport, ChatError> {
     let failed = |e: rusqlite::Error| storage(format!("cannot check {}: {e}", dest.display()));
@@ -239,13 +237,6 @@ fn verify(dest: &Path) -> Result<BackupReport, ChatError> {
     };
     drop(conn);
     Ok(report)
-}
-
-/// `path` with `suffix` added to its name (`chat.db` → `chat.db-wal`).
-pub fn sibling(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
 }
 
 fn create_private(path: &Path) -> std::io::Result<()> {

@@ -174,8 +174,7 @@ async fn concurrent_changes_share_one_commit_and_all_survive() {
 async fn commits_are_checkpointed_off_the_request_path_and_the_file_closes_clean() {
     let path = temp_path();
     let store = SqliteStore::open(&path).unwrap();
-    let mut wal = path.as_os_str().to_owned();
-    wal.push("-wal");
+    let wal = sibling(&path, "-wal");
     let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
     let before = size(&path);
     let create = Some(Room::new("r".into(), RoomKind::Named, 2, 1));
